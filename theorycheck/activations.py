@@ -1,0 +1,237 @@
+"""Activation functions sigma with sigma', sigma'' and Hermite coefficients.
+
+Conventions (THEORY.md Sec. 1, QUADRATIC.md "Hermite conventions"):
+
+* relu: sigma'(0) := 0, so a neuron is active iff its pre-activation is > 0.
+* Hermite coefficients mu_k = E[sigma(g) h_k(g)], g ~ N(0, 1), h_k = He_k / sqrt(k!).
+
+Numba kernels select the activation by its integer ``code`` through :func:`act_value` and
+:func:`act_deriv`, the compiled twins of :attr:`Activation.sigma` and :attr:`Activation.dsigma`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numba
+import numpy as np
+from scipy import integrate, optimize, special
+
+from theorycheck.errors import UserInputError
+
+__all__ = [
+    "ACTIVATIONS",
+    "Activation",
+    "act_deriv",
+    "act_value",
+    "gaussian_expectation",
+    "get_activation",
+]
+
+RELU, SOFTPLUS, TANH, GELU, QUADRATIC = 0, 1, 2, 3, 4
+
+_SQRT2 = math.sqrt(2.0)
+_INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def _Phi(t):
+    return 0.5 * (1.0 + special.erf(np.asarray(t, dtype=float) / _SQRT2))
+
+
+def _phi(t):
+    t = np.asarray(t, dtype=float)
+    return _INV_SQRT2PI * np.exp(-0.5 * t * t)
+
+
+def gaussian_expectation(fn: Callable, kinks: tuple[float, ...] = (), nodes: int = 160) -> float:
+    """E[fn(g)] for g ~ N(0, 1).
+
+    Smooth integrands use probabilists' Gauss-Hermite quadrature with ``nodes`` nodes (exact for
+    polynomials of degree < 2*nodes). Across a kink Gauss-Hermite converges only algebraically
+    (relu's mu_2 is off in the 5th digit with 160 nodes), so integrands with ``kinks`` are
+    integrated piecewise between the kinks with adaptive Gauss-Kronrod (scipy.integrate.quad).
+    """
+    if not kinks:
+        t, w = np.polynomial.hermite_e.hermegauss(nodes)
+        return float(np.dot(w, fn(t)) / math.sqrt(2.0 * math.pi))
+    edges = [-np.inf, *sorted(kinks), np.inf]
+    total = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        val, _ = integrate.quad(
+            lambda s: float(fn(np.asarray(s))) * _INV_SQRT2PI * math.exp(-0.5 * s * s),
+            lo,
+            hi,
+            epsabs=1e-13,
+            epsrel=1e-12,
+            limit=200,
+        )
+        total += val
+    return total
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation sigma with its derivatives and Gaussian moments.
+
+    Parameters
+    ----------
+    name : the CLI/config name.
+    code : integer used by the numba kernels.
+    sigma, dsigma, d2sigma : vectorised NumPy functions (d2sigma is the a.e. value for relu).
+    monotone : sigma is nondecreasing (worst-output has the endpoint closed form).
+    piecewise_linear : sigma is piecewise linear (first sign flip is exact by breakpoints).
+    kinks : points where sigma is not differentiable.
+    critical_points : interior points where sigma' = 0 (extrema used by worst-output).
+    """
+
+    name: str
+    code: int
+    sigma: Callable = field(repr=False)
+    dsigma: Callable = field(repr=False)
+    d2sigma: Callable = field(repr=False)
+    monotone: bool
+    piecewise_linear: bool
+    kinks: tuple[float, ...] = ()
+    critical_points: tuple[float, ...] = ()
+
+    def expect(self, fn: Callable) -> float:
+        """E[fn(g)], g ~ N(0,1), integrating piecewise across the activation's kinks."""
+        return gaussian_expectation(fn, self.kinks)
+
+    def hermite_coefficients(self, k_max: int) -> np.ndarray:
+        """mu_0..mu_{k_max}: mu_k = E[sigma(g) He_k(g)] / sqrt(k!) (QUADRATIC.md conventions)."""
+        out = np.empty(k_max + 1)
+        for k in range(k_max + 1):
+            he = np.polynomial.hermite_e.HermiteE.basis(k)
+            out[k] = self.expect(lambda t, he=he: self.sigma(t) * he(t)) / math.sqrt(
+                math.factorial(k)
+            )
+        return out
+
+    @cached_property
+    def second_moment(self) -> float:
+        """E sigma(g)^2: the variance of f(x) at initialisation (THEORY.md F1, general sigma)."""
+        return self.expect(lambda t: self.sigma(t) ** 2)
+
+    @cached_property
+    def derivative_second_moment(self) -> float:
+        """E sigma'(g)^2."""
+        return self.expect(lambda t: self.dsigma(t) ** 2)
+
+    @cached_property
+    def weighted_derivative_moment(self) -> float:
+        """E[sigma'(g)^2 g^2] (the radial part of E||grad f||^2, docs/derivations)."""
+        return self.expect(lambda t: self.dsigma(t) ** 2 * t**2)
+
+
+def _relu(t):
+    return np.maximum(np.asarray(t, dtype=float), 0.0)
+
+
+def _drelu(t):
+    return (np.asarray(t, dtype=float) > 0.0).astype(float)
+
+
+def _softplus(t):
+    return np.logaddexp(0.0, np.asarray(t, dtype=float))
+
+
+def _dsoftplus(t):
+    return special.expit(np.asarray(t, dtype=float))
+
+
+def _d2softplus(t):
+    s = special.expit(np.asarray(t, dtype=float))
+    return s * (1.0 - s)
+
+
+def _dtanh(t):
+    return 1.0 - np.tanh(t) ** 2
+
+
+def _d2tanh(t):
+    th = np.tanh(t)
+    return -2.0 * th * (1.0 - th**2)
+
+
+def _gelu(t):
+    t = np.asarray(t, dtype=float)
+    return t * _Phi(t)
+
+
+def _dgelu(t):
+    t = np.asarray(t, dtype=float)
+    return _Phi(t) + t * _phi(t)
+
+
+def _d2gelu(t):
+    t = np.asarray(t, dtype=float)
+    return _phi(t) * (2.0 - t * t)
+
+
+# gelu's single minimum: Phi(t) + t phi(t) = 0 at t ~ -0.7518 (found once, to machine precision).
+_GELU_MIN = optimize.brentq(lambda t: float(_dgelu(t)), -2.0, 0.0, xtol=1e-15)
+
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in (
+        Activation("relu", RELU, _relu, _drelu, lambda t: np.zeros_like(np.asarray(t, float)),
+                   monotone=True, piecewise_linear=True, kinks=(0.0,)),
+        Activation("softplus", SOFTPLUS, _softplus, _dsoftplus, _d2softplus,
+                   monotone=True, piecewise_linear=False),
+        Activation("tanh", TANH, np.tanh, _dtanh, _d2tanh, monotone=True, piecewise_linear=False),
+        Activation("gelu", GELU, _gelu, _dgelu, _d2gelu, monotone=False, piecewise_linear=False,
+                   critical_points=(_GELU_MIN,)),
+        Activation("quadratic", QUADRATIC, np.square, lambda t: 2.0 * np.asarray(t, float),
+                   lambda t: np.full_like(np.asarray(t, float), 2.0),
+                   monotone=False, piecewise_linear=False, critical_points=(0.0,)),
+    )
+}  # fmt: skip
+
+
+def get_activation(name: str | Activation) -> Activation:
+    """The activation called ``name`` (or ``name`` itself if already an Activation)."""
+    if isinstance(name, Activation):
+        return name
+    if name not in ACTIVATIONS:
+        raise UserInputError(
+            f"activation must be one of {', '.join(ACTIVATIONS)}; got {name!r}"
+        )
+    return ACTIVATIONS[name]
+
+
+@numba.njit(cache=True, inline="always")
+def act_value(code, t):
+    """sigma(t) for the activation with integer ``code`` (numba twin of Activation.sigma)."""
+    if code == RELU:
+        return t if t > 0.0 else 0.0
+    if code == SOFTPLUS:
+        return max(t, 0.0) + math.log1p(math.exp(-abs(t)))
+    if code == TANH:
+        return math.tanh(t)
+    if code == GELU:
+        return t * 0.5 * (1.0 + math.erf(t / 1.4142135623730951))
+    return t * t
+
+
+@numba.njit(cache=True, inline="always")
+def act_deriv(code, t):
+    """sigma'(t) for ``code`` (relu: sigma'(0) = 0, active iff t > 0)."""
+    if code == RELU:
+        return 1.0 if t > 0.0 else 0.0
+    if code == SOFTPLUS:
+        if t >= 0.0:
+            return 1.0 / (1.0 + math.exp(-t))
+        e = math.exp(t)
+        return e / (1.0 + e)
+    if code == TANH:
+        th = math.tanh(t)
+        return 1.0 - th * th
+    if code == GELU:
+        return 0.5 * (1.0 + math.erf(t / 1.4142135623730951)) + t * 0.3989422804014327 * math.exp(
+            -0.5 * t * t
+        )
+    return 2.0 * t

@@ -1,0 +1,228 @@
+"""The single gradient step attack and its first sign flip t* (THEORY.md Sec. 3).
+
+Ray: x(t) = x - sign(f(x)) t u with u = grad f(x) / ||grad f(x)||. Along it every pre-activation is
+affine in t: z_s(t) = z_s + t v_s with v_s = -sign(f(x)) <w_s, u>. t* is the first t > 0 with
+sign f(x(t)) != sign f(x) (reaching 0 counts), +inf if there is none.
+
+* piecewise-linear sigma (relu): f(x(t)) is piecewise linear with breakpoints t_s = -z_s / v_s,
+  so t* is exact: walk the sorted breakpoints and solve the linear piece that crosses zero.
+* smooth sigma: bracket the first sign change on the grid t_j = j h, h = max(s_lin / 32,
+  1e-4 ||x||), up to t = 4 ||x||, then bisect to machine precision. A double crossing narrower than
+  h can be missed; beyond 4 ||x|| the result is +inf (the input itself would have been erased).
+
+Bubeck et al. (2021), Theorem 1; Wang et al. (2022), Theorem 3.1. Inputs with f(x) = 0 exactly
+(probability 2^-m for relu at init, THEORY.md F1) have no attack direction: they get t* = 0 and are
+flagged in :attr:`SingleStep.zero_output` so that they can be reported apart.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+from scipy import optimize
+
+from theorycheck.activations import act_value
+from theorycheck.forward import as_inputs, output_and_gradient
+from theorycheck.network import Network
+from theorycheck.paths import check_path
+
+__all__ = ["SMOOTH_GRID_DIVISIONS", "SMOOTH_T_MAX", "SingleStep", "first_sign_flip"]
+
+#: Grid step for smooth activations is s_lin / SMOOTH_GRID_DIVISIONS (at least 1e-4 ||x||).
+SMOOTH_GRID_DIVISIONS = 32
+#: Smooth activations: search for the first flip only up to SMOOTH_T_MAX * ||x||.
+SMOOTH_T_MAX = 4.0
+
+
+@dataclass(frozen=True)
+class SingleStep:
+    """Per-input results of the single-step attack.
+
+    f, grad_norm : f(x) and ||grad f(x)||.
+    t_star : ||delta*||, the distance along the ray to the first sign flip (+inf if none).
+    zero_output : f(x) == 0 exactly (no attack direction; t_star set to 0).
+    """
+
+    f: np.ndarray
+    grad_norm: np.ndarray
+    t_star: np.ndarray
+    zero_output: np.ndarray
+
+    @property
+    def s_lin(self) -> np.ndarray:
+        """Linear prediction of the flip distance, |f| / ||grad f||."""
+        return np.abs(self.f) / self.grad_norm
+
+    @property
+    def eta_star(self) -> np.ndarray:
+        """|eta*| = t* / ||grad f||, the step multiplier of delta = eta grad f that first flips."""
+        return self.t_star / self.grad_norm
+
+
+def first_sign_flip(net: Network, X, path: str = "numba") -> SingleStep:
+    """t* of the single gradient step attack for each row of X (see the module docstring)."""
+    check_path(path, what="first_sign_flip")
+    X = as_inputs(net, X)
+    fw = output_and_gradient(net, X, path=path)
+    gnorm = fw.grad_norm
+    zero = (fw.f == 0.0) | (gnorm == 0.0)
+    sgn = np.sign(fw.f)
+    U = np.where(zero[:, None], 0.0, fw.grad / np.where(gnorm > 0, gnorm, 1.0)[:, None])
+    xnorm = np.linalg.norm(X, axis=1)
+    s_lin = np.where(zero, 0.0, np.abs(fw.f) / np.where(gnorm > 0, gnorm, 1.0))
+    h = np.maximum(s_lin / SMOOTH_GRID_DIVISIONS, 1e-4 * xnorm)
+    act = net.spec.act
+    if path == "reference":
+        Z = X @ net.W.T + net.b
+        V = -sgn[:, None] * (U @ net.W.T)
+        t_star = np.array([
+            0.0 if zero[i]
+            else _tstar_pwl_reference(Z[i], V[i], net.a, net.c, sgn[i])
+            if act.piecewise_linear
+            else _tstar_smooth_reference(Z[i], V[i], net.a, net.c, sgn[i], act.sigma, h[i],
+                                         SMOOTH_T_MAX * xnorm[i])
+            for i in range(len(X))
+        ])  # fmt: skip
+    else:
+        t_star = _tstar_numba(
+            net.W, net.a, net.b, net.c, X, U, sgn, zero, h, SMOOTH_T_MAX * xnorm,
+            act.code, act.piecewise_linear,
+        )  # fmt: skip
+    return SingleStep(fw.f, gnorm, t_star, zero)
+
+
+def _tstar_pwl_reference(z, v, a, c, sgn):
+    """Exact t* for relu by breakpoints, vectorised: cumulative slopes and values at breakpoints."""
+    m = len(z)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bp = -z / v
+    toggles = np.flatnonzero((v != 0) & (bp > 0))
+    order = toggles[np.argsort(bp[toggles], kind="stable")]
+    t = bp[order]
+    active0 = (z > 0) | ((z == 0) & (v > 0))
+    h0 = sgn * (np.sum(a * np.maximum(z, 0.0)) / math.sqrt(m) + c)
+    slope0 = sgn * np.sum(a[active0] * v[active0]) / math.sqrt(m)
+    # Crossing a breakpoint activates a neuron (v > 0) or deactivates it (v < 0).
+    dslope = sgn * a[order] * np.abs(v[order]) / math.sqrt(m)
+    slopes = slope0 + np.concatenate([[0.0], np.cumsum(dslope)])  # slope on each piece
+    knots = np.concatenate([[0.0], t])
+    values = h0 + np.concatenate([[0.0], np.cumsum(slopes[:-1] * np.diff(knots))])
+    # value at the end of piece k is values[k+1] (k < len(t)); last piece is unbounded
+    ends = values[1:]
+    crossing = np.flatnonzero(ends <= 0.0)
+    if crossing.size:
+        k = crossing[0]
+        return float(knots[k] + values[k] / -slopes[k])
+    if slopes[-1] < 0.0:
+        return float(knots[-1] + values[-1] / -slopes[-1])
+    return math.inf
+
+
+def _tstar_smooth_reference(z, v, a, c, sgn, sigma, h, t_max):
+    m = len(z)
+
+    def g(t):
+        return sgn * (np.dot(a, sigma(z + t * v)) / math.sqrt(m) + c)
+
+    n_steps = int(math.ceil(t_max / h))
+    for j in range(1, n_steps + 1):
+        t = j * h
+        if g(t) <= 0.0:
+            lo = (j - 1) * h
+            if g(t) == 0.0:
+                return t
+            return optimize.brentq(g, lo, t, xtol=1e-15, rtol=4 * np.finfo(float).eps)
+    return math.inf
+
+
+@numba.njit(cache=True)
+def _ray_value(z, v, a, c, sgn, t, code):
+    acc = 0.0
+    for s in range(z.shape[0]):
+        acc += a[s] * act_value(code, z[s] + t * v[s])
+    return sgn * (acc / math.sqrt(z.shape[0]) + c)
+
+
+@numba.njit(cache=True)
+def _tstar_pwl_numba(z, v, a, c, sgn):
+    m = z.shape[0]
+    bp = np.full(m, np.inf)
+    h = 0.0
+    slope = 0.0
+    for s in range(m):
+        if z[s] > 0.0:
+            h += a[s] * z[s]
+        if z[s] > 0.0 or (z[s] == 0.0 and v[s] > 0.0):
+            slope += a[s] * v[s]
+        if v[s] != 0.0:
+            t = -z[s] / v[s]
+            if t > 0.0:
+                bp[s] = t
+    scale = sgn / math.sqrt(m)
+    h = h * scale + sgn * c
+    slope *= scale
+    order = np.argsort(bp, kind="mergesort")
+    t_prev = 0.0
+    for j in range(m):
+        s = order[j]
+        if bp[s] == np.inf:
+            break
+        h_next = h + slope * (bp[s] - t_prev)
+        if h_next <= 0.0:
+            return t_prev + h / -slope
+        h = h_next
+        t_prev = bp[s]
+        slope += scale * a[s] * abs(v[s])
+    if slope < 0.0:
+        return t_prev + h / -slope
+    return np.inf
+
+
+@numba.njit(cache=True)
+def _tstar_smooth_numba(z, v, a, c, sgn, h, t_max, code):
+    n_steps = int(math.ceil(t_max / h))
+    for j in range(1, n_steps + 1):
+        hi = j * h
+        g_hi = _ray_value(z, v, a, c, sgn, hi, code)
+        if g_hi <= 0.0:
+            if g_hi == 0.0:
+                return hi
+            lo = (j - 1) * h
+            for _ in range(200):  # bisection to adjacent floats
+                mid = 0.5 * (lo + hi)
+                if mid <= lo or mid >= hi:
+                    break
+                if _ray_value(z, v, a, c, sgn, mid, code) <= 0.0:
+                    hi = mid
+                else:
+                    lo = mid
+            return hi
+    return np.inf
+
+
+@numba.njit(parallel=True, cache=True)
+def _tstar_numba(W, a, b, c, X, U, sgn, zero, h, t_max, code, piecewise_linear):
+    m, d = W.shape
+    n = X.shape[0]
+    out = np.zeros(n)
+    for i in numba.prange(n):
+        if zero[i]:
+            continue
+        z = np.empty(m)
+        v = np.empty(m)
+        for s in range(m):
+            zs = b[s]
+            us = 0.0
+            for k in range(d):
+                zs += W[s, k] * X[i, k]
+                us += W[s, k] * U[i, k]
+            z[s] = zs
+            v[s] = -sgn[i] * us
+        if piecewise_linear:
+            out[i] = _tstar_pwl_numba(z, v, a, c, sgn[i])
+        else:
+            out[i] = _tstar_smooth_numba(z, v, a, c, sgn[i], h[i], t_max[i], code)
+    return out
