@@ -197,9 +197,7 @@ def get_activation(name: str | Activation) -> Activation:
     if isinstance(name, Activation):
         return name
     if name not in ACTIVATIONS:
-        raise UserInputError(
-            f"activation must be one of {', '.join(ACTIVATIONS)}; got {name!r}"
-        )
+        raise UserInputError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {name!r}")
     return ACTIVATIONS[name]
 
 

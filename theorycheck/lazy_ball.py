@@ -123,7 +123,9 @@ def lazy_ball_project(W, W0, R: float, path: str = "numba") -> np.ndarray:
     W = np.ascontiguousarray(W, dtype=np.float64)
     W0 = np.ascontiguousarray(W0, dtype=np.float64)
     if W.shape != W0.shape or W.ndim != 2:
-        raise UserInputError(f"W and W0 must be (m, d) arrays of one shape, got {W.shape}, {W0.shape}")
+        raise UserInputError(
+            f"W and W0 must be (m, d) arrays of one shape, got {W.shape}, {W0.shape}"
+        )
     if path == "reference":
         D = W - W0
         norms = np.linalg.norm(D, axis=1, keepdims=True)

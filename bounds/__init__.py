@@ -1,0 +1,27 @@
+"""What the papers claim: closed-form bounds and exact laws, one module per paper, and a registry.
+
+``REGISTRY`` maps a stable id (``<paper>.<statement>``) to a :class:`bounds._base.Bound`.
+Add a bound by writing its class in the paper's module and listing it in that module's tuple.
+"""
+
+from __future__ import annotations
+
+from bounds import exact_laws, wang2022
+from bounds._base import Bound, Constant, ExactLaw, Kind, Param
+from theorycheck.errors import UserInputError
+
+__all__ = ["REGISTRY", "Bound", "Constant", "ExactLaw", "Kind", "Param", "get_bound"]
+
+REGISTRY: dict[str, Bound] = {b.id: b for b in (*wang2022.BOUNDS, *exact_laws.LAWS)}
+
+
+def get_bound(bound_id: str) -> Bound:
+    """The registered bound ``bound_id``; raises a one-line error listing close ids."""
+    try:
+        return REGISTRY[bound_id]
+    except KeyError:
+        import difflib
+
+        close = difflib.get_close_matches(bound_id, REGISTRY, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; see `theorycheck bounds`"
+        raise UserInputError(f"unknown bound {bound_id!r}{hint}") from None

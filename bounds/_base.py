@@ -1,0 +1,185 @@
+"""The Bound base class: public behaviour written once, each bound overrides small hooks.
+
+In the manner of ``scipy.stats.rv_continuous``: :meth:`Bound.__call__` validates every parameter
+against its declared domain, broadcasts the parameters against each other, and calls the private
+``_value`` hook with float arrays; :meth:`Bound.conditions` does the same for ``_conditions``.
+Exact laws (:class:`ExactLaw`) add ``cdf``, ``mean`` and ``var``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from theorycheck.errors import UserInputError
+
+__all__ = ["Bound", "Constant", "ExactLaw", "Kind", "Param"]
+
+
+class Kind(StrEnum):
+    HP_UPPER = "high-probability upper bound"
+    HP_LOWER = "high-probability lower bound"
+    EXPECTATION = "expectation"
+    EXACT_LAW = "exact law"
+    RATE = "rate"
+    ASYMPTOTIC = "asymptotic reference"
+
+
+@dataclass(frozen=True)
+class Param:
+    """A parameter of a bound with its domain [low, high] (ends open or closed)."""
+
+    name: str
+    doc: str
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+    integer: bool = False
+
+    def validate(self, value) -> np.ndarray:
+        arr = np.asarray(value, dtype=float)
+        lo, hi = ("(" if self.low_open else "["), (")" if self.high_open else "]")
+        domain = f"{lo}{self.low:g}, {self.high:g}{hi}" + (" (integer)" if self.integer else "")
+        if arr.size == 0:
+            raise UserInputError(f"{self.name} is empty")
+        if np.any(np.isnan(arr)):
+            raise UserInputError(f"{self.name} must lie in {domain}, got NaN")
+        below = arr <= self.low if self.low_open else arr < self.low
+        above = arr >= self.high if self.high_open else arr > self.high
+        if np.any(below | above) or (self.integer and np.any(arr != np.round(arr))):
+            bad = arr[below | above | (arr != np.round(arr) if self.integer else False)]
+            raise UserInputError(f"{self.name} must lie in {domain}, got {bad.ravel()[0]:g}")
+        return arr
+
+
+@dataclass(frozen=True)
+class Constant:
+    """An unspecified universal constant of a statement, with the default the product uses."""
+
+    name: str
+    default: float
+    doc: str
+
+
+class Bound:
+    """A closed-form bound from a paper (or a [derived] fact), evaluated vectorised.
+
+    Subclasses set the class attributes and override ``_value`` (and ``_conditions`` when the
+    statement has conditions beyond the parameter domains).
+
+    Attributes
+    ----------
+    id : stable registry id, ``<paper>.<statement>`` (e.g. ``wang2022.lemma_4_3``).
+    citation : paper and theorem/lemma number, or the docs/ derivation for [derived] facts.
+    statement : the statement as the paper gives it (plain text).
+    kind : a :class:`Kind`.
+    params : the parameters the value depends on, with their domains.
+    constants : free constants with documented defaults (may be overridden per call).
+    monotone : {param: +1 or -1}, directions in which the value must be nondecreasing (+1) or
+        nonincreasing (-1) according to the statement (checked by the conformance check).
+    derived : True for facts derived for this project (THEORY.md [derived]).
+    """
+
+    id: str = ""
+    citation: str = ""
+    statement: str = ""
+    kind: Kind = Kind.HP_UPPER
+    params: tuple[Param, ...] = ()
+    constants: tuple[Constant, ...] = ()
+    monotone: dict[str, int] = {}  # noqa: RUF012 (read-only class-level declaration)
+    derived: bool = False
+
+    # -- public behaviour, written once ------------------------------------------------------
+    def _bind(self, kwargs: dict) -> dict[str, np.ndarray]:
+        names = {p.name for p in self.params}
+        const_names = {c.name for c in self.constants}
+        unknown = set(kwargs) - names - const_names
+        if unknown:
+            raise UserInputError(
+                f"{self.id}: unknown parameter(s) {', '.join(sorted(unknown))}; "
+                f"expected {', '.join(sorted(names | const_names))}"
+            )
+        missing = names - set(kwargs)
+        if missing:
+            raise UserInputError(f"{self.id}: missing parameter(s) {', '.join(sorted(missing))}")
+        values = {p.name: p.validate(kwargs[p.name]) for p in self.params}
+        for c in self.constants:
+            v = np.asarray(kwargs.get(c.name, c.default), dtype=float)
+            if np.any(~np.isfinite(v)):
+                raise UserInputError(f"{self.id}: constant {c.name} must be finite")
+            values[c.name] = v
+        arrays = np.broadcast_arrays(*values.values())
+        return dict(zip(values, arrays, strict=True))
+
+    def __call__(self, **kwargs) -> np.ndarray | float:
+        """The bound's value, broadcast over array-valued parameters."""
+        bound = self._bind(kwargs)
+        out = np.asarray(self._value(**bound), dtype=float)
+        return float(out) if out.ndim == 0 else out
+
+    def conditions(self, **kwargs) -> np.ndarray | bool:
+        """Whether the statement's conditions hold at the given parameters (broadcast)."""
+        bound = self._bind(kwargs)
+        shape = np.broadcast(*bound.values()).shape
+        out = np.broadcast_to(np.asarray(self._conditions(**bound), dtype=bool), shape)
+        return bool(out) if out.ndim == 0 else out.copy()
+
+    def describe(self) -> dict:
+        """A plain dict for catalogs and reports."""
+        return {
+            "id": self.id,
+            "citation": self.citation,
+            "statement": self.statement,
+            "kind": str(self.kind),
+            "parameters": ", ".join(p.name for p in self.params),
+            "constants": ", ".join(f"{c.name}={c.default:g}" for c in self.constants),
+            "conditions": (self._conditions.__doc__ or "none beyond the parameter domains").strip(),
+            "derived": self.derived,
+        }
+
+    # -- hooks -------------------------------------------------------------------------------
+    def _value(self, **params) -> np.ndarray:
+        raise NotImplementedError
+
+    def _conditions(self, **params) -> np.ndarray:
+        """none beyond the parameter domains"""
+        return np.True_
+
+
+class ExactLaw(Bound):
+    """An exact law (reference distribution): ``_cdf`` plus mean and variance hooks.
+
+    Calling the law returns its mean. ``cdf(x, **params)`` takes scalar parameters (one
+    distribution) and an array of points.
+    """
+
+    kind = Kind.EXACT_LAW
+
+    def _value(self, **params):
+        return self._mean(**params)
+
+    def cdf(self, x, **kwargs) -> np.ndarray:
+        bound = self._bind(kwargs)
+        if any(v.ndim for v in bound.values()):
+            raise UserInputError(f"{self.id}.cdf takes scalar parameters")
+        return np.asarray(self._cdf(np.asarray(x, dtype=float), **bound), dtype=float)
+
+    def mean(self, **kwargs) -> np.ndarray | float:
+        return self(**kwargs)
+
+    def var(self, **kwargs) -> np.ndarray | float:
+        out = np.asarray(self._var(**self._bind(kwargs)), dtype=float)
+        return float(out) if out.ndim == 0 else out
+
+    def _cdf(self, x, **params):
+        raise NotImplementedError
+
+    def _mean(self, **params):
+        raise NotImplementedError
+
+    def _var(self, **params):
+        raise NotImplementedError

@@ -1,0 +1,183 @@
+"""Exact laws at initialisation, relu, no biases, a = +-1 (THEORY.md Sec. 4) [derived].
+
+Derivations: docs/derivations/exact_laws_at_init.md. All statements are in the ``wang`` scaling
+(w ~ N(0, I_d), ||x|| = 1); ``bubeck`` quantities map onto them by f_wang(x) = f_bubeck(sqrt(d) x),
+grad f_wang = sqrt(d) grad f_bubeck.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+
+from bounds._base import Bound, ExactLaw, Kind, Param
+from theorycheck.activations import ACTIVATIONS
+
+__all__ = [
+    "F1AbsOutputBound",
+    "F1Output",
+    "F2GradNormSq",
+    "F6Flippable",
+    "GradEnergy",
+    "active_count_support",
+]
+
+_M = Param("m", "width (number of hidden neurons)", low=1, integer=True)
+_D = Param("d", "input dimension", low=1, integer=True)
+_C0 = Param("C0", "lazy-ball constant, R = C0 / sqrt(m)", low=0)
+_GAMMA = Param("gamma", "failure probability", low=0, high=1, low_open=True, high_open=True)
+
+
+def active_count_support(m: int, tail: float = 1e-17) -> tuple[np.ndarray, np.ndarray]:
+    """Values N and probabilities of N ~ Bin(m, 1/2) covering all but ``tail`` of the mass."""
+    lo, hi = stats.binom.ppf([tail / 2, 1 - tail / 2], m, 0.5)
+    N = np.arange(int(lo), int(hi) + 1)
+    return N, stats.binom.pmf(N, m, 0.5)
+
+
+class F1Output(ExactLaw):
+    id = "exact.f1_output"
+    citation = "THEORY.md Sec. 4 F1 [derived]; docs/derivations/exact_laws_at_init.md"
+    statement = (
+        "At initialisation (relu, a = +-1, ||x|| = 1) f(x) has exactly the law of sqrt(N/m) G, "
+        "N ~ Bin(m, 1/2) independent of G ~ N(0, 1). Var f = 1/2 for every m."
+    )
+    params = (_M,)
+    derived = True
+
+    def _cdf(self, x, m):
+        N, p = active_count_support(int(m))
+        x = np.atleast_1d(x)[:, None]
+        with np.errstate(divide="ignore"):
+            scale = np.sqrt(N / m)
+            cond = np.where(N > 0, stats.norm.cdf(x / np.where(N > 0, scale, 1.0)), (x >= 0) * 1.0)
+        return cond @ p
+
+    def _mean(self, m):
+        return np.zeros_like(m)
+
+    def _var(self, m):
+        return np.full_like(m, 0.5)
+
+    def mean_abs(self, m: int) -> float:
+        """E|f| = sqrt(2/pi) E sqrt(N/m)."""
+        N, p = active_count_support(int(m))
+        return float(math.sqrt(2 / math.pi) * np.sqrt(N / m) @ p)
+
+
+class F1AbsOutputBound(Bound):
+    id = "exact.f1_abs_output_bound"
+    citation = "THEORY.md Sec. 4 F1 [derived]; docs/derivations/exact_laws_at_init.md"
+    statement = (
+        "At initialisation (relu, a = +-1, ||x|| = 1), for every m and d: "
+        "|f(x)| <= Phi^{-1}(1 - gamma/2) with probability >= 1 - gamma."
+    )
+    kind = Kind.HP_UPPER
+    params = (_GAMMA,)
+    monotone = {"gamma": -1}  # noqa: RUF012
+    derived = True
+
+    def _value(self, gamma):
+        return stats.norm.isf(gamma / 2)
+
+
+class F2GradNormSq(ExactLaw):
+    id = "exact.f2_grad_norm_sq"
+    citation = "THEORY.md Sec. 4 F2 [derived]; docs/derivations/exact_laws_at_init.md"
+    statement = (
+        "At initialisation (relu, a = +-1, no biases, ||x|| = 1), conditional on N ~ Bin(m, 1/2), "
+        "grad f ~ N(0, (N/m) I_d): ||grad f||^2 ~ (N/m) chi2_d and E||grad f||^2 = d/2 "
+        "(bubeck scaling: d ||grad f||^2 has this law)."
+    )
+    params = (_M, _D)
+    monotone = {"d": +1}  # noqa: RUF012
+    derived = True
+
+    def _cdf(self, x, m, d):
+        N, p = active_count_support(int(m))
+        x = np.atleast_1d(x)[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cond = np.where(N > 0, stats.chi2.cdf(x * m / np.where(N > 0, N, 1), d), x >= 0)
+        return cond @ p
+
+    def _mean(self, m, d):
+        return d / 2
+
+    def _var(self, m, d):
+        # E[(N/m)^2] E[chi2_d^2] - (d/2)^2 with E (N/m)^2 = 1/4 + 1/(4m), E chi2^2 = d^2 + 2d.
+        return (0.25 + 0.25 / m) * (d * d + 2 * d) - d * d / 4
+
+
+class GradEnergy(Bound):
+    """E||grad f||^2 at initialisation for a general activation (wang, ||x|| = 1, a = +-1)."""
+
+    kind = Kind.EXPECTATION
+    params = (_D,)
+    monotone = {"d": +1}  # noqa: RUF012
+    derived = True
+
+    def __init__(self, activation: str):
+        act = ACTIVATIONS[activation]
+        self.activation = activation
+        self.id = f"exact.grad_energy_{activation}"
+        self.citation = (
+            "THEORY.md Sec. 4 F2 (general sigma) [derived]; docs/derivations/exact_laws_at_init.md"
+        )
+        self.statement = (
+            f"At initialisation ({activation}, a = +-1, no biases, ||x|| = 1): "
+            "E||grad f||^2 = E[sigma'(g)^2 g^2] + (d - 1) E[sigma'(g)^2] "
+            f"= {act.weighted_derivative_moment:.6f} + (d - 1) {act.derivative_second_moment:.6f}."
+        )
+        self._radial = act.weighted_derivative_moment
+        self._tangential = act.derivative_second_moment
+
+    def _value(self, d):
+        return self._radial + (d - 1) * self._tangential
+
+
+class F6Flippable(ExactLaw):
+    id = "exact.f6_flippable"
+    citation = "THEORY.md Sec. 4 F6 [derived]; docs/derivations/exact_laws_at_init.md"
+    statement = (
+        "|S_R(x)| ~ Bin(m, 2 Phi(R||x||) - 1) exactly; with R = C0/sqrt(m) (wang, ||x|| = 1) its "
+        "mean is ~ sqrt(2/pi) C0 sqrt(m)."
+    )
+    params = (_M, _C0)
+    monotone = {"m": +1, "C0": +1}  # noqa: RUF012
+    derived = True
+
+    @staticmethod
+    def probability(m, C0):
+        """p = 2 Phi(C0 / sqrt m) - 1, computed as erf(C0 / sqrt(2m)) to keep small p accurate."""
+        from scipy.special import erf
+
+        return erf(np.asarray(C0, float) / np.sqrt(2.0 * np.asarray(m, float)))
+
+    def _cdf(self, x, m, C0):
+        return stats.binom.cdf(x, int(m), float(self.probability(m, C0)))
+
+    def _mean(self, m, C0):
+        return m * self.probability(m, C0)
+
+    def _var(self, m, C0):
+        p = self.probability(m, C0)
+        return m * p * (1 - p)
+
+    def ppf(self, q, m: int, C0: float) -> np.ndarray:
+        """Quantiles of the exact binomial law."""
+        return stats.binom.ppf(q, int(m), float(self.probability(m, C0)))
+
+    def exceedance(self, threshold, m, C0) -> np.ndarray:
+        """P(|S_R| > threshold), broadcast over arrays."""
+        return stats.binom.sf(np.floor(threshold), m, self.probability(m, C0))
+
+
+LAWS: tuple[Bound, ...] = (
+    F1Output(),
+    F1AbsOutputBound(),
+    F2GradNormSq(),
+    F6Flippable(),
+    *(GradEnergy(name) for name in ACTIVATIONS),
+)

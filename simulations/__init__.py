@@ -1,0 +1,33 @@
+"""How each claim is put to the test: one module per claim or figure, and a registry.
+
+Every module defines ``SIMULATION`` (a :class:`theorycheck.simulation.Simulation`) and can be run
+on its own: ``python -m simulations.lazy_sign_flips --profile quick``. Register a new simulation
+by adding its module to ``_MODULES``.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from theorycheck.errors import UserInputError
+from theorycheck.simulation import Simulation
+
+__all__ = ["REGISTRY", "Simulation", "get_simulation"]
+
+_MODULES = ("init_gradient", "lazy_sign_flips")
+
+REGISTRY: dict[str, Simulation] = {
+    sim.id: sim for sim in (import_module(f"simulations.{m}").SIMULATION for m in _MODULES)
+}
+
+
+def get_simulation(sim_id: str) -> Simulation:
+    """The registered simulation ``sim_id``; a one-line error with close ids otherwise."""
+    try:
+        return REGISTRY[sim_id]
+    except KeyError:
+        import difflib
+
+        close = difflib.get_close_matches(sim_id, REGISTRY, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; see `theorycheck list`"
+        raise UserInputError(f"unknown simulation {sim_id!r}{hint}") from None

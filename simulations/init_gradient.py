@@ -1,0 +1,123 @@
+"""init-gradient: the input gradient of a random network (THEORY.md F2; Bubeck et al. 2021).
+
+For each replicate: draw a network at initialisation and x uniform on the sphere, and record
+||grad f(x)||^2. In the ``wang`` scaling it is checked against its exact law (N/m) chi2_d,
+N ~ Bin(m, 1/2) (relu, no biases), and its mean against E||grad f||^2 = d/2; ``bubeck`` quantities
+are mapped onto ``wang`` ones by grad f_wang = sqrt(d) grad f_bubeck, so d ||grad f_bubeck||^2
+must have the same law. Smooth activations are checked against their own expectation
+E[sigma'(g)^2 g^2] + (d - 1) E[sigma'(g)^2], and relu with biases against d/2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bounds import get_bound
+from simulations._common import law_summary, main
+from theorycheck.forward import output_and_gradient
+from theorycheck.network import NetworkSpec, sample_inputs, sample_network
+from theorycheck.simulation import Evaluation, FigureSpec, Simulation
+from theorycheck.stats import ks_test, mean_z_test
+from theorycheck.verdicts import law_verdict
+
+
+@dataclass(frozen=True)
+class GradientConfig:
+    d: int
+    m: int
+    activation: str
+    scaling: str
+    biases: bool
+    networks_per_block: int
+    n_blocks: int
+
+
+class InitGradient(Simulation):
+    id = "init-gradient"
+    title = "Input-gradient norm at initialisation (exact law F2; Bubeck et al. 2021)"
+    claims = ("exact.f2_grad_norm_sq", "exact.grad_energy_relu", "exact.grad_energy_gelu",
+              "exact.grad_energy_tanh")  # fmt: skip
+    limitations = (
+        "The law of ||grad f||^2 is tested at one input per network (by rotation invariance every "
+        "input has the same law at initialisation). Agreement at the grid points does not prove "
+        "the law; a DISAGREES verdict at any grid point would refute the implementation or the "
+        "derivation."
+    )
+
+    def _configs(self, profile):
+        if profile == "quick":
+            dims, widths, per_block, blocks = (10, 100, 1000), (10, 100, 1000), 200, 2
+        else:
+            dims, widths, per_block, blocks = (10, 100, 1000), (10, 100, 1000, 10000), 500, 4
+        for scaling in ("wang", "bubeck"):
+            for d in dims:
+                for m in widths:
+                    yield GradientConfig(d, m, "relu", scaling, False, per_block, blocks)
+            for act in ("gelu", "tanh"):
+                yield GradientConfig(100, 1000, act, scaling, False, per_block, blocks)
+            yield GradientConfig(100, 1000, "relu", scaling, True, per_block, blocks)
+
+    def blocks(self, config):
+        return config.n_blocks
+
+    def measure(self, config: GradientConfig, rng) -> pd.DataFrame:
+        spec = NetworkSpec(d=config.d, m=config.m, activation=config.activation,
+                           scaling=config.scaling, biases=config.biases)  # fmt: skip
+        out = np.empty((config.networks_per_block, 2))
+        for rep in range(config.networks_per_block):
+            net = sample_network(spec, rng)
+            fw = output_and_gradient(net, sample_inputs(spec, 1, rng))
+            out[rep] = fw.f[0], fw.grad_norm[0] ** 2
+        return pd.DataFrame({"replicate": np.arange(len(out)), "f": out[:, 0],
+                             "grad_norm_sq": out[:, 1]})  # fmt: skip
+
+    def evaluate(self, data) -> Evaluation:
+        f2 = get_bound("exact.f2_grad_norm_sq")
+        verdicts, summary = [], []
+        for cfg, df in data.items():
+            # In wang units: ||grad f_wang||^2 = d ||grad f_bubeck||^2 (THEORY.md Sec. 1).
+            g2 = df["grad_norm_sq"].to_numpy() * (cfg.d if cfg.scaling == "bubeck" else 1.0)
+            params = {"d": cfg.d, "m": cfg.m, "activation": cfg.activation,
+                      "scaling": cfg.scaling, "biases": cfg.biases}  # fmt: skip
+            if cfg.activation == "relu" and not cfg.biases:
+                law = {"m": cfg.m, "d": cfg.d}
+                verdicts.append(law_verdict(
+                    f2.id, self.id, params, "||grad f||^2 ~ (N/m) chi2_d (wang units)", "KS",
+                    ks_test(g2, lambda t: f2.cdf(t, **law)), g2, reference_mean=cfg.d / 2,
+                ))  # fmt: skip
+                verdicts.append(law_verdict(
+                    f2.id, self.id, params, "E||grad f||^2 = d/2 (wang units)",
+                    "z (exact variance)", mean_z_test(g2, cfg.d / 2, f2.var(**law)), g2,
+                    reference_mean=cfg.d / 2,
+                ))  # fmt: skip
+                reference = cfg.d / 2
+            else:
+                energy = get_bound(f"exact.grad_energy_{cfg.activation}")
+                # With biases b ~ N(0,1) relu keeps E||grad f||^2 = d/2 (THEORY.md F2).
+                reference = cfg.d / 2 if cfg.biases else float(energy(d=cfg.d))
+                verdicts.append(law_verdict(
+                    energy.id, self.id, params, "E||grad f||^2 (wang units)", "z (sample variance)",
+                    mean_z_test(g2, reference), g2, reference_mean=reference,
+                ))  # fmt: skip
+            label = cfg.activation + (" + biases" if cfg.biases else "")
+            series = f"m = {cfg.m}" if label == "relu" else label
+            summary.append(law_summary(g2 / cfg.d, {
+                "figure": "energy", "panel": cfg.scaling, "series": series, "x": cfg.d,
+                "reference": reference / cfg.d,
+            }))  # fmt: skip
+        figures = [FigureSpec(
+            "energy", "Gradient energy E||grad f||^2 / d at initialisation (wang units)",
+            "input dimension d", "E||grad f||^2 / d", logx=True,
+            caption="Markers: mean with 95% CI; dashed: exact value (1/2 for relu; "
+                    "E sigma'(g)^2 + O(1/d) for smooth sigma).",
+        )]  # fmt: skip
+        return Evaluation(verdicts, pd.DataFrame(summary), figures)
+
+
+SIMULATION = InitGradient()
+
+if __name__ == "__main__":
+    main(SIMULATION)

@@ -1,0 +1,147 @@
+"""lazy-sign-flips: how many neurons can the lazy ball flip? (Wang et al. 2022, Lemma 4.3)
+
+For each replicate: draw (a, W0) and x uniform on the sphere, and count
+* |S_R(x)|, the neurons some W in B_{2,inf}(W0, R) can flip, R = C0 / sqrt(m), and
+* the flips realised by two points of the ball: the worst-output maximiser W* and a
+  ``random-sphere`` perturbation (both are subsets of S_R).
+|S_R| is checked against its exact law Bin(m, 2 Phi(C0/sqrt m) - 1) (THEORY.md F6: AGREES /
+DISAGREES) and against the Lemma 4.3 bound C0 sqrt(m) + sqrt(m log(1/gamma)/2) (HOLDS / ...).
+|S_R| depends on W0 only through z_s = <w_{s,0}, x>, so the input dimension d is kept small.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import pandas as pd
+
+from bounds import get_bound
+from simulations._common import law_summary, main
+from theorycheck.forward import output_and_gradient
+from theorycheck.lazy_ball import (
+    flippable_neurons,
+    lazy_radius,
+    perturb,
+    realised_flips,
+    worst_output,
+)
+from theorycheck.network import NetworkSpec, sample_inputs, sample_network
+from theorycheck.simulation import Evaluation, FigureSpec, Simulation
+from theorycheck.stats import binomial_total_test, ks_test
+from theorycheck.verdicts import bound_verdict, law_verdict
+
+
+@dataclass(frozen=True)
+class SignFlipConfig:
+    m: int
+    d: int
+    C0s: tuple[float, ...]
+    gammas: tuple[float, ...]
+    networks_per_block: int
+    n_blocks: int
+    scaling: str = "wang"
+
+
+class LazySignFlips(Simulation):
+    id = "lazy-sign-flips"
+    title = "Flippable neurons in the lazy ball (Wang et al. 2022, Lemma 4.3)"
+    claims = ("exact.f6_flippable", "wang2022.lemma_4_3")
+    limitations = (
+        "|S_R| is computed exactly for every sampled network, so the comparison with the exact "
+        "binomial law and with the bound is limited only by the number of replicates: a HOLDS "
+        "verdict shows the failure rate is below gamma at this grid point, not for all m. "
+        "Realised flips of two particular points of the ball are lower estimates of |S_R|."
+    )
+
+    def _configs(self, profile):
+        if profile == "quick":
+            ms, d, per_block, blocks, scalings = (100, 1_000, 10_000, 100_000), 8, 100, 4, ("wang",)
+        else:
+            ms, d, per_block, blocks, scalings = (
+                (100, 1_000, 10_000, 100_000), 32, 250, 8, ("wang", "bubeck"))  # fmt: skip
+        for scaling in scalings:
+            for m in ms:
+                yield SignFlipConfig(
+                    m, d, (1.0, 10.0, 40.0), (0.01, 0.1), per_block, blocks, scaling
+                )
+
+    def blocks(self, config):
+        return config.n_blocks
+
+    def measure(self, config: SignFlipConfig, rng) -> pd.DataFrame:
+        spec = NetworkSpec(d=config.d, m=config.m, scaling=config.scaling)
+        rows = []
+        for rep in range(config.networks_per_block):
+            net = sample_network(spec, rng)
+            x = sample_inputs(spec, 1, rng)
+            f0 = float(output_and_gradient(net, x).f[0])
+            for C0 in config.C0s:
+                R = lazy_radius(spec, C0)
+                W_rand = perturb(net, R, "random-sphere", rng)
+                W_worst = worst_output(net, x, R).argmax_weights(net, x)[0]
+                rows.append({
+                    "replicate": rep, "C0": C0, "f0": f0,
+                    "flippable": int(flippable_neurons(net, x, R)[0]),
+                    "flips_worst_output": int(realised_flips(net, W_worst, x)[0]),
+                    "flips_random_sphere": int(realised_flips(net, W_rand, x)[0]),
+                })  # fmt: skip
+        return pd.DataFrame(rows)
+
+    def evaluate(self, data) -> Evaluation:
+        law, lemma = get_bound("exact.f6_flippable"), get_bound("wang2022.lemma_4_3")
+        verdicts, summary = [], []
+        for cfg, df in data.items():
+            for C0, sub in df.groupby("C0", sort=True):
+                x = sub["flippable"].to_numpy()
+                n, m = len(x), cfg.m
+                p = float(law.probability(m, C0))
+                params = {"m": m, "d": cfg.d, "C0": C0, "scaling": cfg.scaling}
+                # Two exact tests of one law, Bonferroni-combined: the pooled count over n
+                # networks is Bin(n m, p); KS (conservative for a discrete law) checks the shape.
+                p_pool = binomial_total_test(int(x.sum()), n * m, p)
+                p_ks = ks_test(x, lambda t, m=m, C0=C0: law.cdf(t, m=m, C0=C0), integer=True)
+                verdicts.append(law_verdict(
+                    law.id, self.id, params, "|S_R(x)| ~ Bin(m, 2 Phi(C0/sqrt m) - 1)",
+                    "pooled binomial + KS (Bonferroni)", min(1.0, 2 * min(p_pool, p_ks)), x,
+                    reference_mean=float(law.mean(m=m, C0=C0)),
+                ))  # fmt: skip
+                for gamma in cfg.gammas:
+                    B = float(lemma(m=m, C0=C0, gamma=gamma))
+                    row = bound_verdict(
+                        lemma.id, self.id, {**params, "gamma": gamma}, "|S_R(x)|", x, B, gamma
+                    )
+                    exact_q = float(law.ppf(1 - gamma, m, C0))
+                    exact_p = float(law.exceedance(B, m, C0))
+                    exact = f"exact: 1-gamma quantile {exact_q:g}, P(|S_R| > bound) = {exact_p:.2e}"
+                    verdicts.append(replace(row, note="; ".join(filter(None, (row.note, exact)))))
+                base = {"series": f"C0 = {C0:g}", "panel": cfg.scaling, "x": m}
+                summary.append(law_summary(x / math.sqrt(m), {
+                    **base, "figure": "flippable",
+                    "reference": float(law.mean(m=m, C0=C0)) / math.sqrt(m),
+                    "bound": float(lemma(m=m, C0=C0, gamma=0.01)) / math.sqrt(m),
+                }))  # fmt: skip
+                for col, label in (
+                    ("flips_worst_output", "worst-output W*"),
+                    ("flips_random_sphere", "random-sphere W"),
+                ):
+                    summary.append(law_summary(sub[col].to_numpy(), {
+                        **base, "series": f"{label}, C0 = {C0:g}", "figure": "realised",
+                        "reference": float(law.mean(m=m, C0=C0)),
+                    }))  # fmt: skip
+        figures = [
+            FigureSpec("flippable", "Flippable neurons |S_R| / sqrt(m): estimate, exact mean and "
+                       "Lemma 4.3 bound (gamma = 0.01)", "width m", "|S_R| / sqrt(m)", logx=True,
+                       logy=True, caption="Markers: mean with 95% CI; dashed: exact mean m p; "
+                       "dotted: Lemma 4.3 bound at gamma = 0.01."),
+            FigureSpec("realised", "Flips realised by two points of the ball (mean, 95% CI) "
+                       "vs the exact mean of |S_R|", "width m", "realised flips", logx=True,
+                       logy=True),
+        ]  # fmt: skip
+        return Evaluation(verdicts, pd.DataFrame(summary), figures)
+
+
+SIMULATION = LazySignFlips()
+
+if __name__ == "__main__":
+    main(SIMULATION)

@@ -1,0 +1,133 @@
+"""The ``theorycheck`` command line (SPEC.md "CLI contract").
+
+This module is the composition root: it is the one place in ``theorycheck`` that imports the
+registries in ``bounds`` and ``simulations`` and the report builder in ``reports``; the rest of
+the package never does. User errors print one line and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+
+import pandas as pd
+
+from theorycheck.errors import UserInputError
+
+DEFAULT_OUT = "theorycheck-results"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="theorycheck",
+        description="Monte Carlo verification of adversarial-robustness theorems for two-layer "
+        "networks (Bubeck et al. 2021; Wang et al. 2022).",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="every simulation: id, claims it checks, profiles")
+    sub.add_parser("bounds", help="the bounds catalog: id, citation, statement, kind, constants")
+    run = sub.add_parser("run", help="run simulations, store results, print verdicts, write PDF")
+    run.add_argument("ids", nargs="*", metavar="ID", help="simulation ids (default: all)")
+    run.add_argument("--profile", default="quick", choices=("quick", "full"))
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument(
+        "--out", default=DEFAULT_OUT, help=f"results directory (default {DEFAULT_OUT})"
+    )
+    run.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    run.add_argument("--no-report", action="store_true", help="skip writing the PDF report")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    rep = sub.add_parser("report", help="rebuild the PDF report from stored results")
+    rep.add_argument("--results", default=DEFAULT_OUT, help="results directory")
+    rep.add_argument("--out", default=None, help="PDF path (default RESULTS/report.pdf)")
+    return p
+
+
+def _cmd_list() -> None:
+    from simulations import REGISTRY
+
+    rows = [{"id": s.id, "checks": ", ".join(s.claims), "profiles": "quick, full",
+             "title": s.title} for s in REGISTRY.values()]  # fmt: skip
+    print(pd.DataFrame(rows).to_string(index=False))
+
+
+def _cmd_bounds() -> None:
+    from bounds import REGISTRY
+
+    for b in REGISTRY.values():
+        info = b.describe()
+        print(f"{info['id']}  [{info['kind']}{', derived' if info['derived'] else ''}]")
+        print(f"  citation:   {info['citation']}")
+        print(textwrap.fill(info["statement"], 96, initial_indent="  statement:  ",
+                            subsequent_indent=" " * 14))  # fmt: skip
+        print(f"  parameters: {info['parameters'] or '-'};  constants: {info['constants'] or '-'}")
+        print(f"  conditions: {info['conditions']}\n")
+
+
+def format_verdicts(table: pd.DataFrame) -> str:
+    """The verdict table as printed by ``theorycheck run``."""
+    if table.empty:
+        return "(no verdicts)"
+    show = pd.DataFrame({
+        "simulation": table["simulation"],
+        "claim": table["claim"],
+        "parameters": table["parameters"].str.replace(r'[{}"]', "", regex=True),
+        "estimate": table["estimate"].map(lambda v: f"{v:.4g}"),
+        "bound/ref": table["bound"].map(lambda v: f"{v:.4g}"),
+        "slack": table["slack"].map(lambda v: "" if v != v else f"{v:.2f}"),
+        "p(Holm)": table["p_adjusted"].map(lambda v: f"{v:.2g}"),
+        "verdict": table["verdict"],
+    })  # fmt: skip
+    counts = table["verdict"].value_counts().to_dict()
+    tally = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+    with pd.option_context("display.max_colwidth", 60, "display.width", 200):
+        return show.to_string(index=False) + f"\n\n{len(table)} verdicts ({tally})"
+
+
+def _cmd_run(args) -> None:
+    from simulations import REGISTRY, get_simulation
+    from theorycheck.runner import run
+
+    sims = [get_simulation(i) for i in args.ids] if args.ids else list(REGISTRY.values())
+    result = run(sims, profile=args.profile, seed=args.seed, out=args.out, workers=args.workers,
+                 progress=not args.quiet)  # fmt: skip
+    print(format_verdicts(result.verdicts))
+    print(f"\n{result.computed_blocks} blocks computed, {result.reused_blocks} reused from "
+          f"{result.root} in {result.seconds:.1f}s")  # fmt: skip
+    if not args.no_report:
+        from reports import build_report
+
+        path = build_report(args.out, None)
+        print(f"report: {path}")
+
+
+def _cmd_report(args) -> None:
+    from reports import build_report
+
+    print(f"report: {build_report(args.results, args.out)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            _cmd_list()
+        elif args.command == "bounds":
+            _cmd_bounds()
+        elif args.command == "run":
+            _cmd_run(args)
+        elif args.command == "report":
+            _cmd_report(args)
+    except UserInputError as exc:
+        print(f"theorycheck: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        print(
+            "theorycheck: interrupted; stored blocks are kept and a rerun resumes", file=sys.stderr
+        )
+        raise SystemExit(130) from None
+    return 0
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""The runner: schedule (simulation, config, block) tasks, store blocks, evaluate, decide verdicts.
+
+Each block's generator is :func:`theorycheck.seeding.generator` (seed, simulation id, config id,
+block): what is drawn depends on what is computed, never on which worker computes it, so the
+stored numbers are identical for any worker or thread count. Blocks already in the store are
+skipped, so a killed run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+
+from theorycheck import _worker
+from theorycheck.errors import check_int
+from theorycheck.progress import Progress
+from theorycheck.provenance import provenance
+from theorycheck.seeding import generator
+from theorycheck.simulation import PROFILES, Simulation, config_dict, config_id
+from theorycheck.store import ResultsStore
+from theorycheck.verdicts import DEFAULT_ALPHA, VerdictRow, apply_holm, verdict_frame
+
+__all__ = ["RunResult", "Task", "run", "run_block"]
+
+
+@dataclass(frozen=True)
+class Task:
+    simulation: Simulation
+    config: object
+    block: int
+    seed: int
+
+    @property
+    def cfg_id(self) -> str:
+        return config_id(self.config)
+
+
+def run_block(task: Task, root: str) -> str:
+    """Measure one block and store it (runs in a worker process or inline)."""
+    sim = task.simulation
+    rng = generator(task.seed, sim.id, task.cfg_id, task.block)
+    df = sim.measure(task.config, rng)
+    df.insert(0, "block", task.block)
+    meta = provenance(simulation=sim.id, config=config_dict(task.config), seed=task.seed,
+                      block=task.block, config_id=task.cfg_id)  # fmt: skip
+    ResultsStore(root).write_block(sim.id, task.cfg_id, task.seed, task.block, df, meta)
+    return f"{sim.id} {task.cfg_id}#{task.block}"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    verdicts: pd.DataFrame
+    root: str
+    computed_blocks: int
+    reused_blocks: int
+    seconds: float
+
+
+def _tasks(simulations, profile, seed):
+    for sim in simulations:
+        for cfg in sim.configs(profile):
+            for b in range(sim.blocks(cfg)):
+                yield Task(sim, cfg, b, seed)
+
+
+def _evaluation_name(sim_id: str, what: str, profile: str, seed: int) -> str:
+    return f"{sim_id}/{what}-{profile}-s{seed}"
+
+
+def run(
+    simulations: list[Simulation],
+    *,
+    profile: str = "quick",
+    seed: int = 0,
+    out: str = "theorycheck-results",
+    workers: int = 1,
+    executor: Executor | None = None,
+    progress: bool = True,
+    alpha: float = DEFAULT_ALPHA,
+) -> RunResult:
+    """Run ``simulations`` at ``profile``: compute missing blocks, evaluate, store verdicts.
+
+    ``workers=1`` computes inline; ``workers=N`` uses N local processes, each with
+    cpu_count // N numba threads; ``executor`` may be any concurrent.futures-like executor.
+    """
+    if profile not in PROFILES:
+        from theorycheck.errors import UserInputError
+
+        raise UserInputError(f"profile must be one of {', '.join(PROFILES)}; got {profile!r}")
+    seed = check_int("seed", seed, minimum=0)
+    workers = check_int("workers", workers)
+    store = ResultsStore(out)
+    store.check_writable()
+    t0 = time.monotonic()
+    tasks = list(_tasks(simulations, profile, seed))
+    todo = [t for t in tasks if not store.has_block(t.simulation.id, t.cfg_id, seed, t.block)]
+    bar = Progress(len(todo), label=f"theorycheck run ({profile})", enabled=progress)
+    root = str(store.root)
+    if executor is None and workers > 1:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        executor = ProcessPoolExecutor(
+            workers, initializer=_worker.pin_threads, initargs=(threads,)
+        )
+        owned = True
+    else:
+        owned = False
+    try:
+        if executor is None:
+            for t in todo:
+                bar.advance(run_block(t, root))
+        else:
+            futures = [executor.submit(run_block, t, root) for t in todo]
+            for fut in as_completed(futures):
+                bar.advance(fut.result())
+    finally:
+        if owned:
+            executor.shutdown(cancel_futures=True)
+
+    for sim in simulations:
+        data = {
+            cfg: store.read_blocks(sim.id, config_id(cfg), seed, sim.blocks(cfg))
+            for cfg in sim.configs(profile)
+        }
+        ev = sim.evaluate(data)
+        meta = provenance(simulation=sim.id, profile=profile, seed=seed,
+                          title=sim.title, claims=list(sim.claims), limitations=sim.limitations,
+                          figures=[asdict(f) for f in ev.figures])  # fmt: skip
+        store.write_table(_evaluation_name(sim.id, "summary", profile, seed), ev.summary, meta)
+        store.write_table(_evaluation_name(sim.id, "verdicts", profile, seed),
+                          verdict_frame(ev.verdicts), meta)  # fmt: skip
+    verdicts = collect_verdicts(store, profile, seed, alpha)
+    return RunResult(verdicts, root, len(todo), len(tasks) - len(todo), time.monotonic() - t0)
+
+
+def collect_verdicts(store: ResultsStore, profile: str, seed: int, alpha: float) -> pd.DataFrame:
+    """Holm-adjust the verdicts of every simulation stored for (profile, seed); store the table."""
+    rows: list[VerdictRow] = []
+    sims = []
+    for path in sorted(store.root.glob(f"*/verdicts-{profile}-s{seed}.parquet")):
+        df = pd.read_parquet(path)
+        sims.append(path.parent.name)
+        rows.extend(VerdictRow(**rec) for rec in df.to_dict("records"))
+    table = verdict_frame(apply_holm(rows, alpha))
+    store.write_table("verdicts", table, provenance(profile=profile, seed=seed, alpha=alpha,
+                                                    simulations=sims))  # fmt: skip
+    return table

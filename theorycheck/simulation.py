@@ -1,0 +1,108 @@
+"""What a simulation is: a parameter grid per profile x a measurement function + the claims it checks.
+
+A simulation subclasses :class:`Simulation` (in ``simulations/``), declares its configs per
+profile, and implements two hooks:
+
+* ``measure(config, rng)`` -> one block of replicates as a tidy DataFrame (one row per replicate),
+  using only the generator it is given (seeded by :mod:`theorycheck.seeding` from
+  ``(seed, simulation id, config id, block)``);
+* ``evaluate(data)`` -> an :class:`Evaluation`: verdict rows, a summary table and figure specs,
+  computed from stored blocks only.
+
+Configs are frozen dataclasses; :func:`config_id` is their stable hash.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from theorycheck.errors import UserInputError
+from theorycheck.verdicts import VerdictRow
+
+__all__ = ["PROFILES", "Evaluation", "FigureSpec", "Simulation", "config_dict", "config_id"]
+
+PROFILES = ("quick", "full")
+
+
+def config_dict(config) -> dict:
+    """A config's fields as a JSON-ready dict."""
+    if not dataclasses.is_dataclass(config):
+        raise TypeError("a simulation config must be a frozen dataclass")
+    return json.loads(json.dumps(dataclasses.asdict(config), sort_keys=True, default=float))
+
+
+def config_id(config) -> str:
+    """Stable 12-hex-digit id of a config: SHA-256 of its class name and fields (canonical JSON)."""
+    payload = json.dumps([type(config).__name__, config_dict(config)], sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """A figure the report draws from a simulation's summary table.
+
+    The summary rows for this figure have ``figure == name``; columns ``x``, ``estimate``,
+    ``ci_low``, ``ci_high``, optional ``reference`` (exact law) and ``bound`` (paper's bound), and
+    ``series`` (one line per series) and ``panel`` (one subplot per panel).
+    """
+
+    name: str
+    title: str
+    xlabel: str
+    ylabel: str
+    logx: bool = False
+    logy: bool = False
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What a simulation concludes from its stored data."""
+
+    verdicts: list[VerdictRow]
+    summary: pd.DataFrame
+    figures: list[FigureSpec] = field(default_factory=list)
+
+
+class Simulation:
+    """Base class of every simulation in ``simulations/`` (see the module docstring).
+
+    Attributes
+    ----------
+    id : stable simulation id (SPEC.md), e.g. ``lazy-sign-flips``.
+    title : one line for the report.
+    claims : ids of the bounds/laws in ``bounds.REGISTRY`` this simulation checks.
+    limitations : what the simulation can and cannot show (printed in the report).
+    """
+
+    id: str = ""
+    title: str = ""
+    claims: tuple[str, ...] = ()
+    limitations: str = ""
+
+    def configs(self, profile: str) -> list:
+        """The grid of configs for ``profile`` (quick or full)."""
+        if profile not in PROFILES:
+            raise UserInputError(f"profile must be one of {', '.join(PROFILES)}; got {profile!r}")
+        return list(self._configs(profile))
+
+    def blocks(self, config) -> int:
+        """How many replicate blocks to run for ``config`` (each is one task)."""
+        return 1
+
+    # -- hooks -------------------------------------------------------------------------------
+    def _configs(self, profile: str):
+        raise NotImplementedError
+
+    def measure(self, config, rng: np.random.Generator) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def evaluate(self, data: dict) -> Evaluation:
+        """``data`` maps each config of the profile to the concatenation of its blocks."""
+        raise NotImplementedError
