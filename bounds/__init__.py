@@ -6,11 +6,22 @@ Add a bound by writing its class in the paper's module and listing it in that mo
 
 from __future__ import annotations
 
+import pandas as pd
+
 from bounds import exact_laws, wang2022
 from bounds._base import Bound, Constant, ExactLaw, Kind, Param
 from theorycheck.errors import UserInputError
 
-__all__ = ["REGISTRY", "Bound", "Constant", "ExactLaw", "Kind", "Param", "get_bound"]
+__all__ = [
+    "REGISTRY",
+    "Bound",
+    "Constant",
+    "ExactLaw",
+    "Kind",
+    "Param",
+    "catalog_frame",
+    "get_bound",
+]
 
 REGISTRY: dict[str, Bound] = {b.id: b for b in (*wang2022.BOUNDS, *exact_laws.LAWS)}
 
@@ -25,3 +36,11 @@ def get_bound(bound_id: str) -> Bound:
         close = difflib.get_close_matches(bound_id, REGISTRY, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else "; see `theorycheck bounds`"
         raise UserInputError(f"unknown bound {bound_id!r}{hint}") from None
+
+
+def catalog_frame(ids: list[str] | None = None) -> pd.DataFrame:
+    """The catalog (id, citation, statement, kind, parameters, constants, conditions, derived)
+    of the bounds ``ids`` (all when None), as printed by ``theorycheck bounds`` and stored with
+    every run for the report."""
+    chosen = [get_bound(i) for i in ids] if ids is not None else list(REGISTRY.values())
+    return pd.DataFrame([b.describe() for b in chosen])

@@ -16,7 +16,8 @@ class Lemma43(Bound):
     id = "wang2022.lemma_4_3"
     citation = "Wang, Ullah, Mianjy, Arora (2022), Lemma 4.3"
     statement = (
-        "Let S_v := {s | exists W in B_{2,inf}(W0, C0/sqrt(m)), 1[<w_s,x> > 0] != 1[<w_{s,0},x> > 0]}. "
+        "Let S_v := {s | exists W in B_{2,inf}(W0, C0/sqrt(m)), "
+        "1[<w_s,x> > 0] != 1[<w_{s,0},x> > 0]}. "
         "Then, with probability at least 1 - gamma, |S_v| <= C0 sqrt(m) + sqrt(m log(1/gamma)/2)."
     )
     kind = Kind.HP_UPPER

@@ -1,4 +1,4 @@
-"""Small pieces shared by simulations: the ``python -m simulations.<module>`` entry and summaries."""
+"""Pieces shared by simulations: the ``python -m simulations.<module>`` entry and summaries."""
 
 from __future__ import annotations
 

@@ -86,7 +86,7 @@ class InitGradient(Simulation):
                 law = {"m": cfg.m, "d": cfg.d}
                 verdicts.append(law_verdict(
                     f2.id, self.id, params, "||grad f||^2 ~ (N/m) chi2_d (wang units)", "KS",
-                    ks_test(g2, lambda t: f2.cdf(t, **law)), g2, reference_mean=cfg.d / 2,
+                    ks_test(g2, lambda t, law=law: f2.cdf(t, **law)), g2, reference_mean=cfg.d / 2,
                 ))  # fmt: skip
                 verdicts.append(law_verdict(
                     f2.id, self.id, params, "E||grad f||^2 = d/2 (wang units)",

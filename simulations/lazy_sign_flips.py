@@ -56,7 +56,7 @@ class LazySignFlips(Simulation):
 
     def _configs(self, profile):
         if profile == "quick":
-            ms, d, per_block, blocks, scalings = (100, 1_000, 10_000, 100_000), 8, 100, 4, ("wang",)
+            ms, d, per_block, blocks, scalings = (100, 1_000, 10_000, 100_000), 4, 100, 4, ("wang",)
         else:
             ms, d, per_block, blocks, scalings = (
                 (100, 1_000, 10_000, 100_000), 32, 250, 8, ("wang", "bubeck"))  # fmt: skip
@@ -76,9 +76,12 @@ class LazySignFlips(Simulation):
             net = sample_network(spec, rng)
             x = sample_inputs(spec, 1, rng)
             f0 = float(output_and_gradient(net, x).f[0])
+            # One random-sphere direction per network, scaled to each C0's radius: every
+            # W_rand is a random-sphere draw, at a third of the random numbers.
+            unit_shift = perturb(net, 1.0, "random-sphere", rng) - net.W
             for C0 in config.C0s:
                 R = lazy_radius(spec, C0)
-                W_rand = perturb(net, R, "random-sphere", rng)
+                W_rand = net.W + R * unit_shift
                 W_worst = worst_output(net, x, R).argmax_weights(net, x)[0]
                 rows.append({
                     "replicate": rep, "C0": C0, "f0": f0,

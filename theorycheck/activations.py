@@ -11,6 +11,7 @@ Numba kernels select the activation by its integer ``code`` through :func:`act_v
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,7 +60,7 @@ def gaussian_expectation(fn: Callable, kinks: tuple[float, ...] = (), nodes: int
         return float(np.dot(w, fn(t)) / math.sqrt(2.0 * math.pi))
     edges = [-np.inf, *sorted(kinks), np.inf]
     total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         val, _ = integrate.quad(
             lambda s: float(fn(np.asarray(s))) * _INV_SQRT2PI * math.exp(-0.5 * s * s),
             lo,

@@ -25,7 +25,7 @@ import numpy as np
 from scipy import optimize
 
 from theorycheck.activations import act_value
-from theorycheck.forward import as_inputs, output_and_gradient
+from theorycheck.forward import as_inputs, output_and_gradient, preactivations
 from theorycheck.network import Network
 from theorycheck.paths import check_path
 
@@ -127,7 +127,7 @@ def _tstar_smooth_reference(z, v, a, c, sgn, sigma, h, t_max):
     def g(t):
         return sgn * (np.dot(a, sigma(z + t * v)) / math.sqrt(m) + c)
 
-    n_steps = int(math.ceil(t_max / h))
+    n_steps = math.ceil(t_max / h)
     for j in range(1, n_steps + 1):
         t = j * h
         if g(t) <= 0.0:
@@ -183,7 +183,7 @@ def _tstar_pwl_numba(z, v, a, c, sgn):
 
 @numba.njit(cache=True)
 def _tstar_smooth_numba(z, v, a, c, sgn, h, t_max, code):
-    n_steps = int(math.ceil(t_max / h))
+    n_steps = math.ceil(t_max / h)
     for j in range(1, n_steps + 1):
         hi = j * h
         g_hi = _ray_value(z, v, a, c, sgn, hi, code)
@@ -205,22 +205,16 @@ def _tstar_smooth_numba(z, v, a, c, sgn, h, t_max, code):
 
 @numba.njit(parallel=True, cache=True)
 def _tstar_numba(W, a, b, c, X, U, sgn, zero, h, t_max, code, piecewise_linear):
-    m, d = W.shape
+    m, _d = W.shape
     n = X.shape[0]
     out = np.zeros(n)
+    Z = preactivations(W, b, np.ascontiguousarray(X.T), 0, m)  # (m, n)
+    V = W @ np.ascontiguousarray(U.T)  # (m, n): <w_s, u_i>
     for i in numba.prange(n):
         if zero[i]:
             continue
-        z = np.empty(m)
-        v = np.empty(m)
-        for s in range(m):
-            zs = b[s]
-            us = 0.0
-            for k in range(d):
-                zs += W[s, k] * X[i, k]
-                us += W[s, k] * U[i, k]
-            z[s] = zs
-            v[s] = -sgn[i] * us
+        z = np.ascontiguousarray(Z[:, i])
+        v = -sgn[i] * V[:, i]
         if piecewise_linear:
             out[i] = _tstar_pwl_numba(z, v, a, c, sgn[i])
         else:

@@ -52,10 +52,9 @@ def _cmd_list() -> None:
 
 
 def _cmd_bounds() -> None:
-    from bounds import REGISTRY
+    from bounds import catalog_frame
 
-    for b in REGISTRY.values():
-        info = b.describe()
+    for info in catalog_frame().to_dict("records"):
         print(f"{info['id']}  [{info['kind']}{', derived' if info['derived'] else ''}]")
         print(f"  citation:   {info['citation']}")
         print(textwrap.fill(info["statement"], 96, initial_indent="  statement:  ",
@@ -91,6 +90,11 @@ def _cmd_run(args) -> None:
     sims = [get_simulation(i) for i in args.ids] if args.ids else list(REGISTRY.values())
     result = run(sims, profile=args.profile, seed=args.seed, out=args.out, workers=args.workers,
                  progress=not args.quiet)  # fmt: skip
+    from bounds import catalog_frame
+    from theorycheck.store import ResultsStore
+
+    claims = sorted({c for sim in sims for c in sim.claims})
+    ResultsStore(args.out).write_table("claims", catalog_frame(claims))
     print(format_verdicts(result.verdicts))
     print(f"\n{result.computed_blocks} blocks computed, {result.reused_blocks} reused from "
           f"{result.root} in {result.seconds:.1f}s")  # fmt: skip

@@ -72,24 +72,38 @@ def _forward_reference(net: Network, X: np.ndarray) -> tuple[np.ndarray, np.ndar
     return f, grad
 
 
+@numba.njit(cache=True)
+def preactivations(W, b, XT, lo, hi):
+    """Pre-activations (hi - lo, n) of neurons lo..hi-1 at the inputs XT (d, n), by BLAS gemm.
+
+    Each entry is one dot product computed by one thread, so the result does not depend on
+    the number of threads.
+    """
+    Z = W[lo:hi] @ XT
+    for s in range(hi - lo):
+        Z[s] += b[lo + s]
+    return Z
+
+
 @numba.njit(parallel=True, cache=True)
 def _forward_numba(W, a, b, c, X, code):
     m, d = W.shape
     n = X.shape[0]
+    XT = np.ascontiguousarray(X.T)
     n_chunks = min(N_CHUNKS, m)
     f_part = np.zeros((n_chunks, n))
     g_part = np.zeros((n_chunks, n, d))
     for ch in numba.prange(n_chunks):
-        for s in range(ch * m // n_chunks, (ch + 1) * m // n_chunks):
-            for i in range(n):
-                z = b[s]
-                for k in range(d):
-                    z += W[s, k] * X[i, k]
-                f_part[ch, i] += a[s] * act_value(code, z)
-                g = a[s] * act_deriv(code, z)
-                if g != 0.0:
-                    for k in range(d):
-                        g_part[ch, i, k] += g * W[s, k]
+        lo, hi = ch * m // n_chunks, (ch + 1) * m // n_chunks
+        Z = preactivations(W, b, XT, lo, hi)
+        G = np.empty((n, hi - lo))
+        for i in range(n):
+            acc = 0.0  # local accumulator: adjacent chunks' slots share cache lines
+            for s in range(hi - lo):
+                acc += a[lo + s] * act_value(code, Z[s, i])
+                G[i, s] = a[lo + s] * act_deriv(code, Z[s, i])
+            f_part[ch, i] = acc
+        g_part[ch] = G @ W[lo:hi]
     scale = 1.0 / math.sqrt(m)
     f = np.zeros(n)
     grad = np.zeros((n, d))
@@ -124,20 +138,19 @@ def gradient_difference(net: Network, X, delta, path: str = "numba") -> np.ndarr
 def _gradient_difference_numba(W, a, b, X, delta, code):
     m, d = W.shape
     n = X.shape[0]
+    XT0 = np.ascontiguousarray(X.T)
+    XT1 = np.ascontiguousarray((X + delta).T)
     n_chunks = min(N_CHUNKS, m)
     part = np.zeros((n_chunks, n, d))
     for ch in numba.prange(n_chunks):
-        for s in range(ch * m // n_chunks, (ch + 1) * m // n_chunks):
+        lo, hi = ch * m // n_chunks, (ch + 1) * m // n_chunks
+        Z0 = preactivations(W, b, XT0, lo, hi)
+        Z1 = preactivations(W, b, XT1, lo, hi)
+        G = np.empty((n, hi - lo))
+        for s in range(hi - lo):
             for i in range(n):
-                z0 = b[s]
-                z1 = b[s]
-                for k in range(d):
-                    z0 += W[s, k] * X[i, k]
-                    z1 += W[s, k] * (X[i, k] + delta[i, k])
-                g = a[s] * (act_deriv(code, z1) - act_deriv(code, z0))
-                if g != 0.0:
-                    for k in range(d):
-                        part[ch, i, k] += g * W[s, k]
+                G[i, s] = a[lo + s] * (act_deriv(code, Z1[s, i]) - act_deriv(code, Z0[s, i]))
+        part[ch] = G @ W[lo:hi]
     diff = np.zeros((n, d))
     for ch in range(n_chunks):
         diff += part[ch]

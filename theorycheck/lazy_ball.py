@@ -17,7 +17,7 @@ import numpy as np
 
 from theorycheck.activations import act_value
 from theorycheck.errors import UserInputError, check_choice, check_finite, check_real
-from theorycheck.forward import as_inputs
+from theorycheck.forward import as_inputs, preactivations
 from theorycheck.network import Network, NetworkSpec
 from theorycheck.paths import N_CHUNKS, check_path
 
@@ -65,18 +65,20 @@ def flippable_neurons(net: Network, X, R: float, path: str = "numba") -> np.ndar
 
 @numba.njit(parallel=True, cache=True)
 def _flippable_numba(W, b, X, r):
-    m, d = W.shape
+    m, _d = W.shape
     n = X.shape[0]
     n_chunks = min(N_CHUNKS, m)
+    XT = np.ascontiguousarray(X.T)
     part = np.zeros((n_chunks, n), dtype=np.int64)
     for ch in numba.prange(n_chunks):
-        for s in range(ch * m // n_chunks, (ch + 1) * m // n_chunks):
-            for i in range(n):
-                z = b[s]
-                for k in range(d):
-                    z += W[s, k] * X[i, k]
-                if -r[i] < z <= r[i]:
-                    part[ch, i] += 1
+        lo, hi = ch * m // n_chunks, (ch + 1) * m // n_chunks
+        Z = preactivations(W, b, XT, lo, hi)
+        for i in range(n):  # count locally: adjacent chunks' slots share cache lines
+            count = 0
+            for s in range(hi - lo):
+                if -r[i] < Z[s, i] <= r[i]:
+                    count += 1
+            part[ch, i] = count
     return part.sum(axis=0)
 
 
@@ -96,20 +98,21 @@ def realised_flips(net: Network, W, X, path: str = "numba") -> np.ndarray:
 
 @numba.njit(parallel=True, cache=True)
 def _realised_flips_numba(W0, W, b, X):
-    m, d = W0.shape
+    m, _d = W0.shape
     n = X.shape[0]
     n_chunks = min(N_CHUNKS, m)
+    XT = np.ascontiguousarray(X.T)
     part = np.zeros((n_chunks, n), dtype=np.int64)
     for ch in numba.prange(n_chunks):
-        for s in range(ch * m // n_chunks, (ch + 1) * m // n_chunks):
-            for i in range(n):
-                z0 = b[s]
-                z1 = b[s]
-                for k in range(d):
-                    z0 += W0[s, k] * X[i, k]
-                    z1 += W[s, k] * X[i, k]
-                if (z0 > 0.0) != (z1 > 0.0):
-                    part[ch, i] += 1
+        lo, hi = ch * m // n_chunks, (ch + 1) * m // n_chunks
+        Z0 = preactivations(W0, b, XT, lo, hi)
+        Z1 = preactivations(W, b, XT, lo, hi)
+        for i in range(n):
+            count = 0
+            for s in range(hi - lo):
+                if (Z0[s, i] > 0.0) != (Z1[s, i] > 0.0):
+                    count += 1
+            part[ch, i] = count
     return part.sum(axis=0)
 
 
@@ -260,34 +263,43 @@ def _worst_reference(Z, r, a, sigma, crit):
 
 @numba.njit(parallel=True, cache=True)
 def _worst_numba(W, a, b, X, r, crit, code):
-    m, d = W.shape
+    m, _d = W.shape
     n = X.shape[0]
     t_sup = np.empty((n, m))
     t_inf = np.empty((n, m))
     vmax = np.empty((n, m))
     vmin = np.empty((n, m))
-    for s in numba.prange(m):
-        for i in range(n):
-            z = b[s]
-            for k in range(d):
-                z += W[s, k] * X[i, k]
-            lo = z - r[i]
-            hi = z + r[i]
-            best_t, best = lo, a[s] * act_value(code, lo)
-            worst_t, worst = best_t, best
-            v = a[s] * act_value(code, hi)
-            if v > best:
-                best_t, best = hi, v
-            if v < worst:
-                worst_t, worst = hi, v
-            for c in crit:
-                if lo < c < hi:
-                    v = a[s] * act_value(code, c)
-                    if v > best:
-                        best_t, best = c, v
-                    if v < worst:
-                        worst_t, worst = c, v
-            t_sup[i, s], vmax[i, s] = best_t, best
-            t_inf[i, s], vmin[i, s] = worst_t, worst
+    XT = np.ascontiguousarray(X.T)
+    n_chunks = min(N_CHUNKS, m)
+    for ch in numba.prange(n_chunks):
+        c_lo, c_hi = ch * m // n_chunks, (ch + 1) * m // n_chunks
+        Z = preactivations(W, b, XT, c_lo, c_hi)
+        for s in range(c_lo, c_hi):
+            for i in range(n):
+                z = Z[s - c_lo, i]
+                _worst_neuron(z, r[i], a[s], crit, code, s, i, t_sup, t_inf, vmax, vmin)
     # Sums over neurons in index order: identical for any number of threads.
     return vmax.sum(axis=1), vmin.sum(axis=1), t_sup, t_inf
+
+
+@numba.njit(cache=True)
+def _worst_neuron(z, r, a_s, crit, code, s, i, t_sup, t_inf, vmax, vmin):
+    """Max and min of a_s sigma(t) over t in [z - r, z + r]: endpoints and critical points."""
+    lo = z - r
+    hi = z + r
+    best_t, best = lo, a_s * act_value(code, lo)
+    worst_t, worst = best_t, best
+    v = a_s * act_value(code, hi)
+    if v > best:
+        best_t, best = hi, v
+    if v < worst:
+        worst_t, worst = hi, v
+    for c in crit:
+        if lo < c < hi:
+            v = a_s * act_value(code, c)
+            if v > best:
+                best_t, best = c, v
+            if v < worst:
+                worst_t, worst = c, v
+    t_sup[i, s], vmax[i, s] = best_t, best
+    t_inf[i, s], vmin[i, s] = worst_t, worst

@@ -46,7 +46,7 @@ class NetworkSpec:
     m : width, the number of hidden neurons (>= 1).
     activation : relu, softplus, tanh, gelu or quadratic.
     scaling : ``wang`` or ``bubeck`` (see the module docstring).
-    output_weights : ``sign`` (a_s uniform on {-1, +1}, the papers' choice) or ``gaussian`` (N(0,1)).
+    output_weights : ``sign`` (a_s uniform on {-1, +1}, the papers' choice) or ``gaussian``.
     biases : if True, hidden biases b_s ~ N(0, 1) and an output bias c ~ N(0, 1), as in the
         official code of Wang et al.; otherwise b = 0, c = 0.
     """

@@ -1,4 +1,4 @@
-"""What a simulation is: a parameter grid per profile x a measurement function + the claims it checks.
+"""What a simulation is: a parameter grid per profile x a measurement function + its claims.
 
 A simulation subclasses :class:`Simulation` (in ``simulations/``), declares its configs per
 profile, and implements two hooks:

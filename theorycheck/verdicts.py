@@ -154,8 +154,8 @@ def law_verdict(
     half = 1.959963984540054 * float(x.std(ddof=1)) / math.sqrt(n) if n > 1 else math.inf
     row = VerdictRow(
         claim, simulation, _params_json(parameters), statistic, test, n, float(reference_mean),
-        math.nan, mean, mean - half, mean + half, math.nan, -1, math.nan, float(p_value), float(p_value),
-        "", "",
+        math.nan, mean, mean - half, mean + half, math.nan, -1, math.nan,
+        float(p_value), float(p_value), "", "",
     )  # fmt: skip
     return _decide(row, alpha)
 

@@ -1,0 +1,120 @@
+"""The verdict engine on planted cases, with fixed seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import stats
+
+from theorycheck.seeding import generator
+from theorycheck.stats import (
+    binomial_total_test,
+    clopper_pearson,
+    ks_test,
+    mean_ci,
+    quantile_ci,
+    replicates_needed,
+)
+from theorycheck.verdicts import Verdict, apply_holm, bound_verdict, law_verdict
+
+N = 20_000
+GAMMA = 0.05
+
+
+def _normal_samples(key):
+    return generator(12345, "verdict-tests", key).standard_normal(N)
+
+
+def test_a_true_bound_holds():
+    # True 99.5% quantile as the bound at gamma = 0.05: exceedance rate 0.005 << 0.05.
+    # With n = 20000 the CP upper limit is ~0.006, so HOLDS; for a correct engine the chance of
+    # anything else is P(Bin(20000, 0.005) > 830) < 1e-100.
+    row = bound_verdict("c", "s", {}, "X", _normal_samples("true"), stats.norm.isf(0.005), GAMMA)
+    assert row.verdict == Verdict.HOLDS
+    assert row.slack > 1
+
+
+def test_a_bound_ten_percent_too_small_is_violated():
+    # 0.9 * Phi^{-1}(0.95) = 1.480 is exceeded with probability 0.0694 > 0.05: with n = 20000 the
+    # one-sided p-value P(Bin(20000, 0.05) >= k) at k ~ 1388 is ~1e-30; a correct engine
+    # returns VIOLATED except with probability P(Bin(20000, 0.0694) < 1120) < 1e-12.
+    bound = 0.9 * stats.norm.isf(GAMMA)
+    row = bound_verdict("c", "s", {}, "X", _normal_samples("small"), bound, GAMMA)
+    assert row.verdict == Verdict.VIOLATED
+    assert row.slack < 1
+
+
+def test_an_exact_quantile_is_not_violated_and_says_what_would_settle_it():
+    bound = stats.norm.isf(GAMMA)
+    row = bound_verdict("c", "s", {}, "X", _normal_samples("exact"), bound, GAMMA)
+    assert row.verdict == Verdict.INCONCLUSIVE
+    assert "replicates" in row.note
+
+
+def test_lower_bounds_are_checked_from_below():
+    x = _normal_samples("lower") + 10
+    assert bound_verdict("c", "s", {}, "X", x, 10 - 3.0, 0.05, side="lower").verdict == "HOLDS"
+    assert bound_verdict("c", "s", {}, "X", x, 10.0, 0.05, side="lower").verdict == "VIOLATED"
+
+
+def test_law_verdicts_agree_with_the_right_law_and_reject_a_wrong_one():
+    x = _normal_samples("law")
+    # KS against N(0,1): p-value uniform under the null; against N(0, 1.1^2): D ~ 0.016 at
+    # n = 20000, p < 1e-4 (a correct implementation fails the first assertion w.p. 0.05 over
+    # seeds, here fixed).
+    right = law_verdict("c", "s", {}, "X", "KS", ks_test(x, stats.norm.cdf), x, 0.0)
+    wrong = law_verdict("c", "s", {}, "X", "KS", ks_test(x, stats.norm(0, 1.1).cdf), x, 0.0)
+    assert right.verdict == Verdict.AGREES
+    assert wrong.verdict == Verdict.DISAGREES
+
+
+def test_holm_matches_the_textbook_procedure_and_redecides():
+    ps = [0.01, 0.04, 0.03, 0.005]
+    rows = [law_verdict("c", "s", {"i": i}, "X", "z", p, [0.0, 1.0]) for i, p in enumerate(ps)]
+    adjusted = apply_holm(rows, alpha=0.05)
+    # sorted: 0.005*4=0.02, 0.01*3=0.03, 0.03*2=0.06, 0.04*1 -> max(0.06, 0.04) = 0.06
+    assert [r.p_adjusted for r in adjusted] == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert [r.verdict for r in adjusted] == ["DISAGREES", "AGREES", "AGREES", "DISAGREES"]
+    assert [r.verdict for r in rows] == ["DISAGREES"] * 4
+
+
+@given(k=st.integers(0, 200), extra=st.integers(0, 200))
+def test_clopper_pearson_matches_scipy_exact_interval(k, extra):
+    n = k + extra
+    if n == 0:
+        return
+    lo, hi = clopper_pearson(k, n, 0.95)
+    ref = stats.binomtest(k, n).proportion_ci(0.95, method="exact")
+    assert lo == pytest.approx(ref.low, abs=1e-12)
+    assert hi == pytest.approx(ref.high, abs=1e-12)
+
+
+@given(k=st.integers(0, 30), n=st.integers(31, 3000), gamma=st.floats(0.001, 0.3))
+def test_replicates_needed_is_enough_at_the_observed_rate(k, n, gamma):
+    need = replicates_needed(k, n, gamma)
+    rate = max(k, 0.5) / n
+    if rate >= gamma:
+        assert need == 10**8
+    elif need < 10**8:
+        assert clopper_pearson(round(rate * need), need, 0.95, "upper")[1] <= gamma
+
+
+def test_quantile_and_mean_intervals_cover_the_truth():
+    x = _normal_samples("ci")
+    assert quantile_ci(x, 0.9).contains(stats.norm.ppf(0.9))
+    assert mean_ci(x).contains(0.0)
+
+
+def test_integer_ks_accepts_a_binomial_with_a_big_atom():
+    # Bin(100, 0.99993): almost every sample is 100. scipy's ks_1samp gives D = 1 here.
+    rng = generator(7, "atom")
+    x = rng.binomial(100, 0.99993, size=400)
+    assert ks_test(x, lambda t: stats.binom.cdf(t, 100, 0.99993), integer=True) > 0.5
+    assert binomial_total_test(int(x.sum()), 400 * 100, 0.99993) > 1e-3
+
+
+def test_integer_ks_rejects_a_shifted_binomial():
+    x = generator(8, "shift").binomial(1000, 0.1, size=2000)
+    assert ks_test(x, lambda t: stats.binom.cdf(t, 1000, 0.11), integer=True) < 1e-7
