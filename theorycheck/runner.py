@@ -8,6 +8,7 @@ skipped, so a killed run resumes where it stopped.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
@@ -102,9 +103,11 @@ def run(
     root = str(store.root)
     if executor is None and workers > 1:
         threads = max(1, (os.cpu_count() or 1) // workers)
+        # spawn, not fork: forking a process whose OpenMP runtime is live aborts the child.
         executor = ProcessPoolExecutor(
-            workers, initializer=_worker.pin_threads, initargs=(threads,)
-        )
+            workers, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker.pin_threads, initargs=(threads,),
+        )  # fmt: skip
         owned = True
     else:
         owned = False

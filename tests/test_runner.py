@@ -1,0 +1,96 @@
+"""The runner and the results store: resume, reuse, determinism across worker counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from simulations.lazy_sign_flips import LazySignFlips, SignFlipConfig
+from theorycheck.errors import UserInputError
+from theorycheck.runner import run
+from theorycheck.store import ResultsStore
+
+
+class TinySignFlips(LazySignFlips):
+    """lazy-sign-flips on a grid small enough for a unit test."""
+
+    def _configs(self, profile):
+        for m in (30, 200):
+            yield SignFlipConfig(m, 3, (1.0, 5.0), (0.1,), networks_per_block=20, n_blocks=3)
+
+
+def _blocks(root: Path) -> dict[str, pd.DataFrame]:
+    return {
+        str(p.relative_to(root)): pd.read_parquet(p)
+        for p in sorted(root.glob("lazy-sign-flips/*/block-*.parquet"))
+    }
+
+
+def test_run_stores_blocks_with_provenance_and_reuses_them(tmp_path):
+    sim = TinySignFlips()
+    first = run([sim], seed=3, out=tmp_path, progress=False)
+    assert first.computed_blocks == 6 and first.reused_blocks == 0
+    blocks = _blocks(tmp_path)
+    assert len(blocks) == 6
+    meta = ResultsStore(tmp_path).read_meta(next(tmp_path.glob("lazy-sign-flips/*/block-*")))
+    assert meta["seed"] == 3 and meta["simulation"] == "lazy-sign-flips"
+    assert {"theorycheck", "dependencies", "numba_threading_layer", "config"} <= set(meta)
+    second = run([sim], seed=3, out=tmp_path, progress=False)
+    assert second.computed_blocks == 0 and second.reused_blocks == 6
+    pd.testing.assert_frame_equal(first.verdicts, second.verdicts)
+    assert set(first.verdicts["verdict"]) <= {"AGREES", "DISAGREES", "HOLDS", "VIOLATED",
+                                              "INCONCLUSIVE"}  # fmt: skip
+
+
+def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path):
+    sim = TinySignFlips()
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    run([sim], seed=5, out=whole, progress=False)
+    run([sim], seed=5, out=cut, progress=False)
+    # Simulate a run killed after some blocks: remove two blocks and leave a stray temp file
+    # like the one an interrupted atomic write leaves behind.
+    victims = sorted(cut.glob("lazy-sign-flips/*/block-*.parquet"))[1::3]
+    for v in victims:
+        v.unlink()
+    (victims[0].parent / ".tmp-abandoned.parquet").write_bytes(b"partial")
+    resumed = run([sim], seed=5, out=cut, progress=False)
+    assert resumed.computed_blocks == len(victims)
+    a, b = _blocks(whole), _blocks(cut)
+    assert a.keys() == b.keys()
+    for key in a:
+        pd.testing.assert_frame_equal(a[key], b[key], check_exact=True)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(whole / "verdicts.parquet"), pd.read_parquet(cut / "verdicts.parquet")
+    )
+
+
+def test_two_worker_processes_store_the_same_numbers(tmp_path):
+    sim = TinySignFlips()
+    run([sim], seed=9, out=tmp_path / "one", progress=False, workers=1)
+    run([sim], seed=9, out=tmp_path / "two", progress=False, workers=2)
+    a, b = _blocks(tmp_path / "one"), _blocks(tmp_path / "two")
+    assert a.keys() == b.keys()
+    for key in a:
+        pd.testing.assert_frame_equal(a[key], b[key], check_exact=True)
+
+
+def test_different_seeds_give_different_numbers(tmp_path):
+    sim = TinySignFlips()
+    run([sim], seed=1, out=tmp_path, progress=False)
+    run([sim], seed=2, out=tmp_path, progress=False)
+    s1 = sorted(tmp_path.glob("lazy-sign-flips/*-s1/block-00000.parquet"))[0]
+    s2 = Path(str(s1).replace("-s1", "-s2"))
+    assert not pd.read_parquet(s1).equals(pd.read_parquet(s2))
+
+
+def test_bad_run_arguments_are_user_errors(tmp_path):
+    with pytest.raises(UserInputError, match="profile"):
+        run([TinySignFlips()], profile="huge", out=tmp_path, progress=False)
+    with pytest.raises(UserInputError, match="seed"):
+        run([TinySignFlips()], seed=-1, out=tmp_path, progress=False)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(UserInputError, match="cannot write results"):
+        run([TinySignFlips()], out=blocker / "sub", progress=False)
