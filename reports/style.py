@@ -1,0 +1,114 @@
+"""The one plotting style of the report: page geometry, fonts, series styles.
+
+Everything the report draws goes through :func:`style_context`, a ``matplotlib.rc_context``
+built from seaborn's "ticks" style and overrides; nothing here touches global matplotlib state,
+so importing :mod:`reports` never changes a user's plots. Sizes are in points at 100% zoom
+(the page figures are drawn at their physical size), and no font is smaller than 9 pt.
+
+Stored strings (statistics, labels, ids) may contain ``$`` or ``^``: every text the report
+draws from them is created with ``parse_math=False``; only tick labels use mathtext.
+
+Greyscale: series differ by marker as well as colour; an exact reference is always dashed and
+a paper's bound always dotted, so a printout in black and white still reads correctly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import matplotlib as mpl
+import seaborn as sns
+
+__all__ = [
+    "A4_LANDSCAPE",
+    "A4_PORTRAIT",
+    "BODY_SIZE",
+    "MARGIN",
+    "SMALL_SIZE",
+    "SeriesStyle",
+    "report_rc",
+    "series_style",
+    "style_context",
+]
+
+# A4 in inches; the report uses portrait pages, landscape for the wide appendix tables.
+A4_PORTRAIT = (8.27, 11.69)
+A4_LANDSCAPE = (11.69, 8.27)
+MARGIN = 0.6  # inches on every side
+
+TITLE_SIZE = 20.0
+H1_SIZE = 14.0
+H2_SIZE = 11.0
+BODY_SIZE = 9.5
+SMALL_SIZE = 9.0  # the floor: tables, captions, footers, tick labels
+GREY = "0.35"  # secondary text (citations, captions)
+RULE_GREY = "0.55"
+ROW_SHADE = "0.94"
+
+_PALETTE = sns.color_palette("colorblind", 8).as_hex()
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+_FILLED = (True, True, True, True, False, True, True, False)
+
+
+@dataclass(frozen=True)
+class SeriesStyle:
+    """How one series is drawn: colour, marker and whether the marker is filled."""
+
+    color: str
+    marker: str
+    filled: bool
+
+    @property
+    def facecolor(self) -> str:
+        return self.color if self.filled else "white"
+
+
+def series_style(index: int) -> SeriesStyle:
+    """The style of the ``index``-th series of a figure (colour and marker both vary)."""
+    i = index % len(_MARKERS)
+    # Shift the colour cycle against the marker cycle after one round, so series 0 and 8 differ.
+    color = _PALETTE[(index + index // len(_MARKERS)) % len(_PALETTE)]
+    return SeriesStyle(color, _MARKERS[i], _FILLED[i])
+
+
+def report_rc() -> dict:
+    """rcParams of the report's single style (seaborn "ticks" + sizes + deterministic PDF)."""
+    rc = dict(sns.axes_style("ticks"))
+    rc.update(
+        {
+            "font.family": "DejaVu Sans",
+            "font.size": BODY_SIZE,
+            "axes.titlesize": 10.0,
+            "axes.titleweight": "bold",
+            "axes.labelsize": 10.0,
+            "xtick.labelsize": SMALL_SIZE,
+            "ytick.labelsize": SMALL_SIZE,
+            "legend.fontsize": SMALL_SIZE,
+            "legend.title_fontsize": SMALL_SIZE,
+            "legend.frameon": False,
+            "axes.grid": True,
+            "grid.color": "0.88",
+            "grid.linewidth": 0.6,
+            "axes.edgecolor": "0.2",
+            "axes.linewidth": 0.8,
+            "lines.linewidth": 1.2,
+            "lines.markersize": 5.0,
+            "errorbar.capsize": 2.5,
+            "figure.dpi": 100,
+            # Embed TrueType (type 42): searchable, copyable text; same bytes for same input.
+            "pdf.fonttype": 42,
+            "pdf.compression": 6,
+            "svg.hashsalt": "theorycheck",
+            "path.simplify": False,
+        }
+    )
+    return rc
+
+
+@contextlib.contextmanager
+def style_context() -> Iterator[None]:
+    """Apply the report style within a ``with`` block (no global state is changed)."""
+    with mpl.rc_context(report_rc()):
+        yield
