@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bounds import exact_laws, wang2022
+from bounds import bubeck2021, exact_laws, wang2022
 from bounds._base import Bound, Constant, ExactLaw, Kind, Param
 from theorycheck.errors import UserInputError
 
@@ -23,7 +23,9 @@ __all__ = [
     "get_bound",
 ]
 
-REGISTRY: dict[str, Bound] = {b.id: b for b in (*wang2022.BOUNDS, *exact_laws.LAWS)}
+REGISTRY: dict[str, Bound] = {
+    b.id: b for b in (*wang2022.BOUNDS, *bubeck2021.BOUNDS, *exact_laws.LAWS)
+}
 
 
 def get_bound(bound_id: str) -> Bound:

@@ -1,8 +1,9 @@
 """Exact laws at initialisation, relu, no biases, a = +-1 (THEORY.md Sec. 4) [derived].
 
-Derivations: docs/derivations/exact_laws_at_init.md. All statements are in the ``wang`` scaling
-(w ~ N(0, I_d), ||x|| = 1); ``bubeck`` quantities map onto them by f_wang(x) = f_bubeck(sqrt(d) x),
-grad f_wang = sqrt(d) grad f_bubeck.
+Derivations: docs/derivations/exact_laws_at_init.md (F1, F2, F6) and
+docs/derivations/single_step_laws.md (F3, F5; F4 is a Monte Carlo reference table). All
+statements are in the ``wang`` scaling (w ~ N(0, I_d), ||x|| = 1); ``bubeck`` quantities map onto
+them by f_wang(x) = f_bubeck(sqrt(d) x), grad f_wang = sqrt(d) grad f_bubeck.
 """
 
 from __future__ import annotations
@@ -10,15 +11,20 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from bounds._base import Bound, ExactLaw, Kind, Param
 from theorycheck.activations import ACTIVATIONS
 
 __all__ = [
+    "F4_MEDIAN_TSTAR_OVER_SLIN",
     "F1AbsOutputBound",
     "F1Output",
     "F2GradNormSq",
+    "F3SLin",
+    "F5Flips",
+    "F5GradientJump",
+    "F5LinearisationError",
     "F6Flippable",
     "GradEnergy",
     "active_count_support",
@@ -28,6 +34,7 @@ _M = Param("m", "width (number of hidden neurons)", low=1, integer=True)
 _D = Param("d", "input dimension", low=1, integer=True)
 _C0 = Param("C0", "lazy-ball constant, R = C0 / sqrt(m)", low=0)
 _GAMMA = Param("gamma", "failure probability", low=0, high=1, low_open=True, high_open=True)
+_THETA = Param("theta", "angle between x and x + delta (radians)", low=0, high=math.pi)
 
 
 def active_count_support(m: int, tail: float = 1e-17) -> tuple[np.ndarray, np.ndarray]:
@@ -174,10 +181,137 @@ class F6Flippable(ExactLaw):
         return stats.binom.sf(np.floor(threshold), m, self.probability(m, C0))
 
 
+class F3SLin(ExactLaw):
+    """The linear prediction of the flip distance, s_lin = |f(x)| / ||grad f(x)|| (THEORY.md F3).
+
+    Derivation (docs/derivations/single_step_laws.md): f(x) = <grad f(x), x> (Euler, relu is
+    positively homogeneous, no biases), so s_lin / ||x|| = |<u, x/||x||>| with
+    u = grad f / ||grad f||, and given N >= 1 grad f ~ N(0, (N/m) I_d) is isotropic (F2): u is
+    uniform on S^{d-1}.
+    """
+
+    id = "exact.f3_s_lin"
+    citation = "THEORY.md Sec. 4 F3 [derived]; docs/derivations/single_step_laws.md"
+    statement = (
+        "At initialisation (relu, a = +-1, no biases), conditional on f(x) != 0 (probability "
+        "1 - 2^-m), s_lin/||x|| = |f(x)|/(||grad f(x)|| ||x||) has the law of |u_1|, u uniform on "
+        "S^{d-1}: (s_lin/||x||)^2 ~ Beta(1/2, (d-1)/2), independent of m, in both scalings. "
+        "In bubeck scaling s_lin -> |N(0,1)|; at ||delta|| = s the linear prediction (flip iff "
+        "s >= s_lin) flips with probability I_{s^2/||x||^2}(1/2, (d-1)/2)."
+    )
+    params = (_D,)
+    monotone = {"d": -1}  # noqa: RUF012
+    derived = True
+
+    def _cdf(self, x, d):
+        x = np.atleast_1d(x)
+        if float(d) == 1.0:
+            return (x >= 1.0) * 1.0  # d = 1: s_lin = ||x|| exactly
+        inside = stats.beta.cdf(np.clip(x, 0.0, 1.0) ** 2, 0.5, (d - 1) / 2)
+        return np.where(x < 0, 0.0, np.where(x >= 1.0, 1.0, inside))
+
+    def _mean(self, d):
+        # E|u_1| = Gamma(d/2) / (sqrt(pi) Gamma((d+1)/2)), in logs for large d.
+        return np.exp(special.gammaln(d / 2) - special.gammaln((d + 1) / 2)) / math.sqrt(math.pi)
+
+    def _var(self, d):
+        return np.maximum(1.0 / d - self._mean(d) ** 2, 0.0)
+
+    def linear_flip_probability(self, s, d: int, x_norm: float = 1.0) -> np.ndarray:
+        """P(s_lin <= s): the linear prediction flips the sign at ||delta|| = s."""
+        return self.cdf(np.asarray(s, dtype=float) / x_norm, d=d)
+
+    @staticmethod
+    def eta_flip_rate_limit(eta) -> np.ndarray:
+        """Bubeck scaling, d -> infinity: the linear flip rate at step multiplier eta,
+        P(s_lin / ||grad f|| <= eta) -> 2 Phi(eta / sqrt(2)) - 1 (||grad f||^2 -> 1/2)."""
+        return 2.0 * stats.norm.cdf(np.asarray(eta, dtype=float) / math.sqrt(2.0)) - 1.0
+
+
+#: THEORY.md F4 (Monte Carlo only, NOT an exact law and not registered as a bound): median of
+#: t*/s_lin, the true relu first-flip distance over its linear prediction, at (d, m). The ratio
+#: tends to 1 roughly like 1 + 0.2/sqrt(d). A reference table for the single-step simulations.
+F4_MEDIAN_TSTAR_OVER_SLIN: dict[tuple[int, int], float] = {
+    (100, 20): 1.024,
+    (100, 1000): 1.020,
+    (400, 400): 1.012,
+    (1000, 10000): 1.007,
+}
+
+
+class F5Flips(ExactLaw):
+    id = "exact.f5_flips"
+    citation = "THEORY.md Sec. 4 F5 [derived]; docs/derivations/single_step_laws.md"
+    statement = (
+        "For delta independent of W (relu, w_s i.i.d. isotropic Gaussian) with angle "
+        "theta = angle(x, x + delta), each neuron's activation differs between x and x + delta "
+        "with probability theta/pi, independently: the number of flipped neurons is "
+        "Bin(m, theta/pi)."
+    )
+    params = (_M, _THETA)
+    monotone = {"m": +1, "theta": +1}  # noqa: RUF012
+    derived = True
+
+    def _cdf(self, x, m, theta):
+        return stats.binom.cdf(x, int(m), float(theta) / math.pi)
+
+    def _mean(self, m, theta):
+        return m * theta / math.pi
+
+    def _var(self, m, theta):
+        p = theta / math.pi
+        return m * p * (1 - p)
+
+
+class F5GradientJump(Bound):
+    id = "exact.f5_gradient_jump"
+    citation = "THEORY.md Sec. 4 F5 [derived]; docs/derivations/single_step_laws.md"
+    statement = (
+        "For delta independent of W (relu, no biases, E a_s a_t = 1[s = t]) with angle "
+        "theta = angle(x, x + delta): E||grad f(x + delta) - grad f(x)||^2 = d theta/pi (wang), "
+        "theta/pi (bubeck), for every m and every ||x||, ||delta||."
+    )
+    kind = Kind.EXPECTATION
+    params = (_D, _THETA)
+    monotone = {"d": +1, "theta": +1}  # noqa: RUF012
+    derived = True
+
+    def _value(self, d, theta):
+        return d * theta / math.pi
+
+
+class F5LinearisationError(Bound):
+    id = "exact.f5_linearisation_error"
+    citation = "THEORY.md Sec. 4 F5 [derived]; docs/derivations/single_step_laws.md"
+    statement = (
+        "For delta independent of W (relu, no biases, E a_s a_t = 1[s = t]) with angle "
+        "theta = angle(x, x + delta): E[(f(x + delta) - f(x) - <grad f(x), delta>)^2] = "
+        "||x + delta||^2 (theta - sin theta cos theta)/pi (wang); divided by d in bubeck scaling, "
+        "(||x + delta||^2/d)(theta - sin theta cos theta)/pi."
+    )
+    kind = Kind.EXPECTATION
+    params = (_THETA, Param("r", "||x + delta|| (wang units)", low=0))
+    monotone = {"theta": +1, "r": +1}  # noqa: RUF012
+    derived = True
+
+    def _value(self, theta, r):
+        # theta - sin(theta) cos(theta) = (y - sin y)/2 with y = 2 theta; for small y the
+        # difference cancels catastrophically, so use its Taylor series there (error < 1e-16
+        # relative for y < 0.5).
+        y = 2.0 * theta
+        series = y**3 / 6 * (1 - y**2 / 20 * (1 - y**2 / 42 * (1 - y**2 / 72 * (1 - y**2 / 110))))
+        y_minus_sin = np.where(y < 0.5, series, y - np.sin(y))
+        return r * r * y_minus_sin / (2.0 * math.pi)
+
+
 LAWS: tuple[Bound, ...] = (
     F1Output(),
     F1AbsOutputBound(),
     F2GradNormSq(),
     F6Flippable(),
     *(GradEnergy(name) for name in ACTIVATIONS),
+    F3SLin(),
+    F5Flips(),
+    F5GradientJump(),
+    F5LinearisationError(),
 )

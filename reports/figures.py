@@ -83,7 +83,8 @@ def figure_note(info: FigureInfo) -> str:
         return "No summary rows were stored for this figure."
     notes = []
     sizes = rows.groupby(["panel", "series"])["x"].size()
-    if (sizes > _MAX_ERRORBARS).any():
+    has_ci = bool(((rows["ci_high"] - rows["ci_low"]).abs() > 0).any())
+    if has_ci and (sizes > _MAX_ERRORBARS).any():
         notes.append("Shaded bands: 95% confidence intervals.")
     shared = rows.groupby(["panel", "x"])["series"].nunique()
     if (shared > 1).any() and (sizes <= _MAX_ERRORBARS).any():

@@ -14,7 +14,11 @@ from theorycheck.simulation import Simulation
 
 __all__ = ["REGISTRY", "Simulation", "get_simulation"]
 
-_MODULES = ("init_gradient", "lazy_sign_flips")
+_MODULES = (
+    "init_gradient",
+    "lazy_sign_flips",
+    "width_window",
+)
 
 REGISTRY: dict[str, Simulation] = {
     sim.id: sim for sim in (import_module(f"simulations.{m}").SIMULATION for m in _MODULES)

@@ -6,19 +6,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _tiny import TinySignFlips
 
-from simulations.lazy_sign_flips import LazySignFlips, SignFlipConfig
 from theorycheck.errors import UserInputError
 from theorycheck.runner import run
 from theorycheck.store import ResultsStore
-
-
-class TinySignFlips(LazySignFlips):
-    """lazy-sign-flips on a grid small enough for a unit test."""
-
-    def _configs(self, profile):
-        for m in (30, 200):
-            yield SignFlipConfig(m, 3, (1.0, 5.0), (0.1,), networks_per_block=20, n_blocks=3)
 
 
 def _blocks(root: Path) -> dict[str, pd.DataFrame]:

@@ -8,6 +8,8 @@ the package never does. User errors print one line and exit with code 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import textwrap
 
@@ -35,11 +37,23 @@ def _parser() -> argparse.ArgumentParser:
         "--out", default=DEFAULT_OUT, help=f"results directory (default {DEFAULT_OUT})"
     )
     run.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    run.add_argument(
+        "--scheduler", metavar="ADDRESS", default=None,
+        help="run on a dask cluster: tcp://HOST:8786, or local:N for N local dask workers "
+        '(needs pip install "theorycheck[distributed]")',
+    )  # fmt: skip
     run.add_argument("--no-report", action="store_true", help="skip writing the PDF report")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     rep = sub.add_parser("report", help="rebuild the PDF report from stored results")
     rep.add_argument("--results", default=DEFAULT_OUT, help="results directory")
     rep.add_argument("--out", default=None, help="PDF path (default RESULTS/report.pdf)")
+    cond = sub.add_parser("conditions", help="where a theorem's conditions hold (width windows)")
+    cond.add_argument("claim", metavar="CLAIM", help="bound id, e.g. wang2022.theorem_3_1")
+    cond.add_argument("--d", required=True, help="input dimension")
+    cond.add_argument("--m", nargs="+", default=(), metavar="M", help="widths to check")
+    cond.add_argument("--gamma", default=None, help="failure probability (default 0.05)")
+    cond.add_argument("--constant", action="append", default=[], metavar="NAME=VALUE",
+                      help="override a free constant, e.g. C4=2 (repeatable)")  # fmt: skip
     return p
 
 
@@ -88,8 +102,20 @@ def _cmd_run(args) -> None:
     from theorycheck.runner import run
 
     sims = [get_simulation(i) for i in args.ids] if args.ids else list(REGISTRY.values())
-    result = run(sims, profile=args.profile, seed=args.seed, out=args.out, workers=args.workers,
-                 progress=not args.quiet)  # fmt: skip
+    out, backend = args.out, contextlib.nullcontext(None)
+    if args.scheduler is not None:
+        if args.workers != 1:
+            raise UserInputError(
+                "--scheduler and --workers cannot be combined: the cluster's workers compute "
+                "the blocks (use --scheduler local:N for N local dask workers)"
+            )
+        from theorycheck.distributed import dask_executor
+
+        out = os.path.abspath(args.out)  # the workers write the blocks, maybe from another cwd
+        backend = dask_executor(args.scheduler, results_dir=out)
+    with backend as executor:
+        result = run(sims, profile=args.profile, seed=args.seed, out=out,
+                     workers=args.workers, executor=executor, progress=not args.quiet)  # fmt: skip
     from bounds import catalog_frame
     from theorycheck.store import ResultsStore
 
@@ -111,6 +137,12 @@ def _cmd_report(args) -> None:
     print(f"report: {build_report(args.results, args.out)}")
 
 
+def _cmd_conditions(args) -> None:
+    from bounds.conditions import conditions_report
+
+    print(conditions_report(args.claim, args.d, args.m, args.gamma, args.constant))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -122,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
             _cmd_run(args)
         elif args.command == "report":
             _cmd_report(args)
+        elif args.command == "conditions":
+            _cmd_conditions(args)
     except UserInputError as exc:
         print(f"theorycheck: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -1,0 +1,40 @@
+"""Small simulations for runner and backend tests, in an importable module.
+
+dask workers unpickle the tasks they run, so a simulation subclass used with the distributed
+backend must live in a module the worker processes can import (not in a test file's body).
+"""
+
+from __future__ import annotations
+
+import time
+
+from simulations.lazy_sign_flips import LazySignFlips, SignFlipConfig
+
+
+class TinySignFlips(LazySignFlips):
+    """lazy-sign-flips on a grid small enough for a unit test: 2 configs x ``n_blocks`` blocks."""
+
+    n_blocks = 3
+
+    def _configs(self, profile):
+        for m in (30, 200):
+            yield SignFlipConfig(m, 3, (1.0, 5.0), (0.1,), networks_per_block=20,
+                                 n_blocks=self.n_blocks)  # fmt: skip
+
+
+class SlowTinySignFlips(TinySignFlips):
+    """TinySignFlips with 12 blocks, each also waiting ``delay`` seconds.
+
+    The wait changes no number (it draws nothing); it only makes a sweep last long enough for a
+    test to kill a worker or the driver while blocks are in flight. ``delay = 0`` gives the same
+    stored results at full speed.
+    """
+
+    n_blocks = 6
+
+    def __init__(self, delay: float = 0.5):
+        self.delay = delay
+
+    def measure(self, config, rng):
+        time.sleep(self.delay)
+        return super().measure(config, rng)
