@@ -1,0 +1,487 @@
+"""Lazy perturbation families, the gradient-shrinking search and the gradient certificates.
+
+theorycheck/perturbations.py; THEORY.md Sec. 2 items 3-4 and Sec. 3;
+docs/derivations/gradient_certificates.md. Invariants (hypothesis, every activation, scaling,
+output weights, biases): every family lands in the lazy ball; worst-output bounds f at every point
+the families produce; certificates bound every point a search or a random draw produces. Exact
+solvers: brute-force enumeration of activation patterns with a W-space convex solver (relu, tiny m)
+for the minimum gradient norm, a 2-D grid and the closed form of the quadratic activation for the
+drift supremum.
+
+Tolerances. Row deviations: R (1 + 1e-12) + 4 eps ||w_s|| as in tests/test_lazy_ball.py. Values of
+f and ||grad f|| computed along two routes differ by rounding of at most ~300 eps of their absolute
+scale (tests/test_kernels.py); we compare with 1e-9 of the scale S = ||grad f(W0)|| + |f(W0)| + 1
+(with d, m <= 60 the sums involved are far from that). Certificates carry a 1e-9 relative margin
+(perturbations.CERT_MARGIN) plus these comparison tolerances.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import optimize
+
+from theorycheck.activations import ACTIVATIONS
+from theorycheck.errors import UserInputError
+from theorycheck.forward import gradient_difference, output_and_gradient
+from theorycheck.lazy_ball import lazy_radius, perturb, worst_output
+from theorycheck.network import Network, NetworkSpec, sample_inputs, sample_network
+from theorycheck.perturbations import (
+    gradient_drift_certificate,
+    gradient_drift_search,
+    gradient_norm_certificate,
+    gradient_shrinking,
+    robustifying,
+)
+from theorycheck.seeding import generator
+
+EPS = float(np.finfo(np.float64).eps)
+TOL = 1e-9
+
+
+@st.composite
+def cases(draw, activations=tuple(ACTIVATIONS), max_d=8, max_m=40):
+    """(net, x, C0, R, rng): any scaling, output weights, biases; x off the sphere."""
+    spec = NetworkSpec(
+        d=draw(st.integers(1, max_d)),
+        m=draw(st.integers(1, max_m)),
+        activation=draw(st.sampled_from(activations)),
+        scaling=draw(st.sampled_from(("wang", "bubeck"))),
+        output_weights=draw(st.sampled_from(("sign", "gaussian"))),
+        biases=draw(st.booleans()),
+    )
+    rng = generator(draw(st.integers(0, 2**32 - 1)), "test_perturbations")
+    net = sample_network(spec, rng)
+    x = sample_inputs(spec, 1, rng)[0] * draw(st.floats(0.3, 3.0))
+    C0 = draw(st.sampled_from((0.0, 0.1, 0.5, 1.0, 3.0, 10.0)))
+    return net, x, C0, lazy_radius(spec, C0), rng
+
+
+def assert_in_ball(W, W0, R):
+    dev = np.linalg.norm(W - W0, axis=1)
+    tol = R * (1 + 1e-12) + 4 * EPS * np.linalg.norm(W, axis=1)
+    assert np.all(dev <= tol), f"row deviation {dev.max()!r} > R = {R!r}"
+
+
+def fg(net, W, x):
+    fw = output_and_gradient(net.with_weights(W), x, path="reference")
+    return float(fw.f[0]), fw.grad[0]
+
+
+def scale(net, x) -> float:
+    f, g = fg(net, net.W, x)
+    return float(np.linalg.norm(g)) + abs(f) + 1.0
+
+
+def family_points(net, x, R, rng):
+    """Points of the ball produced by every family (names -> W)."""
+    out = {
+        "random-sphere": perturb(net, R, "random-sphere", rng, path="reference"),
+        "random-ball": perturb(net, R, "random-ball", rng, path="reference"),
+        "robustifying": robustifying(net, x, R, path="reference"),
+        "gradient-shrinking": gradient_shrinking(
+            net, x, R, rng, steps=15, restarts=2, path="reference"
+        ).W,
+    }
+    wo = worst_output(net, x, R, path="reference")
+    out["worst-output sup"] = wo.argmax_weights(net, x, "sup")[0]
+    out["worst-output inf"] = wo.argmax_weights(net, x, "inf")[0]
+    return out
+
+
+# -- every family: in the ball, bounded by worst-output, gradient above the certificate ----------
+
+
+@settings(max_examples=25)
+@given(cases())
+def test_every_family_lands_in_the_ball_and_respects_both_bounds(case):
+    net, x, _C0, R, rng = case
+    wo = worst_output(net, x, R, path="reference")
+    cert = gradient_norm_certificate(net, x, R).lower_bound
+    tol = TOL * scale(net, x)
+    for name, W in family_points(net, x, R, rng).items():
+        if not name.startswith("worst-output"):
+            assert_in_ball(W, net.W, R)
+        f, g = fg(net, W, x)
+        assert wo.inf[0] - tol <= f <= wo.sup[0] + tol, name
+        assert float(np.linalg.norm(g)) >= cert - tol, name
+
+
+@settings(max_examples=40)
+@given(cases(), st.sampled_from(("numba", "reference")))
+def test_gradient_shrinking_reports_an_attained_value_above_the_certificate(case, path):
+    net, x, _C0, R, rng = case
+    res = gradient_shrinking(net, x, R, rng, steps=40, restarts=2, path=path)
+    assert_in_ball(res.W, net.W, R)
+    _, g = fg(net, res.W, x)
+    tol = TOL * scale(net, x)
+    assert abs(res.grad_norm - float(np.linalg.norm(g))) <= tol  # attained at the returned W
+    assert res.certified_lower_bound <= res.grad_norm + tol
+    assert res.grad_norm <= res.grad_norm_init + tol  # W0 is in the ball
+    assert np.all(np.diff(res.history) <= 0.0)
+    assert res.certified_lower_bound == gradient_norm_certificate(net, x, R).lower_bound
+    assert res.method == ("pattern" if net.spec.act.piecewise_linear else "pgd")
+
+
+@settings(max_examples=40)
+@given(cases())
+def test_certificate_bounds_the_gradient_at_random_points_of_the_ball(case):
+    net, x, _C0, R, rng = case
+    cert = gradient_norm_certificate(net, x, R)
+    tol = TOL * scale(net, x)
+    for _ in range(20):
+        W = perturb(net, R, "random-ball", rng, path="reference")
+        assert float(np.linalg.norm(fg(net, W, x)[1])) >= cert.lower_bound - tol
+    # The flip term is the minimum of three valid bounds; the operator form is THEORY.md's.
+    assert cert.flip_term == min(cert.flip_terms.values())
+
+
+@settings(max_examples=30)
+@given(cases())
+def test_certificate_is_exact_at_radius_zero(case):
+    """At R = 0 the ball is {W0}: radial and flip terms vanish and the bound is ||grad f(W0)||."""
+    net, x, _C0, _R, _rng = case
+    cert = gradient_norm_certificate(net, x, 0.0)
+    g = float(np.linalg.norm(fg(net, net.W, x)[1]))
+    assert cert.radial_term == 0.0 and cert.flip_term == 0.0
+    if net.spec.act.piecewise_linear:  # the radial component is certified only for relu
+        assert cert.lower_bound == pytest.approx(g, rel=1e-8, abs=TOL * scale(net, x))
+    else:
+        assert cert.lower_bound == pytest.approx(cert.p_grad_norm_init, rel=1e-8, abs=1e-12)
+
+
+def test_certificate_flip_term_operator_form_is_theory_formula():
+    """relu, a = +-1: the operator form is m^{-1/2} ||P W0[S_R]||_op sqrt(|S_R|)."""
+    spec = NetworkSpec(d=30, m=300)
+    rng = generator(1, "op-form")
+    net = sample_network(spec, rng)
+    x = sample_inputs(spec, 1, rng)[0]
+    R = lazy_radius(spec, 3.0)
+    cert = gradient_norm_certificate(net, x, R)
+    z = net.W @ x
+    S = (z > -R) & (z <= R)
+    PW = net.W[S] - np.outer(net.W[S] @ x, x)
+    expected = np.linalg.norm(PW, 2) * math.sqrt(S.sum()) / math.sqrt(spec.m)
+    assert cert.n_flippable == S.sum() > 0
+    assert cert.flip_terms["operator"] == pytest.approx(expected, rel=1e-10)
+    assert cert.radial_term == pytest.approx(R * np.count_nonzero(z + R > 0) / math.sqrt(spec.m))
+
+
+# -- exact minimum for tiny relu networks: enumeration + convex solver in W-space ----------------
+
+
+def exact_min_gradient_relu(net: Network, x: np.ndarray, R: float) -> float:
+    """min_{W in ball} ||grad f(x; W)|| for relu by brute force.
+
+    Independent of the library's reduction: every activation pattern reachable in the ball (S_R
+    free, the rest fixed) is a convex program in W (convex quadratic objective, per-row balls,
+    linear sign constraints on <w_s, x> + b_s, closed), solved by SLSQP from a feasible start.
+    """
+    W0, a, b = net.W, net.a, net.b
+    m, d = W0.shape
+    xn = float(np.linalg.norm(x))
+    z = W0 @ x + b
+    r = R * xn
+    S = np.flatnonzero((z > -r) & (z <= r))
+    sm = 1 / math.sqrt(m)
+    best = math.inf
+    for bits in itertools.product((False, True), repeat=len(S)):
+        A = z > 0
+        A[S] = bits
+        alpha = np.zeros(m)
+        for s in S:  # a strictly feasible start for the pattern
+            if A[s] != (z[s] > 0):
+                alpha[s] = (-z[s] / xn + (R if A[s] else -R)) / 2
+        start = W0 + np.outer(alpha, x / xn)
+
+        def obj(v, A=A):
+            g = sm * (a * A) @ v.reshape(m, d)
+            return float(g @ g), (2 * sm * np.outer(a * A, g)).ravel()
+
+        cons = []
+        for s in range(m):
+            sg = 1.0 if A[s] else -1.0
+            e = np.zeros((m, d))
+            e[s] = sg * x
+            cons.append(dict(type="ineq", fun=lambda v, s=s, sg=sg: sg * (v.reshape(m, d)[s] @ x
+                                                                         + b[s]),
+                             jac=lambda v, e=e: e.ravel()))  # fmt: skip
+
+            def ball(v, s=s):
+                D = v.reshape(m, d)[s] - W0[s]
+                return R * R - D @ D
+
+            def ball_jac(v, s=s):
+                J = np.zeros((m, d))
+                J[s] = -2 * (v.reshape(m, d)[s] - W0[s])
+                return J.ravel()
+
+            cons.append(dict(type="ineq", fun=ball, jac=ball_jac))
+        res = optimize.minimize(obj, start.ravel(), jac=True, constraints=cons, method="SLSQP",
+                                options=dict(maxiter=500, ftol=1e-15))  # fmt: skip
+        best = min(best, math.sqrt(max(res.fun, 0.0)))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_pattern_search_finds_the_exact_minimum_on_tiny_relu_networks(seed):
+    """search = exact (to 1e-7) and certificate <= exact on 12 fixed tiny networks.
+
+    Equality is the search's power: it is a local search and could in principle miss the best
+    pattern; on these 12 seeds (and on 30 checked while developing) it never did.
+    """
+    rng = generator(seed, "tiny-relu")
+    spec = NetworkSpec(
+        d=int(rng.integers(2, 4)),
+        m=int(rng.integers(2, 7)),
+        biases=bool(seed % 2),
+        output_weights="gaussian" if seed % 3 == 0 else "sign",
+    )
+    net = sample_network(spec, rng)
+    x = sample_inputs(spec, 1, rng)[0] * rng.uniform(0.5, 2.0)
+    R = lazy_radius(spec, (0.3, 1.0)[seed % 2])
+    exact = exact_min_gradient_relu(net, x, R)
+    res = gradient_shrinking(net, x, R, generator(seed, "search"), restarts=6, path="reference")
+    assert res.grad_norm == pytest.approx(exact, abs=1e-7)
+    assert res.certified_lower_bound <= exact + 1e-9
+
+
+def test_pattern_search_beats_weight_space_pgd_on_relu():
+    """The exact-per-pattern search is the stronger adversary (fixed seeds, d=20, m=200, C0=3).
+
+    Development: init 3.38 / 3.59, pattern search 0.77 / 1.18, weight-space PGD 2.00 / 1.92,
+    certificate 0 / 0, and ||P grad f0|| - radial term 1.65 / 1.58.
+    """
+    for seed in range(2):
+        rng = generator(seed, "pattern-vs-pgd")
+        spec = NetworkSpec(d=20, m=200)
+        net = sample_network(spec, rng)
+        x = sample_inputs(spec, 1, rng)[0]
+        R = lazy_radius(spec, 3.0)
+        pattern = gradient_shrinking(net, x, R, rng, restarts=2, path="reference")
+        pgd = gradient_shrinking(net, x, R, rng, steps=40, restarts=1, method="pgd",
+                                 path="reference")  # fmt: skip
+        assert pattern.grad_norm <= pgd.grad_norm < pattern.grad_norm_init
+        assert pattern.certified_lower_bound <= pattern.grad_norm
+        # The certificate's flip term is necessary: without it ("||P grad f0|| - radial term")
+        # the bound would sit above a point of the ball that the search exhibits.
+        cert = gradient_norm_certificate(net, x, R)
+        assert pattern.grad_norm < cert.p_grad_norm_init - cert.radial_term
+
+
+def test_gradient_shrinking_rejects_pattern_for_smooth_activations():
+    spec = NetworkSpec(d=3, m=4, activation="tanh")
+    rng = generator(0, "reject")
+    net = sample_network(spec, rng)
+    with pytest.raises(UserInputError, match="piecewise-linear"):
+        gradient_shrinking(net, np.ones(3), 0.1, rng, method="pattern")
+    with pytest.raises(UserInputError, match="x must be nonzero"):
+        gradient_shrinking(net, np.zeros(3), 0.1, rng)
+
+
+# -- robustifying --------------------------------------------------------------------------------
+
+
+@settings(max_examples=40)
+@given(cases())
+def test_robustifying_raises_abs_f_and_stays_in_the_ball(case):
+    """|f(W)| >= |f(W0)| deterministically (derivation Sec. 5): W0 lies in the radial half-ball."""
+    net, x, _C0, R, _rng = case
+    W = robustifying(net, x, R, path="reference")
+    assert_in_ball(W, net.W, R)
+    assert np.all(np.linalg.norm(W - net.W, axis=1) <= R / math.sqrt(2) * (1 + 1e-12)
+                  + 4 * EPS * np.linalg.norm(W, axis=1))  # fmt: skip
+    f0, _ = fg(net, net.W, x)
+    f1, _ = fg(net, W, x)
+    assert abs(f1) >= abs(f0) - TOL * scale(net, x)
+
+
+@settings(max_examples=30)
+@given(cases())
+def test_robustifying_paths_agree(case):
+    net, x, _C0, R, _rng = case
+    W_ref = robustifying(net, x, R, path="reference")
+    W_nb = robustifying(net, x, R, path="numba")
+    # The paths share the formulas; pre-activations differ by rounding only (relu ties aside,
+    # which have probability 0 for drawn weights).
+    np.testing.assert_allclose(W_nb, W_ref, rtol=1e-9, atol=1e-9 * (1 + R))
+
+
+@settings(max_examples=30)
+@given(cases(activations=("relu", "softplus", "tanh")))
+def test_robustifying_radial_part_alone_is_the_worst_output_maximiser(case):
+    """radial_fraction = 1: the whole budget radially gives f = sup (f0 >= 0) or inf (f0 < 0)."""
+    net, x, _C0, R, _rng = case
+    W = robustifying(net, x, R, radial_fraction=1.0, path="reference")
+    wo = worst_output(net, x, R, path="reference")
+    f0, _ = fg(net, net.W, x)
+    f1, _ = fg(net, W, x)
+    target = wo.sup[0] if f0 >= 0 else wo.inf[0]
+    assert f1 == pytest.approx(target, abs=TOL * scale(net, x) * (1 + R))
+
+
+@settings(max_examples=30)
+@given(cases())
+def test_robustifying_orthogonal_part_alone_keeps_f_and_shrinks_P_grad_exactly(case):
+    """radial_fraction = 0: f unchanged and
+    ||P grad f|| = | ||P grad f0|| - R m^{-1/2} sum_s |a_s sigma'(t_s)| |."""
+    net, x, _C0, R, _rng = case
+    W = robustifying(net, x, R, radial_fraction=0.0, path="reference")
+    f0, g0 = fg(net, net.W, x)
+    f1, g1 = fg(net, W, x)
+    xh = x / np.linalg.norm(x)
+    P0 = float(np.linalg.norm(g0 - (g0 @ xh) * xh))
+    P1 = float(np.linalg.norm(g1 - (g1 @ xh) * xh))
+    t = net.W @ x + net.b
+    kappa = R * float(np.abs(net.a * net.spec.act.dsigma(t)).sum()) / math.sqrt(net.spec.m)
+    tol = TOL * scale(net, x) * (1 + R)
+    assert f1 == pytest.approx(f0, abs=tol)
+    assert g1 @ xh == pytest.approx(g0 @ xh, abs=tol)
+    if P0 > 1e-6 * scale(net, x):
+        assert P1 == pytest.approx(abs(P0 - kappa), abs=tol * (1 + kappa))
+
+
+def test_robustifying_shrinks_the_gradient_on_average():
+    """relu at init, d=20, m=200, C0=3: ||grad f|| drops in >= 75 of 100 replicates.
+
+    Development run (300 replicates, other seeds): the drop happened in 292/300 (one-sided 99.9%
+    Clopper-Pearson lower limit p >= 0.931), mean drop 0.44, sd 0.24. If p >= 0.93 the test fails
+    (<= 74 drops) with probability <= 1e-8 (binomial cdf). Power: if robustifying did not lower
+    the gradient systematically (p = 1/2), >= 75 drops happen with probability 2.8e-7.
+    |f| rises in every replicate (proved, Sec. 5 of the derivation).
+    """
+    spec = NetworkSpec(d=20, m=200)
+    R = lazy_radius(spec, 3.0)
+    drops = 0
+    for rep in range(100):
+        rng = generator(2024, "robustifying-average", rep)
+        net = sample_network(spec, rng)
+        x = sample_inputs(spec, 1, rng)[0]
+        W = robustifying(net, x, R, path="reference")
+        f0, g0 = fg(net, net.W, x)
+        f1, g1 = fg(net, W, x)
+        drops += int(np.linalg.norm(g1) < np.linalg.norm(g0))
+        assert abs(f1) > abs(f0)
+    assert drops >= 75
+
+
+# -- gradient drift: certificate >= sup >= search >= random ---------------------------------------
+
+
+@settings(max_examples=30)
+@given(cases(), st.floats(0.0, 1.0))
+def test_drift_search_stays_below_the_certificate(case, rho_rel):
+    net, x, _C0, _R, rng = case
+    rho = rho_rel * float(np.linalg.norm(x))
+    res = gradient_drift_search(net, x, rho, rng, steps=25, restarts=2, path="reference")
+    assert np.linalg.norm(res.delta) <= rho * (1 + 1e-12)
+    D = float(gradient_difference(net, x, res.delta, path="reference")[0])
+    assert res.value == pytest.approx(D, rel=1e-12, abs=1e-300)
+    tol = TOL * scale(net, x)
+    assert res.value <= res.certificate + tol
+    assert res.certificate == gradient_drift_certificate(net, x, rho).bound
+    # random points of the ball as well
+    G = rng.standard_normal((20, net.spec.d))
+    G *= (rho * rng.random(20) / np.maximum(np.linalg.norm(G, axis=1), 1e-300))[:, None]
+    Dr = gradient_difference(net, np.repeat(x[None], 20, 0), G, path="reference")
+    assert np.all(Dr <= res.certificate + tol)
+
+
+def test_drift_certificate_operator_form_is_theory_formula():
+    """relu, a = +-1: m^{-1/2} ||W_S||_op sqrt(|S|),
+    S = {-rho ||w_s|| < <w_s, x> <= rho ||w_s||} (THEORY.md Sec. 3)."""
+    spec = NetworkSpec(d=30, m=300)
+    rng = generator(2, "drift-op")
+    net = sample_network(spec, rng)
+    x = sample_inputs(spec, 1, rng)[0]
+    rho = 0.1
+    t = net.W @ x
+    reach = rho * np.linalg.norm(net.W, axis=1)
+    S = (t > -reach) & (t <= reach)
+    cert = gradient_drift_certificate(net, x, rho)
+    expected = np.linalg.norm(net.W[S], 2) * math.sqrt(S.sum()) / math.sqrt(spec.m)
+    assert cert.n_flippable == S.sum() > 0
+    assert cert.terms["operator"] == pytest.approx(expected, rel=1e-10)
+    assert cert.bound == pytest.approx(min(cert.terms.values()), rel=2e-9)
+    assert gradient_drift_certificate(net, x, 0.0).bound == 0.0
+
+
+def _grid_sup_2d(net, x, rho, n=301):
+    g = np.linspace(-rho, rho, n)
+    P = np.array([(u, v) for u in g for v in g if u * u + v * v <= rho * rho])
+    return gradient_difference(net, np.repeat(x[None], len(P), 0), P, path="reference").max()
+
+
+@pytest.mark.parametrize("activation", ["tanh", "gelu"])
+def test_drift_search_matches_a_dense_grid_in_two_dimensions_smooth(activation):
+    """d = 2, smooth sigma: D(delta) is smooth and the ascent reaches the sup that a 301 x 301
+    grid of the disc sees (the grid itself is a lower estimate, so search >= 0.995 grid).
+    Development: search/grid in [1.0001, 1.0015] over 20 seeds each."""
+    for seed in range(4):
+        rng = generator(seed, "drift-2d", activation)
+        spec = NetworkSpec(d=2, m=40, activation=activation, biases=bool(seed % 2))
+        net = sample_network(spec, rng)
+        x = sample_inputs(spec, 1, rng)[0]
+        res = gradient_drift_search(net, x, 0.5, rng, path="reference")
+        grid = _grid_sup_2d(net, x, 0.5)
+        assert res.value >= 0.995 * grid
+        assert max(res.value, grid) <= res.certificate
+
+
+def test_drift_search_on_relu_in_two_dimensions_usually_reaches_the_grid_sup():
+    """d = 2, relu: D is piecewise constant and the best cell can be a thin sliver the search
+    misses (a known weakness of any local search; the result stays a valid lower estimate).
+    Development: on these 20 seeds 18 reach >= 0.99 of the grid sup, the worst 0.66 (seed 45,
+    a cell that 3 of ~70000 grid points hit). Asserted: >= 16 of 20, and never above the
+    certificate."""
+    reached = 0
+    for seed in range(0, 60, 3):
+        rng = generator(seed, "drift-2d")
+        spec = NetworkSpec(d=2, m=40, biases=bool(seed % 2))
+        net = sample_network(spec, rng)
+        x = sample_inputs(spec, 1, rng)[0]
+        res = gradient_drift_search(net, x, 0.5, rng, path="reference")
+        grid = _grid_sup_2d(net, x, 0.5)
+        reached += res.value >= 0.99 * grid
+        assert max(res.value, grid) <= res.certificate
+    assert reached >= 16
+
+
+def test_drift_search_reaches_the_closed_form_for_the_quadratic_activation():
+    """sigma = t^2: grad f(x + delta) - grad f(x) = 2 m^{-1/2} W^T diag(a) W delta, so the sup is
+    2 m^{-1/2} rho ||W^T diag(a) W||_op exactly; the ascent is then a power iteration."""
+    spec = NetworkSpec(d=40, m=200, activation="quadratic")
+    rng = generator(3, "quadratic-drift")
+    net = sample_network(spec, rng)
+    x = sample_inputs(spec, 1, rng)[0]
+    rho = 0.2
+    exact = 2 * rho * np.linalg.norm(net.W.T @ (net.a[:, None] * net.W), 2) / math.sqrt(spec.m)
+    res = gradient_drift_search(net, x, rho, rng, steps=100, scales=(1.0,), path="reference")
+    assert res.value == pytest.approx(exact, rel=1e-6)
+    assert res.value <= exact * (1 + 1e-12)
+    assert res.certificate >= exact
+
+
+@pytest.mark.parametrize("activation", ["relu", "softplus"])
+def test_drift_search_beats_random_perturbations(activation):
+    """The search beats the best of 50 independent random deltas of norm rho (fixed seeds).
+
+    Development (d=100, m=1000): relu rho=0.05 search 3.01 vs best random 1.55; softplus 0.24 vs
+    0.13. Here d=40, m=400 (the same picture, cheaper).
+    """
+    spec = NetworkSpec(d=40, m=400, activation=activation)
+    rng = generator(4, "drift-vs-random", activation)
+    net = sample_network(spec, rng)
+    x = sample_inputs(spec, 1, rng)[0]
+    rho = 0.1
+    G = generator(5, "random-deltas").standard_normal((50, spec.d))
+    G = rho * G / np.linalg.norm(G, axis=1, keepdims=True)
+    random_best = gradient_difference(net, np.repeat(x[None], 50, 0), G, path="reference").max()
+    res = gradient_drift_search(net, x, rho, rng, path="reference")
+    assert res.value > 1.3 * random_best
+    assert res.value <= res.certificate
