@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -94,8 +93,11 @@ def test_clopper_pearson_matches_scipy_exact_interval(k, extra):
 @given(k=st.integers(0, 30), n=st.integers(31, 3000), gamma=st.floats(0.001, 0.3))
 def test_replicates_needed_is_enough_at_the_observed_rate(k, n, gamma):
     need = replicates_needed(k, n, gamma)
-    rate = max(k, 0.5) / n
-    if rate >= gamma:
+    rate = k / n
+    if k == 0:
+        assert clopper_pearson(0, need, 0.95, "upper")[1] <= gamma
+        assert need == n or clopper_pearson(0, need - 1, 0.95, "upper")[1] > gamma
+    elif rate >= gamma:
         assert need == 10**8
     elif need < 10**8:
         assert clopper_pearson(round(rate * need), need, 0.95, "upper")[1] <= gamma
@@ -118,3 +120,15 @@ def test_integer_ks_accepts_a_binomial_with_a_big_atom():
 def test_integer_ks_rejects_a_shifted_binomial():
     x = generator(8, "shift").binomial(1000, 0.1, size=2000)
     assert ks_test(x, lambda t: stats.binom.cdf(t, 1000, 0.11), integer=True) < 1e-7
+
+
+def test_holm_keeps_what_a_simulation_added_to_a_note():
+    from dataclasses import replace
+
+    x = _normal_samples("note")
+    row = bound_verdict("c", "s", {}, "X", x, stats.norm.isf(GAMMA), GAMMA)
+    row = replace(row, note="; ".join(filter(None, (row.note, "exact: quantile 1.64"))))
+    once = apply_holm([row])[0]
+    twice = apply_holm([once])[0]
+    assert once.note.endswith("exact: quantile 1.64") and twice.note == once.note
+    assert "replicates" in once.note

@@ -11,6 +11,7 @@ Numba kernels select the activation by its integer ``code`` through :func:`act_v
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable
@@ -39,12 +40,19 @@ _INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 def _Phi(t):
-    return 0.5 * (1.0 + special.erf(np.asarray(t, dtype=float) / _SQRT2))
+    # ndtr = erfc(-t/sqrt 2)/2 keeps relative precision in the left tail, where
+    # 0.5 (1 + erf) cancels to 0 below t ~ -8.3 and gelu would vanish instead of staying < 0.
+    return special.ndtr(np.asarray(t, dtype=float))
 
 
 def _phi(t):
     t = np.asarray(t, dtype=float)
     return _INV_SQRT2PI * np.exp(-0.5 * t * t)
+
+
+@functools.lru_cache(maxsize=8)
+def _hermegauss(nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.polynomial.hermite_e.hermegauss(nodes)
 
 
 def gaussian_expectation(fn: Callable, kinks: tuple[float, ...] = (), nodes: int = 160) -> float:
@@ -56,7 +64,7 @@ def gaussian_expectation(fn: Callable, kinks: tuple[float, ...] = (), nodes: int
     integrated piecewise between the kinks with adaptive Gauss-Kronrod (scipy.integrate.quad).
     """
     if not kinks:
-        t, w = np.polynomial.hermite_e.hermegauss(nodes)
+        t, w = _hermegauss(nodes)
         return float(np.dot(w, fn(t)) / math.sqrt(2.0 * math.pi))
     edges = [-np.inf, *sorted(kinks), np.inf]
     total = 0.0
@@ -212,7 +220,7 @@ def act_value(code, t):
     if code == TANH:
         return math.tanh(t)
     if code == GELU:
-        return t * 0.5 * (1.0 + math.erf(t / 1.4142135623730951))
+        return t * 0.5 * math.erfc(-t / 1.4142135623730951)
     return t * t
 
 
@@ -230,7 +238,7 @@ def act_deriv(code, t):
         th = math.tanh(t)
         return 1.0 - th * th
     if code == GELU:
-        return 0.5 * (1.0 + math.erf(t / 1.4142135623730951)) + t * 0.3989422804014327 * math.exp(
+        return 0.5 * math.erfc(-t / 1.4142135623730951) + t * 0.3989422804014327 * math.exp(
             -0.5 * t * t
         )
     return 2.0 * t

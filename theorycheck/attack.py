@@ -53,13 +53,16 @@ class SingleStep:
 
     @property
     def s_lin(self) -> np.ndarray:
-        """Linear prediction of the flip distance, |f| / ||grad f||."""
-        return np.abs(self.f) / self.grad_norm
+        """Linear prediction of the flip distance, |f| / ||grad f|| (inf where grad f = 0 and
+        f != 0, NaN where both vanish)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.abs(self.f) / self.grad_norm
 
     @property
     def eta_star(self) -> np.ndarray:
         """|eta*| = t* / ||grad f||, the step multiplier of delta = eta grad f that first flips."""
-        return self.t_star / self.grad_norm
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.t_star / self.grad_norm
 
 
 def first_sign_flip(net: Network, X, path: str = "numba") -> SingleStep:
@@ -68,11 +71,14 @@ def first_sign_flip(net: Network, X, path: str = "numba") -> SingleStep:
     X = as_inputs(net, X)
     fw = output_and_gradient(net, X, path=path)
     gnorm = fw.grad_norm
-    zero = (fw.f == 0.0) | (gnorm == 0.0)
+    zero = fw.f == 0.0
+    # grad f = 0 with f != 0: the ray does not move, the sign never changes: t* = +inf.
+    still = (gnorm == 0.0) & ~zero
+    skip = zero | still
     sgn = np.sign(fw.f)
-    U = np.where(zero[:, None], 0.0, fw.grad / np.where(gnorm > 0, gnorm, 1.0)[:, None])
+    U = np.where(skip[:, None], 0.0, fw.grad / np.where(gnorm > 0, gnorm, 1.0)[:, None])
     xnorm = np.linalg.norm(X, axis=1)
-    s_lin = np.where(zero, 0.0, np.abs(fw.f) / np.where(gnorm > 0, gnorm, 1.0))
+    s_lin = np.where(skip, 0.0, np.abs(fw.f) / np.where(gnorm > 0, gnorm, 1.0))
     h = np.maximum(s_lin / SMOOTH_GRID_DIVISIONS, 1e-4 * xnorm)
     act = net.spec.act
     if path == "reference":
@@ -80,6 +86,7 @@ def first_sign_flip(net: Network, X, path: str = "numba") -> SingleStep:
         V = -sgn[:, None] * (U @ net.W.T)
         t_star = np.array([
             0.0 if zero[i]
+            else math.inf if still[i]
             else _tstar_pwl_reference(Z[i], V[i], net.a, net.c, sgn[i])
             if act.piecewise_linear
             else _tstar_smooth_reference(Z[i], V[i], net.a, net.c, sgn[i], act.sigma, h[i],
@@ -88,36 +95,47 @@ def first_sign_flip(net: Network, X, path: str = "numba") -> SingleStep:
         ])  # fmt: skip
     else:
         t_star = _tstar_numba(
-            net.W, net.a, net.b, net.c, X, U, sgn, zero, h, SMOOTH_T_MAX * xnorm,
+            net.W, net.a, net.b, net.c, X, U, sgn, skip, h, SMOOTH_T_MAX * xnorm,
             act.code, act.piecewise_linear,
         )  # fmt: skip
+    t_star[still] = math.inf
     return SingleStep(fw.f, gnorm, t_star, zero)
 
 
 def _tstar_pwl_reference(z, v, a, c, sgn):
-    """Exact t* for relu by breakpoints, vectorised: cumulative slopes and values at breakpoints."""
+    """Exact t* for relu: walk the breakpoints in increasing order (ties in index order).
+
+    On each piece between breakpoints sign(f) f(x(t)) is affine: value h, slope. Crossing a
+    breakpoint activates a neuron (v > 0) or deactivates it (v < 0). When the last active neuron
+    switches off, f = c exactly from there on: the value is set to sign(f) c and the slope to 0
+    instead of the rounded running sums (which would leave a spurious +-1e-17 and decide by chance
+    whether a network whose ray kills every neuron flips).
+    """
     m = len(z)
     with np.errstate(divide="ignore", invalid="ignore"):
         bp = -z / v
     toggles = np.flatnonzero((v != 0) & (bp > 0))
     order = toggles[np.argsort(bp[toggles], kind="stable")]
-    t = bp[order]
     active0 = (z > 0) | ((z == 0) & (v > 0))
-    h0 = sgn * (np.sum(a * np.maximum(z, 0.0)) / math.sqrt(m) + c)
-    slope0 = sgn * np.sum(a[active0] * v[active0]) / math.sqrt(m)
-    # Crossing a breakpoint activates a neuron (v > 0) or deactivates it (v < 0).
-    dslope = sgn * a[order] * np.abs(v[order]) / math.sqrt(m)
-    slopes = slope0 + np.concatenate([[0.0], np.cumsum(dslope)])  # slope on each piece
-    knots = np.concatenate([[0.0], t])
-    values = h0 + np.concatenate([[0.0], np.cumsum(slopes[:-1] * np.diff(knots))])
-    # value at the end of piece k is values[k+1] (k < len(t)); last piece is unbounded
-    ends = values[1:]
-    crossing = np.flatnonzero(ends <= 0.0)
-    if crossing.size:
-        k = crossing[0]
-        return float(knots[k] + values[k] / -slopes[k])
-    if slopes[-1] < 0.0:
-        return float(knots[-1] + values[-1] / -slopes[-1])
+    n_active = int(np.count_nonzero(active0))
+    scale = sgn / math.sqrt(m)
+    h = float(np.sum(a[z > 0] * z[z > 0])) * scale + sgn * c
+    slope = float(np.sum(a[active0] * v[active0])) * scale
+    t_prev = 0.0
+    for s in order:
+        t = float(bp[s])
+        h_next = h + slope * (t - t_prev)
+        n_active += 1 if v[s] > 0 else -1
+        if n_active == 0:
+            h_next = sgn * c
+            if h_next == 0.0:
+                return t
+        if h_next <= 0.0:
+            return t_prev + h / -slope
+        h, t_prev = h_next, t
+        slope = 0.0 if n_active == 0 else slope + scale * a[s] * abs(v[s])
+    if slope < 0.0:
+        return t_prev + h / -slope
     return math.inf
 
 
@@ -148,34 +166,68 @@ def _ray_value(z, v, a, c, sgn, t, code):
 
 @numba.njit(cache=True)
 def _tstar_pwl_numba(z, v, a, c, sgn):
+    # The walk of _tstar_pwl_reference (same operations in the same order). Only the breakpoints
+    # that can matter are sorted: they are taken in bands [lo, hi) of doubling width starting near
+    # the linear prediction h / -slope. Bands partition the breakpoints by value and each is sorted
+    # stably, so the walk visits them in the order of one stable sort of all of them: O(m) work per
+    # band plus a sort of the few candidates instead of O(m log m).
     m = z.shape[0]
-    bp = np.full(m, np.inf)
+    bp = np.empty(m)
     h = 0.0
     slope = 0.0
+    n_active = 0
+    n_bp = 0
+    bp_min = np.inf
     for s in range(m):
         if z[s] > 0.0:
             h += a[s] * z[s]
         if z[s] > 0.0 or (z[s] == 0.0 and v[s] > 0.0):
             slope += a[s] * v[s]
+            n_active += 1
+        bp[s] = np.inf
         if v[s] != 0.0:
             t = -z[s] / v[s]
             if t > 0.0:
                 bp[s] = t
+                n_bp += 1
+                bp_min = min(bp_min, t)
     scale = sgn / math.sqrt(m)
     h = h * scale + sgn * c
     slope *= scale
-    order = np.argsort(bp, kind="mergesort")
     t_prev = 0.0
-    for j in range(m):
-        s = order[j]
-        if bp[s] == np.inf:
-            break
-        h_next = h + slope * (bp[s] - t_prev)
-        if h_next <= 0.0:
-            return t_prev + h / -slope
-        h = h_next
-        t_prev = bp[s]
-        slope += scale * a[s] * abs(v[s])
+    lo = 0.0
+    hi = 2.0 * h / -slope if slope < 0.0 and h > 0.0 else 2.0 * bp_min
+    idx = np.empty(n_bp, dtype=np.int64)
+    done = 0
+    while done < n_bp:
+        hi = max(hi, 2.0 * bp_min)  # bp_min: the smallest breakpoint not yet walked
+        cnt = 0
+        next_min = np.inf
+        for s in range(m):
+            if lo <= bp[s] < hi:
+                idx[cnt] = s
+                cnt += 1
+            elif hi <= bp[s] < next_min:
+                next_min = bp[s]
+        band = idx[:cnt]
+        order = band[np.argsort(bp[band], kind="mergesort")]
+        for j in range(cnt):
+            s = order[j]
+            h_next = h + slope * (bp[s] - t_prev)
+            n_active += 1 if v[s] > 0.0 else -1
+            if n_active == 0:  # f = c exactly once no neuron is active (see the reference)
+                h_next = sgn * c
+                if h_next == 0.0:
+                    return bp[s]
+            if h_next <= 0.0:
+                return t_prev + h / -slope
+            h = h_next
+            t_prev = bp[s]
+            slope = 0.0 if n_active == 0 else slope + scale * a[s] * abs(v[s])
+        done += cnt
+        lo = hi
+        hi = 2.0 * hi
+        bp_min = next_min
     if slope < 0.0:
         return t_prev + h / -slope
     return np.inf
@@ -203,7 +255,7 @@ def _tstar_smooth_numba(z, v, a, c, sgn, h, t_max, code):
     return np.inf
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(cache=True)
 def _tstar_numba(W, a, b, c, X, U, sgn, zero, h, t_max, code, piecewise_linear):
     m, _d = W.shape
     n = X.shape[0]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable
+
+import numpy as np
 
 
 class UserInputError(ValueError):
@@ -12,7 +15,9 @@ class UserInputError(ValueError):
 
 def check_int(name: str, value, *, minimum: int = 1) -> int:
     """Return ``value`` as an int >= ``minimum`` or raise naming the parameter."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise UserInputError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if not math.isfinite(value):
         raise UserInputError(f"{name} must be an integer >= {minimum}, got {value!r}")
     if int(value) != value or value < minimum:
         raise UserInputError(f"{name} must be an integer >= {minimum}, got {value!r}")
@@ -35,7 +40,7 @@ def check_real(
         v = float(value)
     except (TypeError, ValueError):
         raise UserInputError(f"{name} must be a real number in {interval}, got {value!r}") from None
-    if math.isnan(v) or (math.isinf(v) and not (v == high == math.inf or v == low == -math.inf)):
+    if not math.isfinite(v):
         raise UserInputError(f"{name} must be a finite number in {interval}, got {value!r}")
     below = v <= low if low_open else v < low
     above = v >= high if high_open else v > high

@@ -85,7 +85,7 @@ def preactivations(W, b, XT, lo, hi):
     return Z
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(cache=True)
 def _forward_numba(W, a, b, c, X, code):
     m, d = W.shape
     n = X.shape[0]
@@ -134,7 +134,7 @@ def gradient_difference(net: Network, X, delta, path: str = "numba") -> np.ndarr
     return out
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(cache=True)
 def _gradient_difference_numba(W, a, b, X, delta, code):
     m, d = W.shape
     n = X.shape[0]

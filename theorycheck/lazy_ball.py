@@ -63,7 +63,7 @@ def flippable_neurons(net: Network, X, R: float, path: str = "numba") -> np.ndar
     return _flippable_numba(net.W, net.b, X, r)
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(cache=True)
 def _flippable_numba(W, b, X, r):
     m, _d = W.shape
     n = X.shape[0]
@@ -96,7 +96,7 @@ def realised_flips(net: Network, W, X, path: str = "numba") -> np.ndarray:
     return _realised_flips_numba(net.W, W, net.b, X)
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(cache=True)
 def _realised_flips_numba(W0, W, b, X):
     m, _d = W0.shape
     n = X.shape[0]
@@ -140,7 +140,7 @@ def lazy_ball_project(W, W0, R: float, path: str = "numba") -> np.ndarray:
     return out
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(cache=True)
 def _project_numba(W, W0, R):
     m, d = W.shape
     out = np.empty_like(W)
@@ -178,7 +178,7 @@ def perturb(
     return _perturb_numba(net.W, G, radii)
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(cache=True)
 def _perturb_numba(W0, G, radii):
     m, d = W0.shape
     out = np.empty_like(W0)
@@ -261,7 +261,7 @@ def _worst_reference(Z, r, a, sigma, crit):
     )
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(cache=True)
 def _worst_numba(W, a, b, X, r, crit, code):
     m, _d = W.shape
     n = X.shape[0]

@@ -98,10 +98,13 @@ def clopper_pearson(k: int, n: int, level: float = 0.95, side: str = "two-sided"
 def replicates_needed(k: int, n: int, gamma: float, level: float = 0.95, cap: int = 10**8) -> int:
     """Replicates for the one-sided CP upper limit to fall below gamma at the observed rate.
 
-    Assumes the exceedance rate stays at max(k, 0.5)/n (0.5 for k = 0, a mild optimism);
-    returns ``cap`` when the observed rate is not below gamma (more data cannot show HOLDS).
+    With k = 0 it is the n' at which zero exceedances give an upper limit <= gamma
+    (1 - (1 - level)^(1/n') <= gamma). Otherwise it assumes the rate stays at k/n and returns
+    ``cap`` when that rate is not below gamma (more data cannot show HOLDS).
     """
-    rate = max(k, 0.5) / n
+    if k == 0:
+        return max(n, math.ceil(math.log(1 - level) / math.log1p(-gamma)))
+    rate = k / n
     if rate >= gamma:
         return cap
     lo, hi = n, n

@@ -98,7 +98,7 @@ def exact_part():
         ex = (h1[0] - h1[1]) / 2
         var_x = (h2[0] + h2[1]) / 2 - ex**2
         e_d2 = integrate.quad(
-            lambda z: (relu(z + r) - relu(z - r)) ** 2 * phi(z), -12, 12, points=[-r, r]
+            lambda z, r=r: (relu(z + r) - relu(z - r)) ** 2 * phi(z), -12, 12, points=[-r, r]
         )[0]
         cf = (1 + r * r) * (2 * Phi(r) - 1) - 2 * r * phi(r) + 4 * r * r * (1 - Phi(r))
         print(
