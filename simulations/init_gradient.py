@@ -6,6 +6,10 @@ N ~ Bin(m, 1/2) (relu, no biases), and its mean against E||grad f||^2 = d/2; ``b
 are mapped onto ``wang`` ones by grad f_wang = sqrt(d) grad f_bubeck, so d ||grad f_bubeck||^2
 must have the same law. Smooth activations are checked against their own expectation
 E[sigma'(g)^2 g^2] + (d - 1) E[sigma'(g)^2], and relu with biases against d/2.
+
+Bubeck et al. (2021)'s ||grad f(x)|| in Omega(1) and O(1) (``bubeck2021.gradient_norm``, read as
+Theta(1)) is checked as rate claims in the ``bubeck`` scaling: E||grad f|| over d at each width and
+over m at each dimension (relu, no biases), log-log slope 0 within :data:`RATE_TOLERANCE`.
 """
 
 from __future__ import annotations
@@ -19,9 +23,16 @@ from bounds import get_bound
 from simulations._common import law_summary, main
 from theorycheck.forward import output_and_gradient
 from theorycheck.network import NetworkSpec, sample_inputs, sample_network
+from theorycheck.rates import fit_rate
+from theorycheck.seeding import generator
 from theorycheck.simulation import Evaluation, FigureSpec, Simulation
 from theorycheck.stats import ks_test, mean_z_test
-from theorycheck.verdicts import law_verdict
+from theorycheck.verdicts import law_verdict, rate_verdict
+
+#: Largest drift of a Theta(1) exponent over a finite grid accepted as pre-asymptotic.
+RATE_TOLERANCE = 0.1
+#: Bootstrap replicates of the rate fits.
+N_BOOT = 1000
 
 
 @dataclass(frozen=True)
@@ -39,7 +50,7 @@ class InitGradient(Simulation):
     id = "init-gradient"
     title = "Input-gradient norm at initialisation (exact law F2; Bubeck et al. 2021)"
     claims = ("exact.f2_grad_norm_sq", "exact.grad_energy_relu", "exact.grad_energy_gelu",
-              "exact.grad_energy_tanh")  # fmt: skip
+              "exact.grad_energy_tanh", "bubeck2021.gradient_norm")  # fmt: skip
     limitations = (
         "The law of ||grad f||^2 is tested at one input per network (by rotation invariance every "
         "input has the same law at initialisation). Agreement at the grid points does not prove "
@@ -114,7 +125,49 @@ class InitGradient(Simulation):
             caption="Markers: mean with 95% CI; dashed: exact value (1/2 for relu; "
                     "E sigma'(g)^2 + O(1/d) for smooth sigma).",
         )]  # fmt: skip
-        return Evaluation(verdicts, pd.DataFrame(summary), figures)
+        rate_rows, rate_summary = self._rate_rows(data)
+        figures += [
+            FigureSpec("bubeck-norm", "E||grad f(x)|| in bubeck scaling (Bubeck et al. 2021: "
+                       "Omega(1) and O(1))", "input dimension d", "E||grad f||", logx=True,
+                       logy=True, caption="Mean with stratified-bootstrap 95% CI, one series per "
+                       "width; relu, no biases."),
+            FigureSpec("bubeck-slopes", "Local log-log slopes of E||grad f|| (bubeck scaling; "
+                       "Theta(1): slope 0)", "grid midpoint (d or m)", "local slope", logx=True,
+                       caption="Stratified-bootstrap 95% CIs; dashed: 0."),
+        ]  # fmt: skip
+        summary += rate_summary
+        return Evaluation(verdicts + rate_rows, pd.DataFrame(summary), figures)
+
+    def _rate_rows(self, data) -> tuple[list, list]:
+        """||grad f|| in Theta(1) (bubeck scaling, relu, no biases): over d at each m, over m at
+        each d (grids with at least two points)."""
+        claim = get_bound("bubeck2021.gradient_norm")
+        by: dict[tuple, dict] = {}
+        for cfg, df in data.items():
+            if cfg.scaling != "bubeck" or cfg.activation != "relu" or cfg.biases:
+                continue
+            norm = np.sqrt(df["grad_norm_sq"].to_numpy())
+            by.setdefault(("d", "m", cfg.m), {})[cfg.d] = norm
+            by.setdefault(("m", "d", cfg.d), {})[cfg.m] = norm
+        rows, summary = [], []
+        for (var, fixed, value), samples in sorted(by.items()):
+            if len(samples) < 2:
+                continue
+            grid = sorted(samples)
+            rng = generator(0, "bootstrap", self.id, var, value)
+            fit = fit_rate(grid, [samples[v] for v in grid], rng, n_boot=N_BOOT)
+            rows.append(rate_verdict(
+                claim.id, self.id, {fixed: value, "activation": "relu", "scaling": "bubeck"},
+                f"E||grad f(x)|| over {var} (bubeck scaling)", fit, claim.exponents[var],
+                claim.order, RATE_TOLERANCE, variable=var,
+            ))  # fmt: skip
+            if var == "d":
+                summary += fit.summary_rows({"figure": "bubeck-norm", "panel": "main",
+                                             "series": f"m = {value}"})  # fmt: skip
+            summary += fit.summary_rows({
+                "figure": "bubeck-slopes", "panel": f"over {var}", "series": f"{fixed} = {value}",
+                "reference": claim.exponents[var]}, local=True)  # fmt: skip
+        return rows, summary
 
 
 SIMULATION = InitGradient()

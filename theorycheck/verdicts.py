@@ -6,14 +6,22 @@
   INCONCLUSIVE with the number of replicates that would settle it. Slack = B / (empirical
   1-gamma quantile of X) for upper bounds, (empirical gamma quantile) / B for lower bounds.
 * Exact laws and identities: two-sided tests; AGREES unless the p-value is below alpha.
+* Rates "statistic in Theta/O/Omega/o(x^k)": :func:`rate_verdict` on a log-log fit with a
+  stratified bootstrap (:mod:`theorycheck.rates`): HOLDS if the exponent's interval lies in the
+  claim's band of exponents, VIOLATED if the fitted slope is significantly outside it.
 * Many tests in one run: :func:`apply_holm` adjusts the rejecting p-values (VIOLATED, DISAGREES)
   with Holm's step-down procedure at family-wise alpha (default 0.05) and re-decides the rows.
+* Deterministic checks (no sampling): :func:`comparison_verdict` (a computed value against a
+  reference within a stated relative tolerance: AGREES / DISAGREES) and
+  :func:`statement_verdict` (a statement evaluated over a grid: HOLDS / VIOLATED). Their verdict
+  is fixed when the row is made; they carry no p-value and are not part of Holm's family.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 
@@ -30,7 +38,10 @@ __all__ = [
     "VerdictRow",
     "apply_holm",
     "bound_verdict",
+    "comparison_verdict",
     "law_verdict",
+    "rate_verdict",
+    "statement_verdict",
     "verdict_frame",
 ]
 
@@ -112,8 +123,16 @@ def bound_verdict(
     return _decide(row, alpha)
 
 
+_ENGINE_NOTE = re.compile(
+    r"^(\d+/\d+ exceed the bound|about \d+ replicates in all would settle it"
+    r"|the exceedance rate is at gamma; more replicates will not settle it)(; )?"
+)
+
+
 def _decide(row: VerdictRow, alpha: float) -> VerdictRow:
     gamma = row.gamma
+    if row.test in DETERMINISTIC_TESTS:
+        return row  # decided when made (comparison_verdict, statement_verdict)
     if row.test == "clopper-pearson":
         if row.p_adjusted < alpha:
             verdict, note = Verdict.VIOLATED, f"{row.exceedances}/{row.n} exceed the bound"
@@ -127,7 +146,11 @@ def _decide(row: VerdictRow, alpha: float) -> VerdictRow:
                 if need < 10**8
                 else "the exceedance rate is at gamma; more replicates will not settle it"
             )
-        return replace(row, verdict=str(verdict), note=note)
+        # Keep what the simulation added to the note; replace only the engine's own sentence.
+        detail = _ENGINE_NOTE.sub("", row.note)
+        return replace(row, verdict=str(verdict), note="; ".join(filter(None, (note, detail))))
+    if row.test == RATE_TEST:
+        return _decide_rate(row, alpha)
     verdict = Verdict.DISAGREES if row.p_adjusted < alpha else Verdict.AGREES
     return replace(row, verdict=str(verdict))
 
@@ -168,15 +191,17 @@ def apply_holm(rows: list[VerdictRow], alpha: float = DEFAULT_ALPHA) -> list[Ver
     """
     if not rows:
         return []
-    p = np.array([r.p_value for r in rows])
+    # Deterministic rows have no p-value and do not enlarge the family.
+    tested = [i for i, r in enumerate(rows) if r.test not in DETERMINISTIC_TESTS]
+    p = np.array([rows[i].p_value for i in tested])
     order = np.argsort(p, kind="stable")
     m = len(p)
     adj_sorted = np.maximum.accumulate(np.minimum(1.0, (m - np.arange(m)) * p[order]))
     adj = np.empty(m)
     adj[order] = adj_sorted
-    out = []
-    for row, pa in zip(rows, adj, strict=True):
-        out.append(_decide(replace(row, p_adjusted=float(pa)), alpha))
+    out = list(rows)
+    for i, pa in zip(tested, adj, strict=True):
+        out[i] = _decide(replace(rows[i], p_adjusted=float(pa)), alpha)
     return out
 
 
@@ -184,3 +209,174 @@ def verdict_frame(rows: list[VerdictRow]) -> pd.DataFrame:
     """Verdict rows as a tidy DataFrame (the stored and printed form)."""
     cols = list(VerdictRow.__dataclass_fields__)
     return pd.DataFrame([asdict(r) for r in rows], columns=cols)
+
+
+# -- rate claims (THEORY.md Sec. 6 "Rates") ---------------------------------------------------
+
+#: ``test`` of a rate row; :func:`_decide` recognises rate rows by it.
+RATE_TEST = "rate fit (bootstrap)"
+
+
+def _rate_band(kind: str, exponent: float, tolerance: float) -> tuple[float, float]:
+    """The exponents a rate claim allows: Theta [k-tol, k+tol], O (-inf, k+tol],
+    Omega [k-tol, inf), o (-inf, k]."""
+    if kind == "Theta":
+        return exponent - tolerance, exponent + tolerance
+    if kind == "O":
+        return -math.inf, exponent + tolerance
+    if kind == "Omega":
+        return exponent - tolerance, math.inf
+    return -math.inf, exponent
+
+
+def _decide_rate(row: VerdictRow, alpha: float) -> VerdictRow:
+    """VIOLATED if the (Holm-adjusted) p-value is below alpha, HOLDS if the exponent's interval
+    lies inside the claim's band, INCONCLUSIVE otherwise. The note (the fit) is kept."""
+    p = row.params()
+    lo, hi = _rate_band(p["rate_kind"], row.bound, float(p["rate_tolerance"]))
+    if row.p_adjusted < alpha:
+        verdict = Verdict.VIOLATED
+    elif lo <= row.ci_low and row.ci_high <= hi:
+        verdict = Verdict.HOLDS
+    else:
+        verdict = Verdict.INCONCLUSIVE
+    return replace(row, verdict=str(verdict))
+
+
+def rate_verdict(
+    claim: str,
+    simulation: str,
+    parameters: dict,
+    statistic: str,
+    fit,
+    exponent: float,
+    kind: str = "Theta",
+    tolerance: float = 0.1,
+    variable: str = "x",
+    alpha: float = DEFAULT_ALPHA,
+) -> VerdictRow:
+    """Verdict on a rate claim "statistic in kind(variable^exponent)" from a
+    :class:`theorycheck.rates.RateFit`.
+
+    The claim allows a band of exponents: Theta [k - tol, k + tol], O (-inf, k + tol],
+    Omega [k - tol, inf), o (-inf, k] (``tolerance`` is ignored for o: the slope must be shown
+    below k). HOLDS when the exponent's (1 - alpha) normal bootstrap interval lies inside the
+    band; VIOLATED when the p-value of :meth:`RateFit.p_value` (the fitted slope is outside the
+    band) is below alpha, after Holm's adjustment when :func:`apply_holm` re-decides the row;
+    INCONCLUSIVE otherwise. The tolerance absorbs the pre-asymptotic drift a finite grid always
+    shows (e.g. E||grad f|| = sqrt(1/2) (1 - 1/(4d) + ...)): without it every Theta claim is
+    refuted once the replicates are many enough. For an O-claim's implied constant fit
+    (:func:`theorycheck.rates.implied_constant`) use ``exponent=0, kind="O"``.
+
+    Columns: ``bound`` = claimed exponent k, ``estimate``/``ci_low``/``ci_high`` = fitted
+    exponent and interval, ``n`` = replicates over the grid; ``parameters`` gain ``rate_kind``,
+    ``rate_tolerance``, ``over`` (the grid variable) and ``grid``; the note describes the fit
+    (constant, local slopes with intervals).
+
+    References: THEORY.md Sec. 6.
+    """
+    from theorycheck.rates import check_kind  # rates never imports verdicts: no cycle
+
+    check_kind(kind)
+    tolerance = 0.0 if kind == "o" else check_real("tolerance", tolerance, low=0.0)
+    alpha = check_real("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    if math.isfinite(fit.se):
+        ci_low, ci_high = fit.exponent - z * fit.se, fit.exponent + z * fit.se
+    else:
+        ci_low, ci_high = -math.inf, math.inf
+    p_value = fit.p_value(exponent, kind, tolerance)
+    params = {**parameters, "rate_kind": kind, "rate_tolerance": tolerance, "over": variable,
+              "grid": [float(v) for v in fit.x]}  # fmt: skip
+    lo, hi = _rate_band(kind, exponent, tolerance)
+    hints = [f"claim {kind}({variable}^{exponent:g}), allowed exponents [{lo:g}, {hi:g}]"]
+    if kind == "Theta" and math.isfinite(fit.se):
+        hints.append(
+            f"interval {'contains' if ci_low <= exponent <= ci_high else 'excludes'} {exponent:g}"
+        )
+    if math.isfinite(fit.se) and not (lo <= ci_low and ci_high <= hi) and kind == "Theta":
+        if ci_high - ci_low > hi - lo > 0:
+            factor = ((ci_high - ci_low) / (hi - lo)) ** 2
+            hints.append(f"interval wider than the band: ~{factor:.1f}x the replicates needed")
+    hints.append(fit.describe(variable))
+    row = VerdictRow(
+        claim, simulation, _params_json(params), statistic, RATE_TEST, int(np.sum(fit.n)),
+        float(exponent), math.nan, float(fit.exponent), float(ci_low), float(ci_high), math.nan,
+        -1, math.nan, float(p_value), float(p_value), "", "; ".join(hints),
+    )  # fmt: skip
+    return _decide(row, alpha)
+
+
+# -- deterministic checks (no sampling) ---------------------------------------------------------
+
+#: ``test`` of a :func:`comparison_verdict` row.
+COMPARISON_TEST = "relative error"
+#: ``test`` of a :func:`statement_verdict` row.
+STATEMENT_TEST = "checked statement"
+DETERMINISTIC_TESTS = (COMPARISON_TEST, STATEMENT_TEST)
+
+
+def comparison_verdict(
+    claim: str,
+    simulation: str,
+    parameters: dict,
+    statistic: str,
+    estimate: float,
+    reference: float,
+    tolerance: float,
+    *,
+    atol: float = 0.0,
+    n: int = 1,
+    ci: tuple[float, float] | None = None,
+    note: str = "",
+) -> VerdictRow:
+    """A computed value against a reference (e.g. an exact solver against an asymptotic formula):
+    AGREES if |estimate - reference| <= tolerance |reference| + atol, else DISAGREES.
+
+    Deterministic: no p-value (NaN), outside Holm's family. Columns: ``bound`` = reference,
+    ``estimate`` (with ``ci`` when the estimate is a mean over ``n`` draws), ``slack`` =
+    reference / estimate; the tolerance and the relative error go into ``parameters`` and the note.
+    """
+    tolerance = check_real("tolerance", tolerance, low=0.0)
+    atol = check_real("atol", atol, low=0.0)
+    estimate, reference = float(estimate), float(reference)
+    error = abs(estimate - reference)
+    rel = error / abs(reference) if reference != 0 else (0.0 if error == 0 else math.inf)
+    agrees = error <= tolerance * abs(reference) + atol
+    lo, hi = ci if ci is not None else (estimate, estimate)
+    slack = reference / estimate if estimate != 0 else math.nan
+    params = {**parameters, "tolerance": tolerance, "atol": atol}
+    error_text = f"relative error {rel:.2%}" if math.isfinite(rel) else f"error {error:.2g}"
+    text = f"{error_text} (tolerance {tolerance:.0%}" + (f" + {atol:g} absolute)" if atol else ")")
+    return VerdictRow(
+        claim, simulation, _params_json(params), statistic, COMPARISON_TEST, int(n),
+        reference, math.nan, estimate, float(lo), float(hi), float(slack), -1, math.nan,
+        math.nan, math.nan, str(Verdict.AGREES if agrees else Verdict.DISAGREES),
+        "; ".join(filter(None, (text, note))),
+    )  # fmt: skip
+
+
+def statement_verdict(
+    claim: str,
+    simulation: str,
+    parameters: dict,
+    statistic: str,
+    holds: bool,
+    *,
+    estimate: float = math.nan,
+    bound: float = math.nan,
+    n: int = 1,
+    note: str = "",
+) -> VerdictRow:
+    """A statement evaluated exactly over a grid (e.g. "along psi, S does not decrease where eps
+    decreases"): HOLDS or VIOLATED, with the offending grid points in the note.
+
+    Deterministic: no p-value (NaN), outside Holm's family. ``estimate``/``bound`` may carry the
+    statement's worst case and its threshold (e.g. the largest decrease of S and 0).
+    """
+    verdict = Verdict.HOLDS if holds else Verdict.VIOLATED
+    return VerdictRow(
+        claim, simulation, _params_json(parameters), statistic, STATEMENT_TEST, int(n),
+        float(bound), math.nan, float(estimate), float(estimate), float(estimate), math.nan,
+        -1, math.nan, math.nan, math.nan, str(verdict), note,
+    )  # fmt: skip

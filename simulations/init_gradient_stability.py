@@ -1,0 +1,326 @@
+"""init-gradient-stability: how much the input gradient moves (THEORY.md F5; Bubeck et al. 2021,
+"gradient locally stable", eq. (4)).
+
+For each replicate (one network at initialisation, one input x):
+
+* random perturbations independent of W: x' = cos(theta) x + sin(theta) ||x|| v with v uniform
+  on the unit sphere orthogonal to x (so ||x'|| = ||x|| and angle(x, x') = theta, delta = x' - x);
+  theta from a bubeck-unit size ||delta|| = rho (sin(theta/2) = rho / (2 sqrt(d))) for rho in
+  :data:`RHOS`, and one fixed angle :data:`FIXED_THETA`. Recorded: the neurons whose
+  pre-activation changes sign, ||grad f(x') - grad f(x)||^2 and the linearisation error
+  (f(x') - f(x) - <grad f(x), delta>)^2;
+* the attack ray: delta = -sign f(x) t u, u = grad f / ||grad f||, at t = c t* for c in
+  :data:`RAY_FRACTIONS` (t* the first sign flip): ||grad f(x + delta) - grad f(x)|| / ||grad f(x)||.
+
+Checks (exact laws, both scalings):
+
+* each neuron flips with probability theta/pi, independently (``exact.f5_flips``): the pooled count
+  over n networks is Bin(n m, theta/pi) (exact binomial test) — for every activation, it is a
+  statement about W only;
+* E||grad f(x') - grad f(x)||^2 = d theta/pi (wang), theta/pi (bubeck) for relu
+  (``exact.f5_gradient_jump``), z-test; for a general sigma (gelu here) by the same argument
+  (E a_s a_t = 1[s = t], w = g1 x + g2 v + r with r in the other d - 2 dimensions):
+  E||.||^2 = (d - 2) E[D^2] + E[D^2 (g1^2 + g2^2)], D = sigma'(z1) - sigma'(z0), z0 = g1,
+  z1 = cos(theta) g1 + sin(theta) g2 (wang; divided by d in bubeck), evaluated by 2-D
+  Gauss-Hermite quadrature (:func:`gradient_jump_energy`);
+* E[(f(x') - f(x) - <grad f, delta>)^2] = ||x'||^2 (theta - sin theta cos theta)/pi (relu, wang
+  units, ``exact.f5_linearisation_error``), E[(sigma(z1) - sigma(z0) - sigma'(z0)(z1 - z0))^2] for
+  a general sigma (:func:`linearisation_energy`); f-values are scale-invariant, so the same in both
+  scalings;
+* Bubeck et al.'s gradient stability (``bubeck2021.gradient_stability``): the mean of
+  ||grad f(x + delta) - grad f(x)|| / ||grad f(x)|| at ||delta|| = t* along the ray, and at a
+  random ||delta|| = 1 (bubeck units), tends to 0 as d grows: an o(d^0) rate claim (the fitted
+  log-log slope must be shown below 0). For relu the jump scales like d^-1/4 (F5: theta ~ rho /
+  sqrt(d) and E||.||^2 = theta/pi), for smooth sigma like d^-1/2.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bounds import get_bound
+from simulations._common import law_summary, main
+from theorycheck.activations import get_activation
+from theorycheck.attack import first_sign_flip
+from theorycheck.forward import gradient_difference, output_and_gradient
+from theorycheck.network import NetworkSpec, input_radius, sample_inputs, sample_network
+from theorycheck.rates import fit_rate
+from theorycheck.seeding import generator
+from theorycheck.simulation import Evaluation, FigureSpec, Simulation
+from theorycheck.stats import binomial_total_test, mean_z_test
+from theorycheck.verdicts import law_verdict, rate_verdict
+
+#: Random perturbation sizes ||delta|| (bubeck units).
+RHOS = (0.5, 1.0, 2.0)
+#: One fixed angle theta (radians), the same at every d.
+FIXED_THETA = 0.5
+#: Points along the attack ray, as fractions of t*.
+RAY_FRACTIONS = (0.25, 0.5, 1.0)
+#: The rate claims use the ray at t = t* and the random perturbation of size rho = 1.
+RATE_RHO = 1.0
+N_BOOT = 1000
+#: Gauss-Hermite nodes per dimension of the 2-D quadratures.
+_GH_NODES = 120
+
+
+@dataclass(frozen=True)
+class StabilityConfig:
+    d: int
+    m: int
+    activation: str
+    scaling: str
+    networks_per_block: int
+    n_blocks: int
+
+
+def _perturbations(d: int) -> list[tuple[str, float]]:
+    """(column label, theta) of the random perturbations at dimension d."""
+    out = [(f"rho_{rho:g}", 2.0 * math.asin(min(1.0, rho / (2.0 * math.sqrt(d))))) for rho in RHOS]
+    return [*out, (f"theta_{FIXED_THETA:g}", FIXED_THETA)]
+
+
+@functools.cache
+def _gh_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nodes (g1, g2) and weights of the 2-D probabilists' Gauss-Hermite rule for N(0, I_2)."""
+    t, w = np.polynomial.hermite_e.hermegauss(_GH_NODES)
+    w = w / math.sqrt(2.0 * math.pi)
+    g1, g2 = np.meshgrid(t, t, indexing="ij")
+    return g1, g2, np.outer(w, w)
+
+
+def _gauss_hermite_2d(fn, theta: float) -> float:
+    """E[fn(z0, z1, g1, g2)] with g1, g2 iid N(0,1), z0 = g1, z1 = cos(theta) g1 + sin(theta) g2,
+    by a tensor product of probabilists' Gauss-Hermite rules (exact for polynomials of degree
+    < 2 * _GH_NODES in each variable; smooth activations converge fast)."""
+    g1, g2, W = _gh_grid()
+    z0, z1 = g1, math.cos(theta) * g1 + math.sin(theta) * g2
+    return float(np.sum(W * fn(z0, z1, g1, g2)))
+
+
+def gradient_jump_energy(activation: str, d: int, theta: float) -> float:
+    """E||grad f(x') - grad f(x)||^2 at initialisation, wang units (||x|| = ||x'|| = 1).
+
+    = (d - 2) E[D^2] + E[D^2 (g1^2 + g2^2)] with D = sigma'(z1) - sigma'(z0) (module docstring);
+    relu: d theta / pi exactly (THEORY.md F5). Divide by d for the bubeck scaling.
+    """
+    act = get_activation(activation)
+    if activation == "relu":
+        return d * theta / math.pi
+    d2 = _gauss_hermite_2d(lambda z0, z1, g1, g2: (act.dsigma(z1) - act.dsigma(z0)) ** 2, theta)
+    d2r = _gauss_hermite_2d(
+        lambda z0, z1, g1, g2: (act.dsigma(z1) - act.dsigma(z0)) ** 2 * (g1**2 + g2**2), theta
+    )
+    return (d - 2) * d2 + d2r
+
+
+def linearisation_energy(activation: str, theta: float) -> float:
+    """E[(f(x') - f(x) - <grad f(x), x' - x>)^2] at initialisation for ||x'|| = ||x|| (in wang
+    units ||x|| = 1; the same in bubeck units: f-values are scale-invariant).
+
+    = E[(sigma(z1) - sigma(z0) - sigma'(z0)(z1 - z0))^2]; relu: (theta - sin theta cos theta)/pi.
+    """
+    act = get_activation(activation)
+    if activation == "relu":
+        return (theta - math.sin(theta) * math.cos(theta)) / math.pi
+    return _gauss_hermite_2d(
+        lambda z0, z1, g1, g2: (act.sigma(z1) - act.sigma(z0) - act.dsigma(z0) * (z1 - z0)) ** 2,
+        theta,
+    )
+
+
+class InitGradientStability(Simulation):
+    id = "init-gradient-stability"
+    title = "How far the input gradient moves: F5 and Bubeck et al.'s gradient stability"
+    claims = ("exact.f5_flips", "exact.f5_gradient_jump", "exact.f5_linearisation_error",
+              "bubeck2021.gradient_stability")  # fmt: skip
+    limitations = (
+        "Random perturbations are independent of W (F5's setting); along the attack ray the "
+        "perturbation depends on W, and only the decay in d is checked there. Gradient "
+        "stability is measured at particular perturbations, a lower estimate of the supremum "
+        "over the ball that Bubeck et al. bound. The smooth-activation references come from "
+        "2-D Gauss-Hermite quadrature of formulas derived here (module docstring). A rate "
+        "verdict concerns the log-log slope over the grid only."
+    )
+
+    def _configs(self, profile):
+        if profile == "quick":
+            dims, m, per_block, blocks = (25, 100, 400), 1000, 150, 2
+        else:
+            dims, m, per_block, blocks = (25, 100, 400, 1600), 2000, 500, 4
+        for activation in ("relu", "gelu"):
+            for scaling in ("bubeck", "wang"):
+                for d in dims:
+                    yield StabilityConfig(d, m, activation, scaling, per_block, blocks)
+
+    def blocks(self, config):
+        return config.n_blocks
+
+    def measure(self, config: StabilityConfig, rng) -> pd.DataFrame:
+        spec = NetworkSpec(d=config.d, m=config.m, activation=config.activation,
+                           scaling=config.scaling)  # fmt: skip
+        radius = input_radius(spec)
+        perturbations = _perturbations(config.d)
+        rows = []
+        for rep in range(config.networks_per_block):
+            net = sample_network(spec, rng)
+            x = sample_inputs(spec, 1, rng)[0]
+            # v uniform on the unit sphere orthogonal to x.
+            V = rng.standard_normal((len(perturbations), spec.d))
+            V -= np.outer(V @ x, x) / radius**2
+            V /= np.linalg.norm(V, axis=1, keepdims=True)
+            thetas = np.array([th for _, th in perturbations])
+            Xp = np.cos(thetas)[:, None] * x + np.sin(thetas)[:, None] * radius * V
+            # One kernel call per quantity and replicate (x and the perturbed points together).
+            fw = output_and_gradient(net, np.vstack([x, Xp]))
+            f, grad, gnorm, fp = float(fw.f[0]), fw.grad[0], float(fw.grad_norm[0]), fw.f[1:]
+            deltas = Xp - x
+            ss = first_sign_flip(net, x[None, :])
+            t_star = float(ss.t_star[0])
+            on_ray = math.isfinite(t_star) and not ss.zero_output[0]
+            if on_ray:
+                u = -math.copysign(1.0, f) * grad / gnorm
+                deltas = np.vstack([deltas, np.array(RAY_FRACTIONS)[:, None] * t_star * u])
+            jumps = gradient_difference(net, np.broadcast_to(x, deltas.shape), deltas)
+            # Matrix-vector products, one point at a time: a small gemm pays BLAS threading
+            # costs that dominate at this size.
+            signs0 = (net.W @ x + net.b) > 0
+            signs1 = [(net.W @ xp + net.b) > 0 for xp in Xp]
+            row = {"replicate": rep, "f": f, "grad_norm": gnorm, "t_star": t_star}
+            for j, (label, _theta) in enumerate(perturbations):
+                row[f"flips_{label}"] = int(np.count_nonzero(signs1[j] != signs0))
+                row[f"jump2_{label}"] = float(jumps[j] ** 2)
+                row[f"lin2_{label}"] = float((fp[j] - f - deltas[j] @ grad) ** 2)
+                row[f"ratio_{label}"] = float(jumps[j] / gnorm)
+            for k, c in enumerate(RAY_FRACTIONS):
+                jump = jumps[len(perturbations) + k] if on_ray else math.nan
+                row[f"ray_ratio_{c:g}"] = float(jump / gnorm)
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def evaluate(self, data) -> Evaluation:
+        flips_law = get_bound("exact.f5_flips")
+        jump_law = get_bound("exact.f5_gradient_jump")
+        lin_law = get_bound("exact.f5_linearisation_error")
+        verdicts, summary = [], []
+        for cfg, df in data.items():
+            params = {"d": cfg.d, "m": cfg.m, "activation": cfg.activation,
+                      "scaling": cfg.scaling}  # fmt: skip
+            panel = f"{cfg.activation}, {cfg.scaling}"
+            per_unit = cfg.d if cfg.scaling == "bubeck" else 1.0  # wang -> scaling units
+            for label, theta in _perturbations(cfg.d):
+                p = {**params, "perturbation": label, "theta": theta}
+                n = len(df)
+                flips = df[f"flips_{label}"].to_numpy()
+                verdicts.append(law_verdict(
+                    flips_law.id, self.id, p, "neurons flipped ~ Bin(m, theta/pi), pooled",
+                    "exact binomial (pooled)",
+                    binomial_total_test(int(flips.sum()), n * cfg.m, theta / math.pi), flips,
+                    reference_mean=float(flips_law.mean(m=cfg.m, theta=theta)),
+                ))  # fmt: skip
+                jump2 = df[f"jump2_{label}"].to_numpy()
+                if cfg.activation == "relu":
+                    ref = float(jump_law(d=cfg.d, theta=theta)) / per_unit
+                    ref_lin = float(lin_law(theta=theta, r=1.0))
+                    how = "(relu, exact)"
+                else:
+                    ref = gradient_jump_energy(cfg.activation, cfg.d, theta) / per_unit
+                    ref_lin = linearisation_energy(cfg.activation, theta)
+                    how = f"({cfg.activation}, 2-D Gauss-Hermite quadrature)"
+                units = "wang" if cfg.scaling == "wang" else "bubeck"
+                verdicts.append(law_verdict(
+                    jump_law.id, self.id, p,
+                    f"E||grad f(x') - grad f(x)||^2 ({units} units) {how}", "z (sample variance)",
+                    mean_z_test(jump2, ref), jump2, reference_mean=ref,
+                ))  # fmt: skip
+                lin2 = df[f"lin2_{label}"].to_numpy()
+                verdicts.append(law_verdict(
+                    lin_law.id, self.id, p,
+                    f"E[(f(x') - f(x) - <grad f, delta>)^2] {how}", "z (sample variance)",
+                    mean_z_test(lin2, ref_lin), lin2, reference_mean=ref_lin,
+                ))  # fmt: skip
+                for figure, values, reference in (
+                    ("f5-jump", jump2 / ref, 1.0),
+                    ("f5-linearisation", lin2 / ref_lin, 1.0),
+                    ("f5-flips", flips / (cfg.m * theta / math.pi), 1.0),
+                ):
+                    summary.append(law_summary(values, {
+                        "figure": figure, "panel": panel, "series": label.replace("_", " = "),
+                        "x": cfg.d, "reference": reference}))  # fmt: skip
+        rows, rate_summary = self._rate_rows(data)
+        figures = [
+            FigureSpec("f5-jump", "E||grad f(x') - grad f(x)||^2 / exact value (F5), random "
+                       "delta independent of W", "input dimension d", "estimate / exact",
+                       logx=True, caption="Mean with 95% CI; dashed: 1. Exact: d theta/pi (wang), "
+                       "theta/pi (bubeck) for relu; 2-D Gauss-Hermite quadrature for gelu."),
+            FigureSpec("f5-flips", "Flipped neurons / (m theta/pi) (F5)", "input dimension d",
+                       "estimate / exact", logx=True,
+                       caption="Mean with 95% CI; dashed: 1."),
+            FigureSpec("f5-linearisation", "Linearisation error E[(f(x') - f(x) - <grad f, "
+                       "delta>)^2] / exact value (F5)", "input dimension d", "estimate / exact",
+                       logx=True, caption="Mean with 95% CI; dashed: 1."),
+            FigureSpec("ray-stability", "||grad f(x + delta) - grad f(x)|| / ||grad f(x)|| along "
+                       "the attack ray, delta = c t* u", "input dimension d", "relative change",
+                       logx=True, logy=True,
+                       caption="Mean with stratified-bootstrap 95% CI, one series per fraction c "
+                               "of t*. Bubeck et al.: o(1) as d grows (eq. (4))."),
+            FigureSpec("random-stability", "Relative gradient change for a random delta of "
+                       "bubeck-unit size rho", "input dimension d", "relative change",
+                       logx=True, logy=True,
+                       caption="Mean with stratified-bootstrap 95% CI; F5 predicts "
+                               "~ (rho / (pi sqrt(d)))^(1/2) / ||grad f|| for relu."),
+            FigureSpec("rate-slopes", "Local log-log slopes of the relative gradient change "
+                       "(o(1): slope below 0)", "grid midpoint d", "local slope", logx=True,
+                       caption="Stratified-bootstrap 95% CIs; dashed: 0."),
+        ]  # fmt: skip
+        return Evaluation(verdicts + rows, pd.DataFrame(summary + rate_summary), figures)
+
+    def _rate_rows(self, data) -> tuple[list, list]:
+        claim = get_bound("bubeck2021.gradient_stability")
+        exponent, kind = float(claim.exponents["d"]), claim.order
+        groups: dict[tuple, dict] = {}
+        for cfg, df in data.items():
+            groups.setdefault((cfg.activation, cfg.scaling, cfg.m), {})[cfg.d] = df
+        rows, summary = [], []
+        for (activation, scaling, m), by_d in groups.items():
+            dims = sorted(by_d)
+            panel = f"{activation}, {scaling}"
+            columns = [(f"ray_ratio_{c:g}", "ray-stability", f"c = {c:g}") for c in RAY_FRACTIONS]
+            columns += [(f"ratio_rho_{r:g}", "random-stability", f"rho = {r:g}") for r in RHOS]
+            for column, figure, series in columns:
+                samples = [by_d[d][column].to_numpy() for d in dims]
+                samples = [s[np.isfinite(s)] for s in samples]
+                if len(dims) < 2 or any(s.size < 2 for s in samples):
+                    continue
+                rng = generator(0, "bootstrap", self.id, activation, scaling, column)
+                fit = fit_rate(dims, samples, rng, n_boot=N_BOOT, statistic="mean")
+                summary += fit.summary_rows({"figure": figure, "panel": panel,
+                                             "series": series})  # fmt: skip
+                checked = column in ("ray_ratio_1", f"ratio_rho_{RATE_RHO:g}")
+                if not checked:
+                    continue
+                what = (
+                    "at ||delta|| = t* along the attack ray"
+                    if column.startswith("ray")
+                    else f"at a random delta, ||delta|| = {RATE_RHO:g} (bubeck units)"
+                )
+                rows.append(rate_verdict(
+                    claim.id, self.id, {"m": m, "activation": activation, "scaling": scaling,
+                                        "delta": column},
+                    f"E ||grad f(x + delta) - grad f(x)|| / ||grad f(x)|| {what}", fit,
+                    exponent, kind, variable="d",
+                ))  # fmt: skip
+                summary += fit.summary_rows({"figure": "rate-slopes", "panel": panel,
+                                             "series": series, "reference": exponent},
+                                            local=True)  # fmt: skip
+        return rows, summary
+
+
+SIMULATION = InitGradientStability()
+
+if __name__ == "__main__":
+    main(SIMULATION)
