@@ -304,7 +304,27 @@ class F5LinearisationError(Bound):
         return r * r * y_minus_sin / (2.0 * math.pi)
 
 
+class WorstOutputRelu(Bound):
+    """E sup_W f(x; W) over the lazy ball for relu at initialisation."""
+
+    id = "exact.worst_output_relu"
+    citation = "THEORY.md Sec. 2 item 2 [derived]; docs/derivations/worst_output.md"
+    statement = (
+        "Relu at initialisation (wang, ||x|| = 1, a = +-1, no biases), R = C0/sqrt(m): "
+        "E sup f = C0/2, E inf f = -C0/2, Var sup = 1/2 + C0^2/(4m), 0 <= sup - inf <= 2 C0, "
+        "and |f(x;W) - f(x;W0)| <= C0 for every W in the ball."
+    )
+    kind = Kind.EXPECTATION
+    params = (_M, _C0)
+    monotone = {"C0": +1}  # noqa: RUF012
+    derived = True
+
+    def _value(self, m, C0):
+        return C0 / 2.0 + 0.0 * m
+
+
 LAWS: tuple[Bound, ...] = (
+    WorstOutputRelu(),
     F1Output(),
     F1AbsOutputBound(),
     F2GradNormSq(),

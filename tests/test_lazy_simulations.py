@@ -1,0 +1,302 @@
+"""The lazy-* simulations of Wang et al. (2022) on tiny grids: columns, verdict rows, figures, and
+the invariants that hold for every replicate (points of the ball compared with the ball's extrema).
+
+Each simulation's ``measure``/``evaluate`` run as the runner runs them (one generator per block
+from :func:`theorycheck.seeding.generator`). The statistical rows are only required not to reject
+at 1e-7 (a correct implementation fails with probability < 1e-7 per row, < 1e-6 in all); where
+cheap, a wrong reference value is shown to be rejected at the same threshold (power).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import simulations.lazy_output as lazy_output_module
+from simulations import REGISTRY
+from simulations.lazy_gradient import FAMILIES, LazyGradient, LazyGradientConfig
+from simulations.lazy_gradient_stability import LazyGradientStability, StabilityConfig
+from simulations.lazy_output import (
+    WORST_OUTPUT_FACTS,
+    LazyOutput,
+    OutputConfig,
+    worst_output_moments,
+)
+from simulations.lazy_robust_error import (
+    RADIUS_CONSTANTS,
+    LazyRobustError,
+    RobustErrorConfig,
+)
+from simulations.lazy_single_step import LazySingleStep, SingleStepConfig
+from theorycheck.seeding import generator
+from theorycheck.simulation import config_id
+from theorycheck.verdicts import Verdict, VerdictRow, apply_holm
+
+VALID = {v.value for v in Verdict}
+#: Rows of a correct implementation reject at this level with probability < 1e-7 each.
+STRICT = 1e-7
+
+
+class TinyOutput(LazyOutput):
+    def _configs(self, profile):
+        for m in (20, 300):
+            yield OutputConfig(m, 3, (1.0, 10.0), (0.1,), networks_per_block=200, n_blocks=2)
+
+
+class TinyGradient(LazyGradient):
+    def _configs(self, profile):
+        for d in (4, 30):
+            yield LazyGradientConfig(d, 40, 10.0, (0.1,), 6, 2, 2)
+
+
+class TinySingleStep(LazySingleStep):
+    def _configs(self, profile):
+        for d in (9, 25, 64):
+            yield SingleStepConfig(d, 60, 10.0, 12, 2)
+
+
+class TinyStability(LazyGradientStability):
+    def _configs(self, profile):
+        for d in (9, 36):
+            yield StabilityConfig(d, 40, 10.0, 4, 1, 2)
+
+
+class TinyRobustError(LazyRobustError):
+    def _configs(self, profile):
+        for d in (9, 36):
+            yield RobustErrorConfig(d, 50, 10.0, 20, 4, 1, 2)
+
+
+def run_blocks(sim):
+    """{config: concatenated blocks}, each block from its own generator (as the runner does)."""
+    import pandas as pd
+
+    data = {}
+    for cfg in sim.configs("quick"):
+        blocks = [
+            sim.measure(cfg, generator(0, sim.id, config_id(cfg), b)).assign(block=b)
+            for b in range(sim.blocks(cfg))
+        ]
+        data[cfg] = pd.concat(blocks, ignore_index=True)
+    return data
+
+
+def check_evaluation(sim, data):
+    ev = sim.evaluate(data)
+    assert ev.verdicts and all(isinstance(v, VerdictRow) for v in ev.verdicts)
+    assert {v.verdict for v in ev.verdicts} <= VALID
+    assert all(v.simulation == sim.id for v in ev.verdicts)
+    for claim in sim.claims:
+        assert claim in {v.claim for v in ev.verdicts}
+    for col in ("figure", "x", "estimate", "ci_low", "ci_high", "series", "panel"):
+        assert col in ev.summary.columns
+    assert {f.name for f in ev.figures} <= set(ev.summary["figure"])
+    assert len(apply_holm(ev.verdicts)) == len(ev.verdicts)
+    return ev
+
+
+def test_registered():
+    for sim_id in ("lazy-output", "lazy-gradient", "lazy-single-step", "lazy-robust-error",
+                   "lazy-gradient-stability"):  # fmt: skip
+        sim = REGISTRY[sim_id]
+        for profile in ("quick", "full"):
+            assert sim.configs(profile)
+
+
+# -- lazy-output ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def output_data():
+    return run_blocks(TinyOutput())
+
+
+def test_lazy_output_columns_and_invariants(output_data):
+    for cfg, df in output_data.items():
+        assert {"C0", "f0", "sup", "inf", "sup_abs", "f_random_sphere"} <= set(df.columns)
+        assert len(df) == cfg.networks_per_block * cfg.n_blocks * len(cfg.C0s)
+        eps = 1e-9 * (1 + df["C0"])
+        # W0 and the random-sphere W are points of the ball: inf <= f <= sup at both.
+        for col in ("f0", "f_random_sphere"):
+            assert (df["inf"] <= df[col] + eps).all() and (df[col] <= df["sup"] + eps).all()
+        assert np.allclose(df["sup_abs"], np.maximum(df["sup"], -df["inf"]))
+
+
+def test_lazy_output_verdicts(output_data):
+    sim = TinyOutput()
+    ev = check_evaluation(sim, output_data)
+    facts = [v for v in ev.verdicts if v.claim == WORST_OUTPUT_FACTS]
+    # 3 z-tests + 2 deterministic checks per (config, C0)
+    assert len(facts) == 5 * sum(len(c.C0s) for c in output_data)
+    for v in facts:
+        if v.test == "relative error":  # the deterministic facts: no violation at all
+            assert v.verdict == "AGREES" and v.estimate == 0
+        else:
+            assert v.p_value > STRICT, v
+    lemma = [v for v in ev.verdicts if v.claim == "wang2022.lemma_4_1"]
+    assert len(lemma) == 4 and all(v.verdict == "HOLDS" for v in lemma)
+    assert all(v.slack > 1 for v in lemma)
+    assert {"sup-abs", "sup-mean", "sup-var", "gap"} == {f.name for f in ev.figures}
+
+
+def test_lazy_output_moment_tests_have_power(output_data, monkeypatch):
+    """A mean off by 0.5 or a doubled variance is rejected at STRICT (z ~ 10 at n = 400)."""
+    for shift, scale, statistic in ((0.5, 1.0, "E sup"), (0.0, 2.0, "Var sup")):
+
+        def wrong(m, C0, shift=shift, scale=scale):
+            mean, var = worst_output_moments(m, C0)
+            return mean + shift, var * scale
+
+        monkeypatch.setattr(lazy_output_module, "worst_output_moments", wrong)
+        rows = [v for v in TinyOutput().evaluate(output_data).verdicts
+                if v.statistic.startswith(statistic)]  # fmt: skip
+        assert rows and all(v.p_value < STRICT for v in rows)
+
+
+def test_worst_output_moments_match_exact_integrals():
+    """E sup and Var sup by quadrature of the one-neuron law X = a relu(z + a R)."""
+    from scipy import integrate, stats
+
+    for m, C0 in ((10, 1.0), (100, 10.0), (1000, 40.0)):
+        R = C0 / math.sqrt(m)
+
+        def moment(k, R=R):
+            plus = integrate.quad(lambda z: max(z + R, 0) ** k * stats.norm.pdf(z), -40, 40)[0]
+            minus = integrate.quad(lambda z: max(z - R, 0) ** k * stats.norm.pdf(z), -40, 40)[0]
+            return 0.5 * plus + 0.5 * (-1) ** k * minus
+
+        mean, var = worst_output_moments(m, C0)
+        assert math.isclose(mean, math.sqrt(m) * moment(1), rel_tol=1e-7)
+        assert math.isclose(var, moment(2) - moment(1) ** 2, rel_tol=1e-7)
+
+
+# -- lazy-gradient ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gradient_data():
+    return run_blocks(TinyGradient())
+
+
+def test_lazy_gradient_columns_and_invariants(gradient_data):
+    for cfg, df in gradient_data.items():
+        cols = [c for c, _, _ in FAMILIES]
+        assert {*cols, "certified_lower", "train_error", "trained_deviation"} <= set(df.columns)
+        assert len(df) == cfg.networks_per_block * cfg.n_blocks
+        assert df["grad_trained"].notna().sum() == cfg.trained_per_block * cfg.n_blocks
+        # The certificate bounds the minimum over the ball from below: every point is above it,
+        # and the search is never worse than its start W0.
+        values = df[cols].to_numpy()
+        lower = df["certified_lower"].to_numpy()[:, None]
+        assert np.all(np.isnan(values) | (values >= lower * (1 - 1e-9)))
+        assert (df["grad_shrink"] <= df["grad_init"] * (1 + 1e-12)).all()
+        assert (df["trained_deviation"].dropna() <= 1 + 1e-9).all()
+
+
+def test_lazy_gradient_verdicts(gradient_data):
+    ev = check_evaluation(TinyGradient(), gradient_data)
+    rows = [v for v in ev.verdicts if v.claim == "wang2022.lemma_4_2"]
+    # one row per family per config per gamma, each a lower-bound verdict at sqrt(d)/4
+    assert len(rows) == len(FAMILIES) * len(gradient_data)
+    for v in rows:
+        assert v.bound == pytest.approx(math.sqrt(v.params()["d"]) / 4)
+    # The search's point is attained: where it goes below sqrt(d)/4 its exceedances are counted.
+    shrink = [v for v in rows if v.params()["W"].startswith("gradient-shrinking")]
+    assert all("upper estimate" in v.statistic or "search" in v.note for v in shrink)
+    assert {"grad-norm", "below-bound"} == {f.name for f in ev.figures}
+
+
+# -- lazy-single-step -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def single_step_data():
+    return run_blocks(TinySingleStep())
+
+
+def test_lazy_single_step_columns_and_invariants(single_step_data):
+    for cfg, df in single_step_data.items():
+        assert {"family", "f", "grad_norm", "t_star", "eta_star"} <= set(df.columns)
+        assert set(df["family"]) == {"W0", "random-sphere", "worst-output", "robustifying"}
+        assert len(df) == 4 * cfg.networks_per_block * cfg.n_blocks
+        finite = np.isfinite(df["t_star"])
+        assert np.allclose(df.loc[finite, "eta_star"] * df.loc[finite, "grad_norm"],
+                           df.loc[finite, "t_star"])  # fmt: skip
+        # worst-output maximises |f| over the ball: no other family's |f| is larger.
+        absf = df.assign(absf=df["f"].abs()).pivot(index=["block", "replicate"], columns="family",
+                                                   values="absf")  # fmt: skip
+        others = absf.drop(columns="worst-output").to_numpy()
+        assert np.all(others <= absf["worst-output"].to_numpy()[:, None] * (1 + 1e-9) + 1e-12)
+        assert (df["t_star"] > 0).all()
+
+
+def test_lazy_single_step_verdicts(single_step_data):
+    ev = check_evaluation(TinySingleStep(), single_step_data)
+    rates = [v for v in ev.verdicts if v.test == "rate fit (bootstrap)"]
+    assert rates and all(v.params()["grid"] == [9.0, 25.0, 64.0] for v in rates)
+    kinds = {v.claim: v.params()["rate_kind"] for v in rates}
+    assert kinds == {"wang2022.theorem_3_1": "O", "wang2022.theorem_3_1_step": "O",
+                     "wang2022.lemma_4_2": "Omega"}  # fmt: skip
+    steps = [v for v in ev.verdicts if v.test == "clopper-pearson"]
+    assert len(steps) == 4 * len(single_step_data)
+    assert {"perturbation", "gradient", "step", "c2"} == {f.name for f in ev.figures}
+
+
+# -- lazy-robust-error ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def robust_error_data():
+    return run_blocks(TinyRobustError())
+
+
+def test_lazy_robust_error_columns_and_invariants(robust_error_data):
+    cols = [f"robust_error_{c:g}" for c in RADIUS_CONSTANTS]
+    for cfg, df in robust_error_data.items():
+        assert {"family", "error", *cols} <= set(df.columns)
+        assert (df["family"] == "trained").sum() == cfg.trained_per_block * cfg.n_blocks
+        assert len(df) == (2 * cfg.networks_per_block + cfg.trained_per_block) * cfg.n_blocks
+        # The robust error contains the clean error and grows with the radius.
+        values = df[["error", *cols]].to_numpy()
+        assert np.all(np.diff(values, axis=1) >= 0) and np.all((values >= 0) & (values <= 1))
+
+
+def test_lazy_robust_error_verdicts(robust_error_data):
+    ev = check_evaluation(TinyRobustError(), robust_error_data)
+    rows = [v for v in ev.verdicts if v.claim == "wang2022.corollary_3_2"]
+    # verdicts only where the corollary speaks, R sqrt(d) >= C_R = 5: two radii x 3 families
+    assert len(rows) == 2 * 3 * len(robust_error_data)
+    assert all(v.params()["R sqrt(d)"] >= 5 and v.bound == 0.9 for v in rows)
+    assert all(v.gamma == pytest.approx(0.1) for v in rows)  # fails w.p. <= 10 gamma
+    assert {"robust-error", "clean-error"} == {f.name for f in ev.figures}
+
+
+# -- lazy-gradient-stability ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stability_data():
+    return run_blocks(TinyStability())
+
+
+def test_lazy_gradient_stability_columns_and_invariants(stability_data):
+    for cfg, df in stability_data.items():
+        assert {"family", "rho", "grad_norm", "ray", "search", "certificate"} <= set(df.columns)
+        assert np.allclose(df["rho"], 5 / math.sqrt(cfg.d))
+        assert df["search"].notna().sum() == 3 * cfg.searched_per_block * cfg.n_blocks
+        # The certificate bounds the sup from above: the ray point and the search lie below it.
+        cert = df["certificate"] * (1 + 1e-9)
+        assert (df["ray"] <= cert).all()
+        searched = df["search"].notna()
+        assert (df.loc[searched, "search"] <= cert[searched]).all()
+
+
+def test_lazy_gradient_stability_verdicts(stability_data):
+    ev = check_evaluation(TinyStability(), stability_data)
+    rows = [v for v in ev.verdicts if v.claim == "wang2022.lemma_4_4"]
+    # 3 families x (ray, search, certificate), each a little-o rate row in d
+    assert len(rows) == 9
+    assert all(v.params()["rate_kind"] == "o" and v.bound == 0.5 for v in rows)
+    assert {"drift"} == {f.name for f in ev.figures}
