@@ -16,7 +16,20 @@ __all__ = ["REGISTRY", "Simulation", "get_simulation"]
 
 _MODULES = (
     "init_gradient",
+    "init_gradient_stability",
+    "init_output",
+    "init_single_step",
+    "lazy_gradient",
+    "lazy_gradient_stability",
+    "lazy_output",
+    "lazy_robust_error",
     "lazy_sign_flips",
+    "lazy_single_step",
+    "quadratic_lazy",
+    "quadratic_nn",
+    "quadratic_nt",
+    "quadratic_rf",
+    "quadratic_tradeoff",
     "width_window",
 )
 
