@@ -29,10 +29,22 @@ from theorycheck.forward import as_inputs, output_and_gradient, preactivations
 from theorycheck.network import Network
 from theorycheck.paths import check_path
 
-__all__ = ["SMOOTH_GRID_DIVISIONS", "SMOOTH_T_MAX", "SingleStep", "first_sign_flip"]
+__all__ = [
+    "SMOOTH_GRID_DIVISIONS",
+    "SMOOTH_T_MAX",
+    "TOUCH_TOLERANCE",
+    "SingleStep",
+    "first_sign_flip",
+]
 
 #: Grid step for smooth activations is s_lin / SMOOTH_GRID_DIVISIONS (at least 1e-4 ||x||).
 SMOOTH_GRID_DIVISIONS = 32
+#: relu walk: f(x(t)) within TOUCH_TOLERANCE * (sum_s |a_s z_s| / sqrt(m) + |c|) of 0 at a
+#: breakpoint counts as reaching 0. Where the ray touches f = 0 exactly at a kink (in d = 1 every
+#: breakpoint is the same point x = 0, up to one ulp), the computed value there is +-1e-16 by
+#: rounding, and without a tolerance the two summation orders of the paths disagreed on whether
+#: the sign flips.
+TOUCH_TOLERANCE = 1e-12
 #: Smooth activations: search for the first flip only up to SMOOTH_T_MAX * ||x||.
 SMOOTH_T_MAX = 4.0
 
@@ -121,6 +133,7 @@ def _tstar_pwl_reference(z, v, a, c, sgn):
     scale = sgn / math.sqrt(m)
     h = float(np.sum(a[z > 0] * z[z > 0])) * scale + sgn * c
     slope = float(np.sum(a[active0] * v[active0])) * scale
+    tol = TOUCH_TOLERANCE * (float(np.sum(np.abs(a * z))) / math.sqrt(m) + abs(c))
     t_prev = 0.0
     for s in order:
         t = float(bp[s])
@@ -130,8 +143,8 @@ def _tstar_pwl_reference(z, v, a, c, sgn):
             h_next = sgn * c
             if h_next == 0.0:
                 return t
-        if h_next <= 0.0:
-            return t_prev + h / -slope
+        if h_next <= tol:
+            return min(t, t_prev + h / -slope) if slope < 0.0 else t
         h, t_prev = h_next, t
         slope = 0.0 if n_active == 0 else slope + scale * a[s] * abs(v[s])
     if slope < 0.0:
@@ -178,7 +191,9 @@ def _tstar_pwl_numba(z, v, a, c, sgn):
     n_active = 0
     n_bp = 0
     bp_min = np.inf
+    abs_sum = 0.0
     for s in range(m):
+        abs_sum += abs(a[s] * z[s])
         if z[s] > 0.0:
             h += a[s] * z[s]
         if z[s] > 0.0 or (z[s] == 0.0 and v[s] > 0.0):
@@ -194,6 +209,7 @@ def _tstar_pwl_numba(z, v, a, c, sgn):
     scale = sgn / math.sqrt(m)
     h = h * scale + sgn * c
     slope *= scale
+    tol = TOUCH_TOLERANCE * (abs_sum / math.sqrt(m) + abs(c))
     t_prev = 0.0
     lo = 0.0
     hi = 2.0 * h / -slope if slope < 0.0 and h > 0.0 else 2.0 * bp_min
@@ -219,8 +235,8 @@ def _tstar_pwl_numba(z, v, a, c, sgn):
                 h_next = sgn * c
                 if h_next == 0.0:
                     return bp[s]
-            if h_next <= 0.0:
-                return t_prev + h / -slope
+            if h_next <= tol:
+                return min(bp[s], t_prev + h / -slope) if slope < 0.0 else bp[s]
             h = h_next
             t_prev = bp[s]
             slope = 0.0 if n_active == 0 else slope + scale * a[s] * abs(v[s])

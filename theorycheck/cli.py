@@ -54,15 +54,21 @@ def _parser() -> argparse.ArgumentParser:
     cond.add_argument("--gamma", default=None, help="failure probability (default 0.05)")
     cond.add_argument("--constant", action="append", default=[], metavar="NAME=VALUE",
                       help="override a free constant, e.g. C4=2 (repeatable)")  # fmt: skip
+    from theorycheck.bench import add_arguments as bench_arguments
+
+    bench_arguments(sub.add_parser("bench", help="time the computation paths side by side"))
     return p
 
 
 def _cmd_list() -> None:
     from simulations import REGISTRY
 
-    rows = [{"id": s.id, "checks": ", ".join(s.claims), "profiles": "quick, full",
-             "title": s.title} for s in REGISTRY.values()]  # fmt: skip
-    print(pd.DataFrame(rows).to_string(index=False))
+    for sim in REGISTRY.values():
+        print(f"{sim.id}  (profiles: quick, full)")
+        print(f"  {sim.title}")
+        print(textwrap.fill(", ".join(sim.claims), 96, initial_indent="  checks: ",
+                            subsequent_indent=" " * 10))  # fmt: skip
+        print()
 
 
 def _cmd_bounds() -> None:
@@ -119,8 +125,8 @@ def _cmd_run(args) -> None:
     from bounds import catalog_frame
     from theorycheck.store import ResultsStore
 
-    claims = sorted({c for sim in sims for c in sim.claims})
-    ResultsStore(args.out).write_table("claims", catalog_frame(claims))
+    # The whole catalog: runs of different simulations into one directory share this table.
+    ResultsStore(args.out).write_table("claims", catalog_frame())
     print(format_verdicts(result.verdicts))
     print(f"\n{result.computed_blocks} blocks computed, {result.reused_blocks} reused from "
           f"{result.root} in {result.seconds:.1f}s")  # fmt: skip
@@ -156,9 +162,16 @@ def main(argv: list[str] | None = None) -> int:
             _cmd_report(args)
         elif args.command == "conditions":
             _cmd_conditions(args)
+        elif args.command == "bench":
+            from theorycheck.bench import run_from_args
+
+            run_from_args(args)
     except UserInputError as exc:
         print(f"theorycheck: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    except BrokenPipeError:  # e.g. `theorycheck list | head`
+        sys.stderr.close()
+        raise SystemExit(0) from None
     except KeyboardInterrupt:
         print(
             "theorycheck: interrupted; stored blocks are kept and a rerun resumes", file=sys.stderr

@@ -1,7 +1,17 @@
 """The computation paths of SPEC.md "Architecture" and their selection.
 
 * ``reference``: plain NumPy with W materialised, the readable ground truth.
-* ``numba``: compiled kernels over a materialised W (parallel, thread-count invariant).
+* ``numba``: compiled kernels over a materialised W. The kernels are serial loops around BLAS
+  products (pre-activations, gradients): numba ``prange`` regions alternating with OpenBLAS's own
+  thread pool made every region wait for the other pool's spinning threads (25-150 ms instead
+  of 0.3 ms per call on 2 cores), so parallelism comes from BLAS and from worker processes, and
+  results cannot depend on the numba thread count;
+  :func:`theorycheck.fused.single_step_statistics` fuses f, ||grad f||, |S_R| and t* in one kernel.
+* ``streaming`` (numba, W never materialised, rows regenerated from counter-based streams keyed by
+  (seed, network, neuron)): :func:`theorycheck.streaming.streaming_statistics`.
+* ``exact``: the d-free laws of THEORY.md Sec. 4.1 at initialisation, O(m) per network whatever d
+  is: :func:`theorycheck.exact.sample_init_statistics` (which also offers ``numba``/``reference``,
+  drawing materialised networks, for the cross-checks).
 
 Each public estimator takes ``path=`` and dispatches through :func:`check_path`, which rejects a
 path the estimator does not offer with a message listing those it does.
@@ -13,8 +23,8 @@ from theorycheck.errors import UserInputError
 
 PATHS = ("reference", "numba")
 
-#: Fixed number of neuron chunks in parallel reductions. Partial sums are formed per chunk and
-#: added in chunk order, so results do not depend on how many threads run the chunks.
+#: Fixed number of neuron chunks in reductions. Partial sums are formed per chunk and added in
+#: chunk order, so the summation order is fixed whatever runs the chunks.
 N_CHUNKS = 64
 
 
