@@ -37,6 +37,7 @@ from reports.tables import (
 )
 from theorycheck.errors import UserInputError
 from theorycheck.provenance import package_version
+from theorycheck.store import make_readable
 
 __all__ = ["OutlineEntry", "build_report", "report_outline"]
 
@@ -67,6 +68,7 @@ def build_report(results: str | Path, out: str | Path | None = None) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-report-", suffix=".pdf")
         os.close(fd)
+        make_readable(tmp)
     except OSError as exc:
         raise UserInputError(f"cannot write the report to {path}: {exc.strerror}") from None
     try:

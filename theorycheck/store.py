@@ -25,9 +25,16 @@ import pyarrow.parquet as pq
 
 from theorycheck.errors import UserInputError
 
-__all__ = ["META_KEY", "ResultsStore"]
+__all__ = ["META_KEY", "ResultsStore", "make_readable"]
 
 META_KEY = b"theorycheck"
+
+
+def make_readable(path: str | os.PathLike) -> None:
+    """Give a temporary file the permissions a plain open() would (mkstemp makes it 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 class ResultsStore:
@@ -65,6 +72,7 @@ class ResultsStore:
         )
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".parquet")
         os.close(fd)
+        make_readable(tmp)
         try:
             pq.write_table(table, tmp)
             os.replace(tmp, path)
