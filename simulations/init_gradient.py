@@ -71,9 +71,6 @@ class InitGradient(Simulation):
                 yield GradientConfig(100, 1000, act, scaling, False, per_block, blocks)
             yield GradientConfig(100, 1000, "relu", scaling, True, per_block, blocks)
 
-    def blocks(self, config):
-        return config.n_blocks
-
     def measure(self, config: GradientConfig, rng) -> pd.DataFrame:
         spec = NetworkSpec(d=config.d, m=config.m, activation=config.activation,
                            scaling=config.scaling, biases=config.biases)  # fmt: skip

@@ -157,9 +157,6 @@ class InitGradientStability(Simulation):
                 for d in dims:
                     yield StabilityConfig(d, m, activation, scaling, per_block, blocks)
 
-    def blocks(self, config):
-        return config.n_blocks
-
     def measure(self, config: StabilityConfig, rng) -> pd.DataFrame:
         spec = NetworkSpec(d=config.d, m=config.m, activation=config.activation,
                            scaling=config.scaling)  # fmt: skip

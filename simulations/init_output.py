@@ -95,9 +95,6 @@ class InitOutput(Simulation):
             for d in dims:
                 yield OutputConfig(d, 100, "gelu", scaling, per_block, blocks)
 
-    def blocks(self, config):
-        return config.n_blocks
-
     def measure(self, config: OutputConfig, rng) -> pd.DataFrame:
         spec = NetworkSpec(d=config.d, m=config.m, activation=config.activation,
                            scaling=config.scaling)  # fmt: skip

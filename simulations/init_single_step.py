@@ -181,9 +181,6 @@ class InitSingleStep(Simulation):
             d, mm, nets, inputs, nb = search
             yield EtaSearchConfig(d, mm, activation, nets, inputs, nb)
 
-    def blocks(self, config):
-        return config.n_blocks
-
     # -- measurement -------------------------------------------------------------------------
     def measure(self, config, rng) -> pd.DataFrame:
         if isinstance(config, EtaSearchConfig):

@@ -100,9 +100,6 @@ class LazyGradient(Simulation):
                 n = max(per_block, SMALL_D_NETWORKS) if d <= 2 else per_block
                 yield LazyGradientConfig(d, m, 10.0, (0.01, 0.1), n, trained, blocks)
 
-    def blocks(self, config):
-        return config.n_blocks
-
     def measure(self, config: LazyGradientConfig, rng) -> pd.DataFrame:
         spec = NetworkSpec(d=config.d, m=config.m)
         R = lazy_radius(spec, config.C0)

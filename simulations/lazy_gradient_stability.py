@@ -86,9 +86,6 @@ class LazyGradientStability(Simulation):
             for d in dims:
                 yield StabilityConfig(d, m, 10.0, per_block, searched, blocks)
 
-    def blocks(self, config):
-        return config.n_blocks
-
     def measure(self, config: StabilityConfig, rng) -> pd.DataFrame:
         spec = NetworkSpec(d=config.d, m=config.m)
         R = lazy_radius(spec, config.C0)

@@ -84,9 +84,6 @@ class LazyOutput(Simulation):
         for m in (100, 1_000, 10_000):
             yield OutputConfig(m, d, (1.0, 10.0, 40.0), (0.01, 0.1), per_block, blocks)
 
-    def blocks(self, config):
-        return config.n_blocks
-
     def measure(self, config: OutputConfig, rng) -> pd.DataFrame:
         spec = NetworkSpec(d=config.d, m=config.m)
         rows = []

@@ -87,9 +87,6 @@ class LazyRobustError(Simulation):
             for d in dims:
                 yield RobustErrorConfig(d, m, 10.0, n_test, per_block, trained, blocks)
 
-    def blocks(self, config):
-        return config.n_blocks
-
     def measure(self, config: RobustErrorConfig, rng) -> pd.DataFrame:
         spec = NetworkSpec(d=config.d, m=config.m)
         R_ball = lazy_radius(spec, config.C0)

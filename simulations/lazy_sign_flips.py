@@ -66,9 +66,6 @@ class LazySignFlips(Simulation):
                     m, d, (1.0, 10.0, 40.0), (0.01, 0.1), per_block, blocks, scaling
                 )
 
-    def blocks(self, config):
-        return config.n_blocks
-
     def measure(self, config: SignFlipConfig, rng) -> pd.DataFrame:
         spec = NetworkSpec(d=config.d, m=config.m, scaling=config.scaling)
         rows = []

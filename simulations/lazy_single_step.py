@@ -103,9 +103,6 @@ class LazySingleStep(Simulation):
             for d in dims:
                 yield SingleStepConfig(d, m, 10.0, per_block, blocks)
 
-    def blocks(self, config):
-        return config.n_blocks
-
     def measure(self, config: SingleStepConfig, rng) -> pd.DataFrame:
         spec = NetworkSpec(d=config.d, m=config.m)
         R = lazy_radius(spec, config.C0)

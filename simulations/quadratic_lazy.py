@@ -78,9 +78,6 @@ class QuadraticLazy(Simulation):
         for act in ("relu", "quadratic", "gelu", "tanh"):
             yield LazyConfig(act, d, psis, alphas, 1.0, 1.0, mc, 2.0, 20_000, blocks)
 
-    def blocks(self, config):
-        return config.n_blocks
-
     def measure(self, config: LazyConfig, rng) -> pd.DataFrame:
         act = get_activation(config.activation)
         moments = GaussianMoments(act)

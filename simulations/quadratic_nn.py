@@ -78,9 +78,6 @@ class QuadraticNN(Simulation):
         for structure in ("goe", "low-rank"):
             yield NNConfig(80, PSI_GRID, structure, 5, 1.0, 50_000, 4000, 20, 2, 0.1, 0.005)
 
-    def blocks(self, config):
-        return config.n_blocks
-
     def measure(self, config: NNConfig, rng) -> pd.DataFrame:
         def draw():
             return sample_target(

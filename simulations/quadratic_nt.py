@@ -113,9 +113,6 @@ class QuadraticNT(Simulation):
         for act in ("relu", "gelu", "tanh", "quadratic"):
             yield NTConfig(act, d, PSI_GRID, 0.0, 1.0, mc, ratio, pmax, blocks, 0.1, 0.05)
 
-    def blocks(self, config):
-        return config.n_blocks
-
     def measure(self, config: NTConfig, rng) -> pd.DataFrame:
         act = get_activation(config.activation)
         moments = GaussianMoments(act)

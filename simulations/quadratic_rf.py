@@ -105,9 +105,6 @@ class QuadraticRF(Simulation):
             Ftr = 1.0 if act == "quadratic" else 0.0  # the RF formula for general sigma has tau = 0
             yield RFConfig(act, d, PSI_GRID, 1.0, 1.0, Ftr, mc, ratio, blocks, 0.1, 0.05)
 
-    def blocks(self, config):
-        return config.n_blocks
-
     def measure(self, config: RFConfig, rng) -> pd.DataFrame:
         act = get_activation(config.activation)
         moments = GaussianMoments(act)

@@ -117,9 +117,6 @@ class QuadraticTradeoff(Simulation):
         d, blocks = (40, 3) if profile == "quick" else (100, 3)
         yield TradeoffConfig(d, PSI_GRID, 1.0, 1.0, blocks)
 
-    def blocks(self, config):
-        return config.n_blocks
-
     def measure(self, config: TradeoffConfig, rng) -> pd.DataFrame:
         target = sample_target(config.d, rng, F1sq=config.F1sq, F2sq=config.F2sq)
         m_max = width(max(config.psis), config.d)

@@ -93,8 +93,9 @@ class Simulation:
         return list(self._configs(profile))
 
     def blocks(self, config) -> int:
-        """How many replicate blocks to run for ``config`` (each is one task)."""
-        return 1
+        """How many replicate blocks to run for ``config`` (each is one task): the config's
+        ``n_blocks`` field, 1 if it has none."""
+        return int(getattr(config, "n_blocks", 1))
 
     # -- hooks -------------------------------------------------------------------------------
     def _configs(self, profile: str):
