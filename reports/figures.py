@@ -84,6 +84,9 @@ def figure_note(info: FigureInfo) -> str:
     notes = []
     sizes = rows.groupby(["panel", "series"])["x"].size()
     has_ci = bool(((rows["ci_high"] - rows["ci_low"]).abs() > 0).any())
+    ends = rows[["ci_low", "ci_high"]].astype(float).to_numpy()
+    if np.isinf(ends).any():
+        notes.append("Intervals with an unbounded end (too few replicates) are drawn without it.")
     if has_ci and (sizes > _MAX_ERRORBARS).any():
         notes.append("Shaded bands: 95% confidence intervals.")
     shared = rows.groupby(["panel", "x"])["series"].nunique()
@@ -229,7 +232,10 @@ def _draw_panel(ax, rows: pd.DataFrame, series: list[str], info: FigureInfo) -> 
             ok &= est > 0
         xd, _ = shift(x, name)
         yerr = np.vstack(
-            [np.nan_to_num(np.clip(est - lo, 0, None)), np.nan_to_num(np.clip(hi - est, 0, None))]
+            [
+                np.nan_to_num(np.clip(est - lo, 0, None), posinf=0.0),
+                np.nan_to_num(np.clip(hi - est, 0, None), posinf=0.0),
+            ]
         )
         if info.logy:
             # A lower limit at or below zero cannot be drawn on a log axis: stop the bar at est/10.
