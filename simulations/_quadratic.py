@@ -62,6 +62,18 @@ def pooled_mc(sub: pd.DataFrame, prefix: str, quantity: str) -> tuple[float, flo
     return mean, math.sqrt(var), float(sub[f"{prefix}_n"].sum())
 
 
+def e2e_verdict(
+    claim: str, sim_id: str, params: dict, sub: pd.DataFrame, tolerance: float, note: str
+):
+    """End-to-end least squares (pooled Monte Carlo eps) against the exact solver's eps."""
+    mean, se, _ = pooled_mc(sub, "e2e", "eps")
+    return comparison_verdict(
+        claim, sim_id, params, "eps: end-to-end least squares vs exact solver", mean,
+        float(sub["eps"].mean()), tolerance, n=int(sub["e2e_n"].sum()),
+        ci=(mean - 1.96 * se, mean + 1.96 * se), note=note,
+    )  # fmt: skip
+
+
 def pooled_z_verdict(
     claim: str,
     sim_id: str,

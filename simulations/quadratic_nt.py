@@ -24,6 +24,7 @@ from bounds import get_bound
 from simulations._common import main
 from simulations._quadratic import (
     PSI_GRID,
+    e2e_verdict,
     formula_rows,
     formula_verdict,
     mc_columns,
@@ -45,7 +46,6 @@ from theorycheck.quadratic import (
 from theorycheck.quadratic.models import NeuralTangent
 from theorycheck.quadratic.training import feature_map
 from theorycheck.simulation import Evaluation, FigureSpec, Simulation
-from theorycheck.verdicts import comparison_verdict
 
 
 @dataclass(frozen=True)
@@ -215,21 +215,10 @@ class QuadraticNT(Simulation):
                                 "ci_high": mean + 1.96 * se,
                             }
                         )
-                    mean, se, _ = pooled_mc(sub, "e2e", "eps")
                     eps_id = _claims(cfg.activation)[0]
+                    note = f"n/p = {cfg.train_ratio}"
                     verdicts.append(
-                        comparison_verdict(
-                            eps_id,
-                            self.id,
-                            params,
-                            "eps: end-to-end least squares vs exact solver",
-                            mean,
-                            float(sub["eps"].mean()),
-                            cfg.e2e_tolerance,
-                            n=int(sub["e2e_n"].sum()),
-                            ci=(mean - 1.96 * se, mean + 1.96 * se),
-                            note=f"n/p = {cfg.train_ratio}",
-                        )
+                        e2e_verdict(eps_id, self.id, params, sub, cfg.e2e_tolerance, note)
                     )
             for q in ("eps", "S"):
                 formula = _formula(cfg, q)

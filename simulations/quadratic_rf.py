@@ -24,6 +24,7 @@ from bounds import get_bound
 from simulations._common import main
 from simulations._quadratic import (
     PSI_GRID,
+    e2e_verdict,
     formula_rows,
     formula_verdict,
     identity_statement,
@@ -46,7 +47,6 @@ from theorycheck.quadratic import (
 from theorycheck.quadratic.models import RandomFeatures
 from theorycheck.quadratic.training import feature_map
 from theorycheck.simulation import Evaluation, FigureSpec, Simulation
-from theorycheck.verdicts import comparison_verdict
 
 
 @dataclass(frozen=True)
@@ -204,22 +204,9 @@ class QuadraticRF(Simulation):
                             "ci_high": mean + 1.96 * se,
                         }
                     )
-                mean, se, _ = pooled_mc(sub, "e2e", "eps")
                 n_over_p = cfg.train_ratio
-                verdicts.append(
-                    comparison_verdict(
-                        eps_id,
-                        self.id,
-                        params,
-                        "eps: end-to-end least squares vs exact solver",
-                        mean,
-                        float(sub["eps"].mean()),
-                        cfg.e2e_tolerance,
-                        n=int(sub["e2e_n"].sum()),
-                        ci=(mean - 1.96 * se, mean + 1.96 * se),
-                        note=f"n/p = {n_over_p}: first-order excess ~ eps p/n = {1 / n_over_p:.1%}",
-                    )
-                )
+                note = f"n/p = {n_over_p}: first-order excess ~ eps p/n = {1 / n_over_p:.1%}"
+                verdicts.append(e2e_verdict(eps_id, self.id, params, sub, cfg.e2e_tolerance, note))
             for q in ("eps", "S"):
                 summary += formula_rows(
                     get_bound(eps_id if q == "eps" else S_id),
