@@ -1,4 +1,5 @@
-"""Pieces shared by simulations: the ``python -m simulations.<module>`` entry and summaries."""
+"""Pieces shared by simulations: the ``python -m simulations.<module>`` entry, summaries, and
+the choice between the exact laws and materialised networks at initialisation."""
 
 from __future__ import annotations
 
@@ -6,7 +7,30 @@ import sys
 
 import numpy as np
 
+from theorycheck.exact import SAMPLER_PATHS
+from theorycheck.simulation import Simulation
 from theorycheck.stats import mean_ci
+
+
+class InitPathSimulation(Simulation):
+    """A simulation at initialisation whose configs carry a ``path`` field: ``exact`` (the d-free
+    laws of THEORY.md Sec. 4.1, :func:`theorycheck.exact.sample_init_statistics`) where they
+    apply, i.e. relu without biases, else ``numba`` or ``reference`` (materialised networks)."""
+
+    paths = SAMPLER_PATHS
+
+    def supports_path(self, config, path: str) -> bool:
+        return super().supports_path(config, path) and (path != "exact" or exact_applies(config))
+
+
+def exact_applies(config) -> bool:
+    """Whether the exact laws cover ``config``: relu (a = +-1) without biases (THEORY.md Sec. 4)."""
+    return getattr(config, "activation", "relu") == "relu" and not getattr(config, "biases", False)
+
+
+def default_path(activation: str = "relu", biases: bool = False) -> str:
+    """The path a config uses unless the user chooses: exact where it applies, else numba."""
+    return "exact" if activation == "relu" and not biases else "numba"
 
 
 def main(simulation, argv: list[str] | None = None) -> None:

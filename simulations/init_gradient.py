@@ -10,6 +10,10 @@ E[sigma'(g)^2 g^2] + (d - 1) E[sigma'(g)^2], and relu with biases against d/2.
 Bubeck et al. (2021)'s ||grad f(x)|| in Omega(1) and O(1) (``bubeck2021.gradient_norm``, read as
 Theta(1)) is checked as rate claims in the ``bubeck`` scaling: E||grad f|| over d at each width and
 over m at each dimension (relu, no biases), log-log slope 0 within :data:`RATE_TOLERANCE`.
+
+Paths: relu without biases uses the exact d-free sampler (THEORY.md Sec. 4.1) by default, so the
+full profile reaches d = 1e5 and m = 1e5; ``--path numba`` (or ``reference``) draws materialised
+networks; smooth activations and biases always do.
 """
 
 from __future__ import annotations
@@ -20,12 +24,13 @@ import numpy as np
 import pandas as pd
 
 from bounds import get_bound
-from simulations._common import law_summary, main
+from simulations._common import InitPathSimulation, default_path, law_summary, main
+from theorycheck.exact import sample_init_statistics
 from theorycheck.forward import output_and_gradient
 from theorycheck.network import NetworkSpec, sample_inputs, sample_network
 from theorycheck.rates import fit_rate
 from theorycheck.seeding import generator
-from theorycheck.simulation import Evaluation, FigureSpec, Simulation
+from theorycheck.simulation import Evaluation, FigureSpec
 from theorycheck.stats import ks_test, mean_z_test
 from theorycheck.verdicts import law_verdict, rate_verdict
 
@@ -44,9 +49,10 @@ class GradientConfig:
     biases: bool
     networks_per_block: int
     n_blocks: int
+    path: str = "numba"
 
 
-class InitGradient(Simulation):
+class InitGradient(InitPathSimulation):
     id = "init-gradient"
     title = "Input-gradient norm at initialisation (exact law F2; Bubeck et al. 2021)"
     claims = ("exact.f2_grad_norm_sq", "exact.grad_energy_relu", "exact.grad_energy_gelu",
@@ -62,22 +68,31 @@ class InitGradient(Simulation):
         if profile == "quick":
             dims, widths, per_block, blocks = (10, 100, 1000), (10, 100, 1000), 200, 2
         else:
-            dims, widths, per_block, blocks = (10, 100, 1000), (10, 100, 1000, 10000), 500, 4
+            # The exact sampler costs O(m) per network whatever d is (THEORY.md Sec. 4.1).
+            dims = widths = (10, 100, 1000, 10_000, 100_000)
+            per_block, blocks = 500, 4
         for scaling in ("wang", "bubeck"):
             for d in dims:
                 for m in widths:
-                    yield GradientConfig(d, m, "relu", scaling, False, per_block, blocks)
+                    yield GradientConfig(d, m, "relu", scaling, False, per_block, blocks,
+                                         default_path("relu"))  # fmt: skip
             for act in ("gelu", "tanh"):
-                yield GradientConfig(100, 1000, act, scaling, False, per_block, blocks)
-            yield GradientConfig(100, 1000, "relu", scaling, True, per_block, blocks)
+                yield GradientConfig(100, 1000, act, scaling, False, per_block, blocks,
+                                     default_path(act))  # fmt: skip
+            yield GradientConfig(100, 1000, "relu", scaling, True, per_block, blocks,
+                                 default_path("relu", biases=True))  # fmt: skip
 
     def measure(self, config: GradientConfig, rng) -> pd.DataFrame:
         spec = NetworkSpec(d=config.d, m=config.m, activation=config.activation,
                            scaling=config.scaling, biases=config.biases)  # fmt: skip
+        if config.path == "exact":
+            st = sample_init_statistics(spec, config.networks_per_block, rng)
+            return pd.DataFrame({"replicate": np.arange(st.f.size), "f": st.f,
+                                 "grad_norm_sq": st.grad_norm**2})  # fmt: skip
         out = np.empty((config.networks_per_block, 2))
         for rep in range(config.networks_per_block):
             net = sample_network(spec, rng)
-            fw = output_and_gradient(net, sample_inputs(spec, 1, rng))
+            fw = output_and_gradient(net, sample_inputs(spec, 1, rng), path=config.path)
             out[rep] = fw.f[0], fw.grad_norm[0] ** 2
         return pd.DataFrame({"replicate": np.arange(len(out)), "f": out[:, 0],
                              "grad_norm_sq": out[:, 1]})  # fmt: skip
@@ -89,7 +104,7 @@ class InitGradient(Simulation):
             # In wang units: ||grad f_wang||^2 = d ||grad f_bubeck||^2 (THEORY.md Sec. 1).
             g2 = df["grad_norm_sq"].to_numpy() * (cfg.d if cfg.scaling == "bubeck" else 1.0)
             params = {"d": cfg.d, "m": cfg.m, "activation": cfg.activation,
-                      "scaling": cfg.scaling, "biases": cfg.biases}  # fmt: skip
+                      "scaling": cfg.scaling, "biases": cfg.biases, "path": cfg.path}  # fmt: skip
             if cfg.activation == "relu" and not cfg.biases:
                 law = {"m": cfg.m, "d": cfg.d}
                 verdicts.append(law_verdict(

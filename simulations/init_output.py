@@ -18,6 +18,11 @@ for relu at orthogonal inputs, so replicates must be networks). Checks:
 
 f is scale-invariant between the scalings (f_wang(x) = f_bubeck(sqrt(d) x)), so both scalings
 must give the same law: they are run separately as a check of the two samplers.
+
+Paths: relu configs use the exact d-free sampler (THEORY.md Sec. 4.1) by default, which is what
+lets the full profile reach d = 1e5 and m = 1e6; ``--path numba`` (or ``reference``) draws
+materialised networks instead. Both samplers are checked against F1 here and against each other
+in tests/test_exact_path.py.
 """
 
 from __future__ import annotations
@@ -30,13 +35,14 @@ import pandas as pd
 from scipy import optimize
 
 from bounds import get_bound
-from simulations._common import law_summary, main
+from simulations._common import InitPathSimulation, default_path, law_summary, main
 from theorycheck.activations import get_activation
+from theorycheck.exact import sample_init_statistics
 from theorycheck.forward import output_and_gradient
 from theorycheck.network import NetworkSpec, sample_inputs, sample_network
 from theorycheck.rates import fit_rate
 from theorycheck.seeding import generator
-from theorycheck.simulation import Evaluation, FigureSpec, Simulation
+from theorycheck.simulation import Evaluation, FigureSpec
 from theorycheck.stats import binomial_total_test, ks_test, mean_z_test, quantile_ci
 from theorycheck.verdicts import bound_verdict, law_verdict, rate_verdict
 
@@ -58,6 +64,7 @@ class OutputConfig:
     scaling: str
     networks_per_block: int
     n_blocks: int
+    path: str = "numba"
 
 
 def _f1_quantile_abs(law, m: int, q: float) -> float:
@@ -70,7 +77,7 @@ def _fourth_moment(activation: str) -> float:
     return act.expect(lambda t: act.sigma(t) ** 4)
 
 
-class InitOutput(Simulation):
+class InitOutput(InitPathSimulation):
     id = "init-output"
     title = "The output |f(x)| at initialisation (F1; Bubeck et al. 2021: |f| in Theta(1))"
     claims = ("exact.f1_output", "exact.f1_abs_output_bound", "bubeck2021.output_order")
@@ -85,23 +92,31 @@ class InitOutput(Simulation):
     def _configs(self, profile):
         if profile == "quick":
             dims, widths, per_block, blocks = (10, 100, 1000), (1, 10, 100, 1000), 500, 2
+            smooth_dims = dims
         else:
+            # relu goes through the exact sampler (O(m) per network whatever d is); gelu draws
+            # materialised networks, so its grid stops at d = 1e4.
             dims, widths, per_block, blocks = (
-                (10, 100, 1000, 10_000), (1, 2, 5, 10, 100, 1000, 10_000), 1000, 4)  # fmt: skip
+                (10, 100, 1000, 10_000, 100_000), (1, 2, 5, 10, 100, 1000, 10_000, 100_000,
+                                                   1_000_000), 1000, 4)  # fmt: skip
+            smooth_dims = (10, 100, 1000, 10_000)
         for scaling in ("wang", "bubeck"):
             pairs = [(d, 100) for d in dims] + [(100, m) for m in widths if m != 100]
             for d, m in pairs:
-                yield OutputConfig(d, m, "relu", scaling, per_block, blocks)
-            for d in dims:
-                yield OutputConfig(d, 100, "gelu", scaling, per_block, blocks)
+                yield OutputConfig(d, m, "relu", scaling, per_block, blocks, default_path("relu"))
+            for d in smooth_dims:
+                yield OutputConfig(d, 100, "gelu", scaling, per_block, blocks, default_path("gelu"))
 
     def measure(self, config: OutputConfig, rng) -> pd.DataFrame:
         spec = NetworkSpec(d=config.d, m=config.m, activation=config.activation,
                            scaling=config.scaling)  # fmt: skip
+        if config.path == "exact":
+            f = sample_init_statistics(spec, config.networks_per_block, rng).f
+            return pd.DataFrame({"replicate": np.arange(f.size), "f": f})
         f = np.empty(config.networks_per_block)
         for rep in range(config.networks_per_block):
             net = sample_network(spec, rng)
-            f[rep] = output_and_gradient(net, sample_inputs(spec, 1, rng)).f[0]
+            f[rep] = output_and_gradient(net, sample_inputs(spec, 1, rng), path=config.path).f[0]
         return pd.DataFrame({"replicate": np.arange(f.size), "f": f})
 
     def evaluate(self, data) -> Evaluation:
@@ -110,7 +125,7 @@ class InitOutput(Simulation):
         for cfg, df in data.items():
             f = df["f"].to_numpy()
             params = {"d": cfg.d, "m": cfg.m, "activation": cfg.activation,
-                      "scaling": cfg.scaling}  # fmt: skip
+                      "scaling": cfg.scaling, "path": cfg.path}  # fmt: skip
             act = get_activation(cfg.activation)
             v = act.second_moment
             if cfg.activation == "relu":
@@ -229,6 +244,10 @@ class InitOutput(Simulation):
                 "figure": "rate-slopes", "panel": f"over {var} ({scaling} scaling)",
                 "series": f"{activation}, {fixed} = {value}", "reference": order.exponents[var]},
                 local=True)  # fmt: skip
+            # The fitted power law on the log-log figure of E|f| (its points come from evaluate).
+            summary += fit.summary_rows({"figure": f"mean-abs-{var}", "panel": f"{scaling} scaling",
+                                         "series": f"{activation}, {fixed} = {value}"},
+                                        verdict=rows[-1], points=False)  # fmt: skip
         return rows, summary
 
 

@@ -32,6 +32,12 @@ Checks:
   2 Phi(eta e / sqrt(v)) - 1 with v = E sigma(g)^2, e = E sigma'(g)^2 (2 Phi(eta/sqrt 2) - 1 for
   relu: f -> N(0, v), ||grad f||^2 -> e); Bubeck et al.'s experiment (networks x inputs, a grid
   search over |eta| <= 20 for the smallest eta that flips; "needed eta ~ 1 almost always").
+
+Paths: relu configs use the exact d-free sampler (THEORY.md Sec. 4.1) by default: t*, s_lin and
+f at every end point above come from O(m) scalars per network whatever d is, which is what lets
+the full profile reach d = 1e5 and m = 1e5, where Bubeck et al.'s condition d << k << exp(d^c)
+holds. ``--path numba`` (or ``reference``) draws materialised networks; gelu and Bubeck et al.'s
+eta-search experiment (several inputs per network) always do.
 """
 
 from __future__ import annotations
@@ -45,14 +51,15 @@ from scipy import stats
 
 from bounds import get_bound
 from bounds.exact_laws import F4_MEDIAN_TSTAR_OVER_SLIN
-from simulations._common import main
+from simulations._common import InitPathSimulation, default_path, main
 from theorycheck.activations import get_activation
 from theorycheck.attack import first_sign_flip
+from theorycheck.exact import sample_init_statistics
 from theorycheck.forward import output_and_gradient
 from theorycheck.network import NetworkSpec, input_radius, sample_inputs, sample_network
 from theorycheck.rates import fit_rate, implied_constant
 from theorycheck.seeding import generator
-from theorycheck.simulation import Evaluation, FigureSpec, Simulation
+from theorycheck.simulation import Evaluation, FigureSpec
 from theorycheck.stats import (
     Interval,
     binomial_total_test,
@@ -89,6 +96,7 @@ class SingleStepConfig:
     scaling: str
     networks_per_block: int
     n_blocks: int
+    path: str = "numba"
 
 
 @dataclass(frozen=True)
@@ -146,7 +154,7 @@ def _proportion(k: int, n: int, base: dict) -> dict:
     return {**base, "estimate": k / n, "ci_low": lo, "ci_high": hi}
 
 
-class InitSingleStep(Simulation):
+class InitSingleStep(InitPathSimulation):
     id = "init-single-step"
     title = "One gradient step flips a random network's sign (Bubeck et al. 2021; F3, F4)"
     claims = ("exact.f3_s_lin", "bubeck2021.theorem", "wang2022.theorem_3_1",
@@ -164,19 +172,26 @@ class InitSingleStep(Simulation):
     def _configs(self, profile):
         if profile == "quick":
             dims, m, per_block, blocks = (25, 100, 400), 1000, 200, 2
+            smooth_dims, smooth_m = dims, m
             f4_points = ((100, 20), (400, 400))
             search = (100, 1000, 5, 20, 2)
         else:
-            dims, m, per_block, blocks = (25, 100, 400, 1600), 2000, 500, 4
-            f4_points = tuple(F4_MEDIAN_TSTAR_OVER_SLIN)
+            # relu goes through the exact sampler, O(m) per network whatever d is; gelu draws
+            # materialised networks (d m normals each), so its grid stops at d = 1600, m = 2000.
+            dims, m, per_block, blocks = (25, 100, 400, 1600, 10_000, 100_000), 10_000, 500, 4
+            smooth_dims, smooth_m = (25, 100, 400, 1600), 2000
+            f4_points = (*F4_MEDIAN_TSTAR_OVER_SLIN, (100_000, 100_000), (100_000, 1000))
             search = (100, 1000, 10, 100, 10)  # 100 networks x 100 inputs
         for activation in ("relu", "gelu"):
+            path = default_path(activation)
+            grid, width = (dims, m) if activation == "relu" else (smooth_dims, smooth_m)
             for scaling in ("bubeck", "wang"):
-                for d in dims:
-                    yield SingleStepConfig(d, m, activation, scaling, per_block, blocks)
+                for d in grid:
+                    yield SingleStepConfig(d, width, activation, scaling, per_block, blocks, path)
         for d, mm in f4_points:
             if not (d in dims and mm == m):
-                yield SingleStepConfig(d, mm, "relu", "bubeck", per_block, blocks)
+                yield SingleStepConfig(d, mm, "relu", "bubeck", per_block, blocks,
+                                       default_path("relu"))  # fmt: skip
         for activation in ("relu", "gelu"):
             d, mm, nets, inputs, nb = search
             yield EtaSearchConfig(d, mm, activation, nets, inputs, nb)
@@ -187,14 +202,16 @@ class InitSingleStep(Simulation):
             return self._measure_search(config, rng)
         spec = NetworkSpec(d=config.d, m=config.m, activation=config.activation,
                            scaling=config.scaling)  # fmt: skip
+        if config.path == "exact":
+            return self._measure_exact(spec, config.networks_per_block, rng)
         eta_unit, dist_unit = _units(spec)
         theorem = get_bound("bubeck2021.theorem")
         rows = []
         for rep in range(config.networks_per_block):
             net = sample_network(spec, rng)
             x = sample_inputs(spec, 1, rng)
-            ss = first_sign_flip(net, x)
-            fw = output_and_gradient(net, x)
+            ss = first_sign_flip(net, x, path=config.path)
+            fw = output_and_gradient(net, x, path=config.path)
             f, gnorm = float(fw.f[0]), float(fw.grad_norm[0])
             row = {"replicate": rep, "f": f, "grad_norm": gnorm, "t_star": float(ss.t_star[0]),
                    "zero_output": bool(ss.zero_output[0])}  # fmt: skip
@@ -209,13 +226,38 @@ class InitSingleStep(Simulation):
                 np.array(S_VALUES) * dist_unit / gnorm,  # ||eta grad f|| = s
                 prescribed * eta_unit,
             ])  # fmt: skip
-            f_end = output_and_gradient(net, x + steps[:, None] * direction[None, :]).f
+            f_end = output_and_gradient(net, x + steps[:, None] * direction[None, :],
+                                        path=config.path).f  # fmt: skip
             flipped = np.sign(f_end) != np.sign(f)
             names = ([f"flip_eta_{e:g}" for e in ETAS] + [f"flip_s_{s:g}" for s in S_VALUES]
                      + [f"flip_theorem_{g:g}" for g in THEOREM_GAMMAS])  # fmt: skip
             row.update(dict(zip(names, flipped.tolist(), strict=True)))
             rows.append(row)
         return pd.DataFrame(rows)
+
+    def _measure_exact(self, spec: NetworkSpec, n: int, rng) -> pd.DataFrame:
+        """The same columns from the exact sampler: the end points are the steps t = alpha
+        ||grad f||^power along the ray (spec units) of :func:`sample_init_statistics`."""
+        eta_unit, dist_unit = _units(spec)
+        # Bubeck-unit gradient norm g_b = g / kappa; a bubeck-unit step eta is eta * eta_unit
+        # here and moves by eta * eta_unit * g; the prescribed eta = c / g_b^2 moves by
+        # c kappa^2 eta_unit / g.
+        kappa2 = 1.0 if spec.scaling == "bubeck" else float(spec.d)
+        prescribed = get_bound("bubeck2021.theorem").step(1.0, np.array(THEOREM_GAMMAS))
+        steps = ([(e * eta_unit, 1.0) for e in ETAS] + [(s * dist_unit, 0.0) for s in S_VALUES]
+                 + [(float(c) * kappa2 * eta_unit, -1.0) for c in prescribed])  # fmt: skip
+        st = sample_init_statistics(spec, n, rng, steps=steps)
+        frame = pd.DataFrame({"replicate": np.arange(n), "f": st.f, "grad_norm": st.grad_norm,
+                              "t_star": st.t_star, "zero_output": st.zero_output})  # fmt: skip
+        names = ([f"flip_eta_{e:g}" for e in ETAS] + [f"flip_s_{s:g}" for s in S_VALUES]
+                 + [f"flip_theorem_{g:g}" for g in THEOREM_GAMMAS])  # fmt: skip
+        flipped = np.sign(st.f_step) != np.sign(st.f)[:, None]
+        for j, name in enumerate(names):
+            frame[name] = flipped[:, j]
+            if st.zero_output.any():  # no direction: missing, as in the materialised rows
+                frame[name] = frame[name].astype(object)
+                frame.loc[st.zero_output, name] = None
+        return frame
 
     def _measure_search(self, config: EtaSearchConfig, rng) -> pd.DataFrame:
         """Bubeck et al.'s experiment: the smallest grid eta in (0, 20] whose end point flips."""
@@ -312,7 +354,13 @@ class InitSingleStep(Simulation):
 
     def _evaluate_config(self, cfg: SingleStepConfig, df: pd.DataFrame):
         verdicts, summary = [], []
-        params = {"d": cfg.d, "m": cfg.m, "activation": cfg.activation, "scaling": cfg.scaling}
+        params = {
+            "d": cfg.d,
+            "m": cfg.m,
+            "activation": cfg.activation,
+            "scaling": cfg.scaling,
+            "path": cfg.path,
+        }
         ok = df[~df["zero_output"].astype(bool)]
         xnorm = input_radius(NetworkSpec(d=cfg.d, m=cfg.m, scaling=cfg.scaling))
         s_lin = np.abs(ok["f"].to_numpy()) / ok["grad_norm"].to_numpy()

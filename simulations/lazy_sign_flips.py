@@ -6,7 +6,10 @@ For each replicate: draw (a, W0) and x uniform on the sphere, and count
   ``random-sphere`` perturbation (both are subsets of S_R).
 |S_R| is checked against its exact law Bin(m, 2 Phi(C0/sqrt m) - 1) (THEORY.md F6: AGREES /
 DISAGREES) and against the Lemma 4.3 bound C0 sqrt(m) + sqrt(m log(1/gamma)/2) (HOLDS / ...).
-|S_R| depends on W0 only through z_s = <w_{s,0}, x>, so the input dimension d is kept small.
+|S_R| depends on W0 only through z_s = <w_{s,0}, x>, so the input dimension d is kept small on
+materialised networks. The full profile adds widths m = 1e6 at d = 784 on the exact d-free sampler
+(THEORY.md Sec. 4.1, ``path="exact"``), which gives |S_R| but not the realised flips; ``--path``
+chooses the path for every config.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from bounds import get_bound
-from simulations._common import law_summary, main
+from simulations._common import InitPathSimulation, law_summary, main
+from theorycheck.exact import sample_init_statistics
 from theorycheck.forward import output_and_gradient
 from theorycheck.lazy_ball import (
     flippable_neurons,
@@ -27,7 +31,7 @@ from theorycheck.lazy_ball import (
     worst_output,
 )
 from theorycheck.network import NetworkSpec, sample_inputs, sample_network
-from theorycheck.simulation import Evaluation, FigureSpec, Simulation
+from theorycheck.simulation import Evaluation, FigureSpec
 from theorycheck.stats import binomial_total_test, ks_test
 from theorycheck.verdicts import bound_verdict, law_verdict
 
@@ -41,9 +45,10 @@ class SignFlipConfig:
     networks_per_block: int
     n_blocks: int
     scaling: str = "wang"
+    path: str = "numba"
 
 
-class LazySignFlips(Simulation):
+class LazySignFlips(InitPathSimulation):
     id = "lazy-sign-flips"
     title = "Flippable neurons in the lazy ball (Wang et al. 2022, Lemma 4.3)"
     claims = ("exact.f6_flippable", "wang2022.lemma_4_3")
@@ -65,14 +70,27 @@ class LazySignFlips(Simulation):
                 yield SignFlipConfig(
                     m, d, (1.0, 10.0, 40.0), (0.01, 0.1), per_block, blocks, scaling
                 )
+        if profile == "full":
+            # Wang et al.'s MNIST dimension and widths beyond materialised reach (O(m) each).
+            for m in (10_000, 1_000_000):
+                yield SignFlipConfig(m, 784, (1.0, 10.0, 40.0), (0.01, 0.1), 250, 4, "wang",
+                                     "exact")  # fmt: skip
 
     def measure(self, config: SignFlipConfig, rng) -> pd.DataFrame:
         spec = NetworkSpec(d=config.d, m=config.m, scaling=config.scaling)
+        if config.path == "exact":
+            radii = [lazy_radius(spec, C0) for C0 in config.C0s]
+            st = sample_init_statistics(spec, config.networks_per_block, rng, radii=radii)
+            return pd.DataFrame([
+                {"replicate": rep, "C0": C0, "f0": float(st.f[rep]),
+                 "flippable": int(st.flippable[rep, j])}
+                for rep in range(config.networks_per_block) for j, C0 in enumerate(config.C0s)
+            ])  # fmt: skip
         rows = []
         for rep in range(config.networks_per_block):
             net = sample_network(spec, rng)
             x = sample_inputs(spec, 1, rng)
-            f0 = float(output_and_gradient(net, x).f[0])
+            f0 = float(output_and_gradient(net, x, path=config.path).f[0])
             # One random-sphere direction per network, scaled to each C0's radius: every
             # W_rand is a random-sphere draw, at a third of the random numbers.
             unit_shift = perturb(net, 1.0, "random-sphere", rng) - net.W
@@ -82,7 +100,7 @@ class LazySignFlips(Simulation):
                 W_worst = worst_output(net, x, R).argmax_weights(net, x)[0]
                 rows.append({
                     "replicate": rep, "C0": C0, "f0": f0,
-                    "flippable": int(flippable_neurons(net, x, R)[0]),
+                    "flippable": int(flippable_neurons(net, x, R, path=config.path)[0]),
                     "flips_worst_output": int(realised_flips(net, W_worst, x)[0]),
                     "flips_random_sphere": int(realised_flips(net, W_rand, x)[0]),
                 })  # fmt: skip
@@ -96,7 +114,7 @@ class LazySignFlips(Simulation):
                 x = sub["flippable"].to_numpy()
                 n, m = len(x), cfg.m
                 p = float(law.probability(m, C0))
-                params = {"m": m, "d": cfg.d, "C0": C0, "scaling": cfg.scaling}
+                params = {"m": m, "d": cfg.d, "C0": C0, "scaling": cfg.scaling, "path": cfg.path}
                 # Two exact tests of one law, Bonferroni-combined: the pooled count over n
                 # networks is Bin(n m, p); KS (conservative for a discrete law) checks the shape.
                 p_pool = binomial_total_test(int(x.sum()), n * m, p)
@@ -115,7 +133,7 @@ class LazySignFlips(Simulation):
                     exact_p = float(law.exceedance(B, m, C0))
                     exact = f"exact: 1-gamma quantile {exact_q:g}, P(|S_R| > bound) = {exact_p:.2e}"
                     verdicts.append(replace(row, note="; ".join(filter(None, (row.note, exact)))))
-                base = {"series": f"C0 = {C0:g}", "panel": cfg.scaling, "x": m}
+                base = {"series": f"C0 = {C0:g}", "panel": f"{cfg.scaling}, d = {cfg.d}", "x": m}
                 summary.append(law_summary(x / math.sqrt(m), {
                     **base, "figure": "flippable",
                     "reference": float(law.mean(m=m, C0=C0)) / math.sqrt(m),
@@ -125,6 +143,8 @@ class LazySignFlips(Simulation):
                     ("flips_worst_output", "worst-output W*"),
                     ("flips_random_sphere", "random-sphere W"),
                 ):
+                    if col not in sub:  # the exact path gives |S_R| only
+                        continue
                     summary.append(law_summary(sub[col].to_numpy(), {
                         **base, "series": f"{label}, C0 = {C0:g}", "figure": "realised",
                         "reference": float(law.mean(m=m, C0=C0)),
@@ -138,6 +158,8 @@ class LazySignFlips(Simulation):
                        "vs the exact mean of |S_R|", "width m", "realised flips", logx=True,
                        logy=True),
         ]  # fmt: skip
+        drawn = {row["figure"] for row in summary}
+        figures = [f for f in figures if f.name in drawn]  # realised: materialised paths only
         return Evaluation(verdicts, pd.DataFrame(summary), figures)
 
 

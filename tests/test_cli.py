@@ -40,6 +40,8 @@ def test_bounds_prints_the_catalog(capsys):
         (["run", "--seed", "-4", "--no-report"], "seed must be an integer >= 0"),
         (["run", "--out", "/proc/forbidden/results"], "cannot write results"),
         (["report", "--results", "/nonexistent/results"], "does not exist"),
+        (["run", "width-window", "--path", "exact"], "width-window offers no path"),
+        (["run", "init-output", "--path", "streaming"], "init-output offers paths exact,"),
     ],
 )
 def test_user_errors_are_one_line_with_exit_code_2(args, needle):

@@ -41,14 +41,16 @@ from theorycheck.stats import ks_test
 ALPHA = 1e-6  # per-test failure probability of a correct implementation
 
 
-def _run_kernel(a, z, g, chi, d, r, t_ray):
-    nb, T, k = z.shape[0], len(t_ray), len(r)
+def _run_kernel(a, z, g, chi, d, r, t_ray, st_alpha, st_power):
+    nb, T, k, K = z.shape[0], len(t_ray), len(r), len(st_alpha)
     out = dict(
         f=np.empty(nb), gnorm=np.empty(nb), tstar=np.empty(nb), zero=np.zeros(nb, bool),
         flips=np.empty((nb, k), np.int64), sup=np.empty((nb, k)), inf=np.empty((nb, k)),
         dx=np.empty((nb, T)), de=np.empty((nb, T)), gram=np.empty((nb, T, T)),
+        fstep=np.empty((nb, K)),
     )  # fmt: skip
-    _exact_kernel(a, z, g, chi, d, np.asarray(r, float), np.asarray(t_ray, float), *out.values())
+    arrays = [np.asarray(v, float) for v in (r, t_ray, st_alpha, st_power)]
+    _exact_kernel(a, z, g, chi, d, *arrays, *out.values())
     return out
 
 
@@ -63,7 +65,10 @@ def kernel_cases(draw):
     a, z, g, chi = _draw_block(rng, nb, m, d)
     r = rng.uniform(0, 1, k)
     t_ray = rng.uniform(0, 1.5, T)
-    return a, z, g, chi, d, r, t_ray
+    K = draw(st.integers(0, 3))
+    st_alpha = rng.uniform(0, 1.5, K)
+    st_power = rng.choice([-1.0, 0.0, 1.0], K)
+    return a, z, g, chi, d, r, t_ray, st_alpha, st_power
 
 
 def _close(x, y, rtol=1e-12, atol=1e-12):
@@ -72,11 +77,11 @@ def _close(x, y, rtol=1e-12, atol=1e-12):
 
 @given(kernel_cases())
 def test_kernel_matches_numpy_twin(case):
-    a, z, g, chi, d, r, t_ray = case
+    a, z, g, chi, d, r, t_ray, st_alpha, st_power = case
     out = _run_kernel(*case)
     for i in range(z.shape[0]):
-        f, gn, ts, zero, flips, sup, inf, dx, de, gram = _exact_network_reference(
-            a[i], z[i], g[i], chi[i], d, r, t_ray
+        f, gn, ts, zero, flips, sup, inf, dx, de, gram, fstep = _exact_network_reference(
+            a[i], z[i], g[i], chi[i], d, r, t_ray, st_alpha, st_power
         )
         assert out["zero"][i] == zero
         _close(out["f"][i], f)
@@ -88,6 +93,7 @@ def test_kernel_matches_numpy_twin(case):
         _close(out["dx"][i], dx)
         _close(out["de"][i], de)
         _close(out["gram"][i], gram)
+        _close(out["fstep"][i], fstep)
 
 
 def _lift(a, z, g, chi, d):
@@ -112,13 +118,13 @@ def _lift(a, z, g, chi, d):
 @given(kernel_cases())
 def test_lift_reproduces_every_output(case):
     """The kernel's outputs are the materialised estimators' outputs on the lifted W."""
-    a, z, g, chi, d, r, t_ray = case
+    a, z, g, chi, d, r, t_ray, st_alpha, st_power = case
     m = z.shape[1]
     d = m + 2
     # chi was drawn for the case's d (0 when d = 1); ||V|| = 0 would make the ray run along x,
     # where all breakpoints coincide at t = 1 (a null event at d >= 2): use a generic value.
     chi = np.where(chi > 0, chi, 1.0)
-    out = _run_kernel(a, z, g, chi, d, r, t_ray)
+    out = _run_kernel(a, z, g, chi, d, r, t_ray, st_alpha, st_power)
     x = np.zeros((1, d))
     x[0, 0] = 1.0
     spec = NetworkSpec(d=d, m=m)
@@ -143,6 +149,10 @@ def test_lift_reproduces_every_output(case):
             assert wo.inf[0] == pytest.approx(out["inf"][i, j], abs=1e-12 * scale)
         u = fw.grad[0] / fw.grad_norm[0]
         sgn = np.sign(fw.f[0])
+        t_end = st_alpha * fw.grad_norm[0] ** st_power
+        if t_end.size:
+            f_end = output_and_gradient(net, x[0] - sgn * t_end[:, None] * u, path="reference").f
+            _close(f_end, out["fstep"][i], rtol=1e-9, atol=1e-9 * scale * (1 + t_end.max()))
         diffs = []
         for t in t_ray:
             Z0, Z1 = W @ x[0], W @ (x[0] - sgn * t * u)
@@ -169,6 +179,12 @@ DIST_CASES = {
 }
 
 
+# Single steps (alpha, power): t = alpha ||grad f||^power in the spec's units: a step eta grad f,
+# a fixed ||delta||, and a step c / ||grad f||^2 (Bubeck et al.'s prescribed eta).
+STEPS = {"wang-d5-m8": ((0.2, 1.0), (0.3, 0.0), (0.5, -1.0)),
+         "bubeck-d30-m40": ((1.0, 1.0), (1.0, 0.0), (0.5, -1.0))}  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def samples():
     out = {}
@@ -180,6 +196,7 @@ def samples():
                 generator(7, "dist", name, path),
                 radii=radii,
                 ray_distances=rays,
+                steps=STEPS[name],
                 path=path,
             )
             for path in ("exact", "reference")
@@ -196,6 +213,10 @@ def _quantities(s):
         q[f"worst_inf_{j}"] = s.worst_inf[:, j]
     for j in range(len(s.ray_distances)):
         q[f"grad_diff_{j}"] = s.grad_diff[:, j]
+    for j in range(len(s.steps)):
+        q[f"f_step_{j}"] = s.f_step[:, j]
+        # The end point's sign relative to f(x): the flip indicator the simulations use.
+        q[f"flipped_{j}"] = (np.sign(s.f_step[:, j]) != np.sign(s.f)).astype(float)
     return q
 
 
@@ -207,8 +228,11 @@ def test_exact_matches_materialised_in_distribution(samples, case):
     assert min(pvals.values()) > ALPHA, pvals
     print(case, {k: round(p, 3) for k, p in pvals.items()})
     # The quantities are not degenerate at these parameters (the tests have something to test).
-    for k in ("t_star", "grad_diff_0", "grad_diff_1", "flippable_1"):
+    for k in ("t_star", "grad_diff_0", "grad_diff_1", "flippable_1", "f_step_2"):
         assert np.unique(ex[k]).size > 5, k
+    # The flip indicators are neither always 0 nor always 1.
+    for j in range(3):
+        assert 0.05 < ex[f"flipped_{j}"].mean() < 0.95, j
 
 
 @pytest.mark.parametrize("case", ["wang-d5-m8"])

@@ -29,6 +29,7 @@ from simulations.init_single_step import (
     InitSingleStep,
     SingleStepConfig,
 )
+from theorycheck.errors import UserInputError
 from theorycheck.seeding import generator
 from theorycheck.simulation import config_id
 from theorycheck.verdicts import Verdict, VerdictRow, apply_holm
@@ -69,10 +70,10 @@ class TinyGradient(InitGradient):
                 yield GradientConfig(d, m, "relu", scaling, False, 30, 2)
 
 
-def _run(sim) -> tuple[dict, object]:
+def _run(sim, path=None) -> tuple[dict, object]:
     """measure every block as the runner does, then evaluate."""
     data = {}
-    for cfg in sim.configs("quick"):
+    for cfg in sim.configs("quick", path):
         blocks = [sim.measure(cfg, generator(11, sim.id, config_id(cfg), b))
                   for b in range(sim.blocks(cfg))]  # fmt: skip
         data[cfg] = pd.concat(blocks, ignore_index=True)
@@ -94,8 +95,11 @@ def runs(warm_numba):
 
 
 def _runs():
-    return {sim.id: _run(sim) for sim in (TinyOutput(), TinySingleStep(), TinyStability(),
+    runs = {sim.id: _run(sim) for sim in (TinyOutput(), TinySingleStep(), TinyStability(),
                                           TinyGradient())}  # fmt: skip
+    for sim in (TinyOutput(), TinySingleStep(), TinyGradient()):
+        runs[f"{sim.id}/exact"] = _run(sim, "exact")
+    return runs
 
 
 def _check_evaluation(ev, sim_id):
@@ -119,8 +123,9 @@ def _check_evaluation(ev, sim_id):
     assert np.all(est[ok, 1] <= est[ok, 0] + 1e-12) and np.all(est[ok, 0] <= est[ok, 2] + 1e-12)
 
 
-def test_init_output_contract(runs):
-    data, ev = runs["init-output"]
+@pytest.mark.parametrize("which", ["init-output", "init-output/exact"])
+def test_init_output_contract(runs, which):
+    data, ev = runs[which]
     for df in data.values():
         assert list(df.columns) == ["replicate", "f"] and len(df) == 60
     _check_evaluation(ev, "init-output")
@@ -150,8 +155,12 @@ def test_f_is_the_same_function_in_both_scalings():
     np.testing.assert_allclose(fw.grad, 3.0 * fb.grad, rtol=1e-12, atol=1e-14)
 
 
-def test_init_single_step_contract_and_end_point_invariants(runs):
-    data, ev = runs["init-single-step"]
+@pytest.mark.parametrize("which", ["init-single-step", "init-single-step/exact"])
+def test_init_single_step_contract_and_end_point_invariants(runs, which):
+    data, ev = runs[which]
+    # Under path="exact" the relu configs use the d-free sampler, the rest stay materialised.
+    relu = [c for c in data if c.activation == "relu" and not isinstance(c, EtaSearchConfig)]
+    assert {c.path for c in relu} == {"exact" if which.endswith("/exact") else "numba"}
     _check_evaluation(ev, "init-single-step")
     for cfg, df in data.items():
         if isinstance(cfg, EtaSearchConfig):
@@ -220,8 +229,9 @@ def test_init_gradient_stability_contract(runs):
     assert len(rates) == 8  # 2 activations x 2 scalings x (ray, random)
 
 
-def test_init_gradient_reports_bubecks_gradient_norm_rates(runs):
-    _data, ev = runs["init-gradient"]
+@pytest.mark.parametrize("which", ["init-gradient", "init-gradient/exact"])
+def test_init_gradient_reports_bubecks_gradient_norm_rates(runs, which):
+    _data, ev = runs[which]
     _check_evaluation(ev, "init-gradient")
     rates = [r for r in ev.verdicts if r.claim == "bubeck2021.gradient_norm"]
     # bubeck scaling only: over d at m = 10, over m at d = 4.
@@ -256,3 +266,23 @@ def test_smooth_references_match_a_monte_carlo_of_the_same_expectation_for_gelu(
     assert gradient_jump_energy("gelu", 5, theta) == pytest.approx(mc, rel=0.03)
     lin = float(np.mean((act.sigma(z1) - act.sigma(g1) - act.dsigma(g1) * (z1 - g1)) ** 2))
     assert linearisation_energy("gelu", theta) == pytest.approx(lin, rel=0.03)
+
+
+def test_path_choice_applies_where_the_exact_laws_do():
+    sim = TinyOutput()
+    exact = sim.configs("quick", "exact")
+    assert {(c.activation, c.path) for c in exact} == {("relu", "exact"), ("gelu", "numba")}
+    assert {c.path for c in sim.configs("quick", "reference")} == {"reference"}
+    # The path is part of the config, so results of different paths are stored apart.
+    relu_ids = {config_id(c) for c in exact if c.activation == "relu"}
+    assert relu_ids.isdisjoint(config_id(c) for c in sim.configs("quick"))
+    with pytest.raises(UserInputError, match="init-output offers paths exact, numba, reference"):
+        sim.configs("quick", "streaming")
+    from simulations import get_simulation
+
+    with pytest.raises(UserInputError, match="width-window offers no path"):
+        get_simulation("width-window").configs("quick", "exact")
+    # Configs without a path field (Bubeck et al.'s eta search) keep computing as they do.
+    search = [c for c in TinySingleStep().configs("quick", "exact")
+              if isinstance(c, EtaSearchConfig)]  # fmt: skip
+    assert search and all(not hasattr(c, "path") for c in search)

@@ -69,12 +69,12 @@ class TinyRobustError(LazyRobustError):
             yield RobustErrorConfig(d, 50, 10.0, 20, 4, 1, 2)
 
 
-def run_blocks(sim):
+def run_blocks(sim, path=None):
     """{config: concatenated blocks}, each block from its own generator (as the runner does)."""
     import pandas as pd
 
     data = {}
-    for cfg in sim.configs("quick"):
+    for cfg in sim.configs("quick", path):
         blocks = [
             sim.measure(cfg, generator(0, sim.id, config_id(cfg), b)).assign(block=b)
             for b in range(sim.blocks(cfg))
@@ -153,6 +153,39 @@ def test_lazy_output_moment_tests_have_power(output_data, monkeypatch):
         rows = [v for v in TinyOutput().evaluate(output_data).verdicts
                 if v.statistic.startswith(statistic)]  # fmt: skip
         assert rows and all(v.p_value < STRICT for v in rows)
+
+
+def test_lazy_output_on_the_exact_path():
+    """The exact sampler gives sup and inf (not the random-sphere point): the same law checks
+    pass at STRICT and the random-sphere row is left out, not faked."""
+    sim = TinyOutput()
+    data = run_blocks(sim, "exact")
+    assert {c.path for c in data} == {"exact"}
+    for df in data.values():
+        assert {"C0", "f0", "sup", "inf", "sup_abs"} <= set(df.columns)
+        assert "f_random_sphere" not in df
+        eps = 1e-9 * (1 + df["C0"])
+        assert (df["inf"] <= df["f0"] + eps).all() and (df["f0"] <= df["sup"] + eps).all()
+    ev = check_evaluation(sim, data)
+    facts = [v for v in ev.verdicts if v.claim == WORST_OUTPUT_FACTS]
+    assert len(facts) == 4 * sum(len(c.C0s) for c in data)
+    assert all(v.p_value > STRICT for v in facts if v.test != "relative error")
+    assert not any("random-sphere" in v.statistic for v in facts)
+
+
+def test_lazy_sign_flips_on_the_exact_path():
+    from _tiny import TinySignFlips
+
+    sim = TinySignFlips()
+    data = run_blocks(sim, "exact")
+    for cfg, df in data.items():
+        assert cfg.path == "exact" and "flips_random_sphere" not in df
+        assert (df["flippable"] >= 0).all() and (df["flippable"] <= cfg.m).all()
+    ev = check_evaluation(sim, data)
+    laws = [v for v in ev.verdicts if v.claim == "exact.f6_flippable"]
+    # |S_R| against its exact binomial law: a correct sampler fails with probability < STRICT.
+    assert laws and all(v.p_value > STRICT for v in laws)
+    assert {f.name for f in ev.figures} == {"flippable"}  # no realised flips to draw
 
 
 def test_worst_output_moments_match_exact_integrals():

@@ -42,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
         help="run on a dask cluster: tcp://HOST:8786, or local:N for N local dask workers "
         '(needs pip install "theorycheck[distributed]")',
     )  # fmt: skip
+    run.add_argument(
+        "--path", default=None, choices=("exact", "numba", "reference", "streaming"),
+        help="computation path, in the simulations that offer it (see `theorycheck list`); "
+        "default: each simulation's own (the exact laws where they apply)",
+    )  # fmt: skip
     run.add_argument("--no-report", action="store_true", help="skip writing the PDF report")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     rep = sub.add_parser("report", help="rebuild the PDF report from stored results")
@@ -64,7 +69,8 @@ def _cmd_list() -> None:
     from simulations import REGISTRY
 
     for sim in REGISTRY.values():
-        print(f"{sim.id}  (profiles: quick, full)")
+        paths = f"; paths: {', '.join(sim.paths)}" if sim.paths else ""
+        print(f"{sim.id}  (profiles: quick, full{paths})")
         print(f"  {sim.title}")
         print(textwrap.fill(", ".join(sim.claims), 96, initial_indent="  checks: ",
                             subsequent_indent=" " * 10))  # fmt: skip
@@ -103,11 +109,41 @@ def format_verdicts(table: pd.DataFrame) -> str:
         return show.to_string(index=False) + f"\n\n{len(table)} verdicts ({tally})"
 
 
+def claim_conditions(claim: str, parameters: dict) -> bool | None:
+    """Whether the registered claim's conditions hold at a verdict row's grid point.
+
+    None (not applicable) when the claim is not a registered bound, has no conditions beyond
+    its parameter domains, or the row's parameters do not give every parameter of the bound
+    (e.g. a rate fitted over a grid of d). Constants the row records (e.g. C2) are used.
+    References: :meth:`bounds._base.Bound.conditions`.
+    """
+    from bounds import REGISTRY
+    from bounds._base import Bound
+
+    bound = REGISTRY.get(claim)
+    if bound is None or type(bound)._conditions is Bound._conditions:
+        return None
+    names = [p.name for p in bound.params] + [c.name for c in bound.constants]
+    if any(p.name not in parameters for p in bound.params):
+        return None
+    try:
+        holds = bound.conditions(**{k: parameters[k] for k in names if k in parameters})
+    except (UserInputError, TypeError, ValueError):
+        return None  # a parameter out of the bound's domain or not a number
+    return bool(holds)
+
+
 def _cmd_run(args) -> None:
     from simulations import REGISTRY, get_simulation
     from theorycheck.runner import run
 
     sims = [get_simulation(i) for i in args.ids] if args.ids else list(REGISTRY.values())
+    if args.path is not None:
+        # Named simulations must offer the path; a run of all applies it where offered.
+        for sim in sims if args.ids else []:
+            sim.configs(args.profile, args.path)  # raises naming the paths it offers
+        if not any(args.path in sim.paths for sim in sims):
+            raise UserInputError(f"no simulation offers path {args.path!r}")
     out, backend = args.out, contextlib.nullcontext(None)
     if args.scheduler is not None:
         if args.workers != 1:
@@ -121,7 +157,8 @@ def _cmd_run(args) -> None:
         backend = dask_executor(args.scheduler, results_dir=out)
     with backend as executor:
         result = run(sims, profile=args.profile, seed=args.seed, out=out,
-                     workers=args.workers, executor=executor, progress=not args.quiet)  # fmt: skip
+                     workers=args.workers, executor=executor, progress=not args.quiet,
+                     path=args.path, conditions=claim_conditions)  # fmt: skip
     from bounds import catalog_frame
     from theorycheck.store import ResultsStore
 

@@ -79,12 +79,15 @@ class InitStatistics:
         shape (n, len(radii)).
     grad_diff : ||grad f(x - sign(f) t u) - grad f(x)|| for each t of ``ray_distances``,
         shape (n, len(ray_distances)).
+    f_step : f(x - sign(f) t u) at the end point of each step of ``steps``, t = alpha
+        ||grad f(x)||^power, shape (n, len(steps)) (f(x) = 0 where there is no direction).
     """
 
     spec: NetworkSpec
     path: str
     radii: tuple[float, ...]
     ray_distances: tuple[float, ...]
+    steps: tuple[tuple[float, float], ...]
     f: np.ndarray
     grad_norm: np.ndarray
     t_star: np.ndarray
@@ -93,6 +96,7 @@ class InitStatistics:
     worst_sup: np.ndarray
     worst_inf: np.ndarray
     grad_diff: np.ndarray
+    f_step: np.ndarray
 
     @property
     def s_lin(self) -> np.ndarray:
@@ -123,9 +127,11 @@ class InitStatistics:
             cols[f"worst_inf_{j}"] = self.worst_inf[:, j]
         for j in range(len(self.ray_distances)):
             cols[f"grad_diff_{j}"] = self.grad_diff[:, j]
+        for j in range(len(self.steps)):
+            cols[f"f_step_{j}"] = self.f_step[:, j]
         frame = pd.DataFrame(cols)
         frame.attrs.update(radii=list(self.radii), ray_distances=list(self.ray_distances),
-                           path=self.path)  # fmt: skip
+                           steps=[list(st) for st in self.steps], path=self.path)  # fmt: skip
         return frame
 
 
@@ -136,6 +142,7 @@ def sample_init_statistics(
     *,
     radii=(),
     ray_distances=(),
+    steps=(),
     path: str = "exact",
 ) -> InitStatistics:
     """Draw n networks at initialisation with one input each and return their statistics.
@@ -149,6 +156,10 @@ def sample_init_statistics(
         :func:`theorycheck.lazy_ball.lazy_radius`) for |S_R| and the worst-output sup/inf.
     ray_distances : distances t >= 0 along the attack ray, in the spec's input units, at which
         the gradient difference is measured.
+    steps : pairs (alpha, power): single steps of length t = alpha ||grad f(x)||^power along the
+        attack ray (spec units), at whose end points f is evaluated (``f_step``). A step
+        delta = eta grad f has alpha = |eta|, power = 1; a fixed ||delta|| = s has (s, 0); the
+        prescribed step |eta| = c ||grad f||^-2 of Bubeck et al. has (c, -1).
     path : ``exact`` (d-free sampler, O(m) per network), ``numba`` or ``reference`` (materialised
         W through the public estimators).
 
@@ -163,6 +174,10 @@ def sample_init_statistics(
     ray_distances = tuple(
         check_real("ray_distances", t, low=0.0) for t in np.atleast_1d(ray_distances).tolist()
     )
+    steps = tuple(
+        (check_real("steps alpha", float(al), low=0.0), check_real("steps power", float(pw)))
+        for al, pw in (steps or ())
+    )
     if path == "exact":
         if not exact_supported(spec):
             raise UserInputError(
@@ -170,11 +185,11 @@ def sample_init_statistics(
                 f"got activation={spec.activation!r}, output_weights={spec.output_weights!r}, "
                 f"biases={spec.biases}: use path='numba'"
             )
-        out = _sample_exact(spec, n, rng, radii, ray_distances)
+        out = _sample_exact(spec, n, rng, radii, ray_distances, steps)
     else:
-        out = _sample_materialized(spec, n, rng, radii, ray_distances, path)
-    res = InitStatistics(spec, path, radii, ray_distances, *out)
-    for name in ("f", "grad_norm", "worst_sup", "worst_inf", "grad_diff"):
+        out = _sample_materialized(spec, n, rng, radii, ray_distances, steps, path)
+    res = InitStatistics(spec, path, radii, ray_distances, steps, *out)
+    for name in ("f", "grad_norm", "worst_sup", "worst_inf", "grad_diff", "f_step"):
         check_finite(name, getattr(res, name))
     return res
 
@@ -182,8 +197,9 @@ def sample_init_statistics(
 # --------------------------------------------------------------------------- materialised paths
 
 
-def _sample_materialized(spec, n, rng, radii, ray_distances, path):
-    k, T = len(radii), len(ray_distances)
+def _sample_materialized(spec, n, rng, radii, ray_distances, steps, path):
+    k, T, K = len(radii), len(ray_distances), len(steps)
+    fstep = np.zeros((n, K))
     f, gnorm, tstar = np.empty(n), np.empty(n), np.empty(n)
     zero = np.zeros(n, dtype=bool)
     flips = np.empty((n, k), dtype=np.int64)
@@ -199,41 +215,51 @@ def _sample_materialized(spec, n, rng, radii, ray_distances, path):
             flips[i, j] = flippable_neurons(net, x, R, path=path)[0]
             wo = worst_output(net, x, R, path=path)
             sup[i, j], inf[i, j] = wo.sup[0], wo.inf[0]
-        if T and not zero[i]:
+        if (T or K) and not zero[i]:
             grad = output_and_gradient(net, x, path=path).grad[0]
             u = grad / np.linalg.norm(grad)
+        if T and not zero[i]:
             deltas = -np.sign(f[i]) * np.asarray(ray_distances)[:, None] * u
             gdiff[i] = gradient_difference(net, np.repeat(x, T, axis=0), deltas, path=path)
-    return f, gnorm, tstar, zero, flips, sup, inf, gdiff
+        if K and not zero[i]:
+            t = np.array([al * gnorm[i] ** pw for al, pw in steps])
+            fstep[i] = output_and_gradient(net, x - np.sign(f[i]) * t[:, None] * u, path=path).f
+    return f, gnorm, tstar, zero, flips, sup, inf, gdiff, fstep
 
 
 # --------------------------------------------------------------------------- the exact path
 
 
-def _sample_exact(spec, n, rng, radii, ray_distances):
+def _sample_exact(spec, n, rng, radii, ray_distances, steps):
     d, m = spec.d, spec.m
     rho = input_radius(spec)  # ||x||; the kernel works in wang units (||x|| = 1)
     # |S_R| and the ball depend on R ||x|| only (THEORY.md F6; lazy_ball module docstring).
     r = np.asarray(radii, dtype=np.float64) * rho
     t_ray = np.asarray(ray_distances, dtype=np.float64) / rho  # wang units: t_wang = t / ||x||
-    k, T = len(radii), len(ray_distances)
+    k, T, K = len(radii), len(ray_distances), len(steps)
+    # Steps t = alpha g^p in spec units are t_w = alpha rho^(-p-1) g_w^p in wang units
+    # (t = rho t_w, g = g_w / rho).
+    st_alpha = np.array([al * rho ** (-pw - 1.0) for al, pw in steps], dtype=np.float64)
+    st_power = np.array([pw for _, pw in steps], dtype=np.float64)
     f, gnorm, tstar = np.empty(n), np.empty(n), np.empty(n)
     zero = np.zeros(n, dtype=bool)
     flips = np.empty((n, k), dtype=np.int64)
     sup, inf = np.empty((n, k)), np.empty((n, k))
     gdiff = np.zeros((n, T))
+    fstep = np.zeros((n, K))
     per_block = max(1, BLOCK_NEURONS // m)
     for lo in range(0, n, per_block):
         hi = min(n, lo + per_block)
         a, z, g, chi = _draw_block(rng, hi - lo, m, d)
         dx, de, gram = np.empty((hi - lo, T)), np.empty((hi - lo, T)), np.empty((hi - lo, T, T))
-        _exact_kernel(a, z, g, chi, d, r, t_ray, f[lo:hi], gnorm[lo:hi], tstar[lo:hi],
-                      zero[lo:hi], flips[lo:hi], sup[lo:hi], inf[lo:hi], dx, de, gram)  # fmt: skip
+        _exact_kernel(a, z, g, chi, d, r, t_ray, st_alpha, st_power, f[lo:hi], gnorm[lo:hi],
+                      tstar[lo:hi], zero[lo:hi], flips[lo:hi], sup[lo:hi], inf[lo:hi], dx, de,
+                      gram, fstep[lo:hi])  # fmt: skip
         if T:
             q = _complement_sq_norms(gram, d - 2, rng)
             gdiff[lo:hi] = np.sqrt((dx**2 + de**2 + q) / m)
     # Back to the spec's units: grad f_bubeck = grad f_wang / sqrt(d), distances times ||x||.
-    return f, gnorm / rho, tstar * rho, zero, flips, sup, inf, gdiff / rho
+    return f, gnorm / rho, tstar * rho, zero, flips, sup, inf, gdiff / rho, fstep
 
 
 def _draw_block(rng, nb, m, d):
@@ -270,16 +296,17 @@ def _complement_sq_norms(gram, k, rng):
 
 
 @numba.njit(parallel=True, cache=True)
-def _exact_kernel(a, z, g, chi, d, r, t_ray, f, gnorm, tstar, zero, flips, sup, inf, dx, de, gram):
+def _exact_kernel(a, z, g, chi, d, r, t_ray, st_alpha, st_power, f, gnorm, tstar, zero, flips,
+                  sup, inf, dx, de, gram, fstep):  # fmt: skip
     # One network per iteration, each written to its own row: thread-count invariant.
     for i in numba.prange(z.shape[0]):
-        _exact_network(a[i], z[i], g[i], chi[i], d, r, t_ray, f, gnorm, tstar, zero, flips, sup,
-                       inf, dx, de, gram, i)  # fmt: skip
+        _exact_network(a[i], z[i], g[i], chi[i], d, r, t_ray, st_alpha, st_power, f, gnorm, tstar,
+                       zero, flips, sup, inf, dx, de, gram, fstep, i)  # fmt: skip
 
 
 @numba.njit(cache=True)
-def _exact_network(a, z, g, chi, d, r, t_ray, f, gnorm, tstar, zero, flips, sup, inf, dx, de,
-                   gram, i):  # fmt: skip
+def _exact_network(a, z, g, chi, d, r, t_ray, st_alpha, st_power, f, gnorm, tstar, zero, flips,
+                   sup, inf, dx, de, gram, fstep, i):  # fmt: skip
     m = z.shape[0]
     inv_sqrt_m = 1.0 / math.sqrt(m)
     n_act = 0
@@ -321,6 +348,8 @@ def _exact_network(a, z, g, chi, d, r, t_ray, f, gnorm, tstar, zero, flips, sup,
         for l in range(T):
             gram[i, j, l] = 0.0
     zero[i] = fi == 0.0
+    for j in range(st_alpha.shape[0]):
+        fstep[i, j] = 0.0
     if zero[i]:
         tstar[i] = 0.0
         return
@@ -343,6 +372,13 @@ def _exact_network(a, z, g, chi, d, r, t_ray, f, gnorm, tstar, zero, flips, sup,
         tstar[i] = 1.0
     else:
         tstar[i] = _tstar_pwl_numba(z, v, a, 0.0, sgn)
+    # End points of the single steps: f(x(t)) = m^-1/2 sum_s a_s relu(z_s + t v_s).
+    for j in range(st_alpha.shape[0]):
+        t = st_alpha[j] * gnorm[i] ** st_power[j]
+        acc = 0.0
+        for s in range(m):
+            acc += a[s] * max(z[s] + t * v[s], 0.0)
+        fstep[i, j] = acc * inv_sqrt_m
     if T == 0:
         return
     # Gradient differences at ray distances t_j: c_s(t) = a_s (1{z_s(t) > 0} - 1{z_s > 0}).
@@ -369,11 +405,12 @@ def _exact_network(a, z, g, chi, d, r, t_ray, f, gnorm, tstar, zero, flips, sup,
             gram[i, j, l] -= ca[j] * ca[l] / n_act
 
 
-def _exact_network_reference(a, z, g, chi, d, r, t_ray):
+def _exact_network_reference(a, z, g, chi, d, r, t_ray, st_alpha=(), st_power=()):
     """Readable NumPy twin of :func:`_exact_network` for one network (wang units).
 
-    Returns f, ||grad f||, t*, zero, |S_R| (k,), sup (k,), inf (k,), and the pieces of the
-    gradient differences: the components along x and e (T,) and the complement Gram matrix (T, T).
+    Returns f, ||grad f||, t*, zero, |S_R| (k,), sup (k,), inf (k,), the pieces of the
+    gradient differences: the components along x and e (T,) and the complement Gram matrix
+    (T, T), and f at the end points of the steps t = st_alpha ||grad f||^st_power (K,).
     """
     m = len(z)
     a = a.astype(np.float64)
@@ -388,8 +425,10 @@ def _exact_network_reference(a, z, g, chi, d, r, t_ray):
     sup = np.where(a > 0, up, -dn).sum(axis=1) / math.sqrt(m)
     inf = np.where(a > 0, dn, -up).sum(axis=1) / math.sqrt(m)
     T = len(t_ray)
+    K = len(st_alpha)
     if f == 0.0:
-        return f, gnorm, 0.0, True, flips, sup, inf, np.zeros(T), np.zeros(T), np.zeros((T, T))
+        return (f, gnorm, 0.0, True, flips, sup, inf, np.zeros(T), np.zeros(T), np.zeros((T, T)),
+                np.zeros(K))  # fmt: skip
     sgn = math.copysign(1.0, f)
     if d == 1:
         y = np.zeros(m)
@@ -400,4 +439,6 @@ def _exact_network_reference(a, z, g, chi, d, r, t_ray):
     C = a * ((z + np.asarray(t_ray)[:, None] * v > 0).astype(float) - active)  # (T, m)
     ca = (C * a)[:, active].sum(axis=1)
     gram = C @ C.T - np.outer(ca, ca) / N
-    return f, gnorm, tstar, False, flips, sup, inf, C @ z, C @ y, gram
+    t_end = np.asarray(st_alpha, float) * gnorm ** np.asarray(st_power, float)
+    f_step = np.maximum(z + t_end[:, None] * v, 0.0) @ a / math.sqrt(m)
+    return f, gnorm, tstar, False, flips, sup, inf, C @ z, C @ y, gram, f_step

@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 
@@ -23,7 +24,13 @@ from theorycheck.provenance import provenance
 from theorycheck.seeding import generator
 from theorycheck.simulation import PROFILES, Simulation, config_dict, config_id
 from theorycheck.store import ResultsStore
-from theorycheck.verdicts import DEFAULT_ALPHA, VerdictRow, apply_holm, verdict_frame
+from theorycheck.verdicts import (
+    DEFAULT_ALPHA,
+    VerdictRow,
+    apply_holm,
+    verdict_frame,
+    with_conditions,
+)
 
 __all__ = ["RunResult", "Task", "run", "run_block"]
 
@@ -61,9 +68,14 @@ class RunResult:
     seconds: float
 
 
-def _tasks(simulations, profile, seed):
+def _configs(sim: Simulation, profile: str, path: str | None) -> list:
+    """The simulation's configs, with ``path`` if the simulation offers it."""
+    return sim.configs(profile, path if path in sim.paths else None)
+
+
+def _tasks(simulations, profile, seed, path):
     for sim in simulations:
-        for cfg in sim.configs(profile):
+        for cfg in _configs(sim, profile, path):
             for b in range(sim.blocks(cfg)):
                 yield Task(sim, cfg, b, seed)
 
@@ -82,11 +94,17 @@ def run(
     executor: Executor | None = None,
     progress: bool = True,
     alpha: float = DEFAULT_ALPHA,
+    path: str | None = None,
+    conditions: Callable[[str, dict], bool | None] | None = None,
 ) -> RunResult:
     """Run ``simulations`` at ``profile``: compute missing blocks, evaluate, store verdicts.
 
     ``workers=1`` computes inline; ``workers=N`` uses N local processes, each with
     cpu_count // N numba threads; ``executor`` may be any concurrent.futures-like executor.
+    ``path`` selects the computation path in the simulations that offer it (their ``paths``);
+    the others compute as they always do. ``conditions(claim, parameters)`` says whether a
+    claim's conditions hold at a grid point (True/False, None: not applicable); each verdict
+    row records it (:func:`theorycheck.verdicts.with_conditions`; "n/a" when not given).
     """
     if profile not in PROFILES:
         from theorycheck.errors import UserInputError
@@ -97,7 +115,7 @@ def run(
     store = ResultsStore(out)
     store.check_writable()
     t0 = time.monotonic()
-    tasks = list(_tasks(simulations, profile, seed))
+    tasks = list(_tasks(simulations, profile, seed, path))
     todo = [t for t in tasks if not store.has_block(t.simulation.id, t.cfg_id, seed, t.block)]
     bar = Progress(len(todo), label=f"theorycheck run ({profile})", enabled=progress)
     root = str(store.root)
@@ -126,15 +144,16 @@ def run(
     for sim in simulations:
         data = {
             cfg: store.read_blocks(sim.id, config_id(cfg), seed, sim.blocks(cfg))
-            for cfg in sim.configs(profile)
+            for cfg in _configs(sim, profile, path)
         }
         ev = sim.evaluate(data)
         meta = provenance(simulation=sim.id, profile=profile, seed=seed,
                           title=sim.title, claims=list(sim.claims), limitations=sim.limitations,
                           figures=[asdict(f) for f in ev.figures])  # fmt: skip
         store.write_table(_evaluation_name(sim.id, "summary", profile, seed), ev.summary, meta)
+        rows = ev.verdicts if conditions is None else with_conditions(ev.verdicts, conditions)
         store.write_table(_evaluation_name(sim.id, "verdicts", profile, seed),
-                          verdict_frame(ev.verdicts), meta)  # fmt: skip
+                          verdict_frame(rows), meta)  # fmt: skip
     verdicts = collect_verdicts(store, profile, seed, alpha)
     return RunResult(verdicts, root, len(todo), len(tasks) - len(todo), time.monotonic() - t0)
 

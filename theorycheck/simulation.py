@@ -79,18 +79,37 @@ class Simulation:
     title : one line for the report.
     claims : ids of the bounds/laws in ``bounds.REGISTRY`` this simulation checks.
     limitations : what the simulation can and cannot show (printed in the report).
+    paths : the computation paths (SPEC.md "Architecture") a user may choose with ``path=`` /
+        ``--path``; empty when the simulation computes one way only. Configs then carry the path
+        they use in a ``path`` field, so the results of different paths are stored apart.
     """
 
     id: str = ""
     title: str = ""
     claims: tuple[str, ...] = ()
     limitations: str = ""
+    paths: tuple[str, ...] = ()
 
-    def configs(self, profile: str) -> list:
-        """The grid of configs for ``profile`` (quick or full)."""
+    def configs(self, profile: str, path: str | None = None) -> list:
+        """The grid of configs for ``profile`` (quick or full), computed with ``path`` where the
+        config supports it (see :meth:`supports_path`), else with the config's default path."""
         if profile not in PROFILES:
             raise UserInputError(f"profile must be one of {', '.join(PROFILES)}; got {profile!r}")
-        return list(self._configs(profile))
+        configs = list(self._configs(profile))
+        if path is None:
+            return configs
+        if path not in self.paths:
+            offered = f"offers paths {', '.join(self.paths)}" if self.paths else "offers no path"
+            raise UserInputError(f"simulation {self.id} {offered}; got path {path!r}")
+        return [
+            dataclasses.replace(c, path=path) if self.supports_path(c, path) else c for c in configs
+        ]
+
+    def supports_path(self, config, path: str) -> bool:
+        """Whether ``config`` can be computed with ``path`` (e.g. the exact laws are for relu
+        without biases only). Default: every path of :attr:`paths`, for configs with a ``path``
+        field."""
+        return path in self.paths and any(f.name == "path" for f in dataclasses.fields(config))
 
     def blocks(self, config) -> int:
         """How many replicate blocks to run for ``config`` (each is one task): the config's
