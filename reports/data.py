@@ -9,15 +9,21 @@ Inputs (all through :class:`theorycheck.store.ResultsStore`):
 * ``verdicts.parquet`` — the Holm-adjusted verdict table (fields of
   :class:`theorycheck.verdicts.VerdictRow`); its metadata holds the run's provenance, profile,
   seed, alpha and the list of simulation ids.
+  Tables written before the ``conditions`` column existed load with "n/a" in it.
 * ``<simulation>/summary-<profile>-s<seed>.parquet`` — columns figure, panel, series, x,
   estimate, ci_low, ci_high and optionally reference and bound; metadata title, claims,
   limitations, figures (name, title, xlabel, ylabel, logx, logy, caption) and provenance.
+  A fitted series (:meth:`theorycheck.rates.RateFit.summary_rows` with ``verdict``) also has
+  ``fitted`` (the fitted power law) and ``rate_claim``, ``rate_statistic``,
+  ``rate_parameters``: the identity of its rate verdict row, whose fitted exponent, interval
+  and claimed exponent label the series.
 * ``claims.parquet`` (optional) — columns id, citation, statement, kind, parameters, constants,
   conditions (and optionally derived); one row per claim id.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +39,7 @@ __all__ = [
     "VERDICT_COLUMNS",
     "ClaimText",
     "FigureInfo",
+    "FitLabel",
     "ReportData",
     "SimulationResult",
     "load_results",
@@ -77,6 +84,19 @@ class ClaimText:
 
 
 @dataclass(frozen=True)
+class FitLabel:
+    """The rate verdict of a fitted series: fitted log-log slope, its interval, the claim."""
+
+    exponent: float
+    ci_low: float
+    ci_high: float
+    claimed: float  # the claimed exponent k
+    kind: str  # Theta, O, Omega or o
+    variable: str  # the grid variable (d, m)
+    verdict: str
+
+
+@dataclass(frozen=True)
 class FigureInfo:
     """A figure of a simulation: its spec and the summary rows that belong to it."""
 
@@ -88,6 +108,8 @@ class FigureInfo:
     logy: bool
     caption: str
     rows: pd.DataFrame
+    # {(panel, series): the rate verdict of the series' fit}, for series with a ``fitted`` column
+    fits: dict[tuple[str, str], FitLabel] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -102,6 +124,7 @@ class SimulationResult:
     verdicts: pd.DataFrame
     meta: dict
     problem: str = ""  # why figures are missing, if they are
+    summary: pd.DataFrame = field(default_factory=pd.DataFrame)  # the stored summary table
 
 
 @dataclass(frozen=True)
@@ -113,6 +136,8 @@ class ReportData:
     simulations: list[SimulationResult]
     claims: dict[str, ClaimText] | None = None
     warnings: list[str] = field(default_factory=list)
+    # False when the verdict table predates the ``conditions`` column (every row reads "n/a").
+    conditions_recorded: bool = True
 
     @property
     def profile(self) -> str:
@@ -146,6 +171,9 @@ def load_results(results: str | Path) -> ReportData:
             f"{store.table_path('verdicts')} lacks column(s) {', '.join(missing)}; "
             "it was written by another version of theorycheck: rerun `theorycheck run`"
         )
+    conditions_recorded = "conditions" in verdicts.columns
+    if not conditions_recorded:
+        verdicts = verdicts.assign(conditions="n/a")  # stored before the column existed
     meta = store.read_meta("verdicts")
     profile, seed = meta.get("profile", "quick"), meta.get("seed", 0)
     sim_ids = list(meta.get("simulations") or [])
@@ -178,20 +206,24 @@ def load_results(results: str | Path) -> ReportData:
                 title=str(smeta.get("title") or sid),
                 claims=[str(c) for c in claims],
                 limitations=str(smeta.get("limitations") or ""),
-                figures=_figures(summary, smeta.get("figures") or []),
+                figures=_figures(summary, smeta.get("figures") or [], sim_verdicts, warnings),
                 verdicts=sim_verdicts,
                 meta=smeta,
                 problem=problem,
+                summary=summary,
             )
         )
-    return ReportData(verdicts, meta, simulations, _claims(store), warnings)
+    return ReportData(verdicts, meta, simulations, _claims(store), warnings, conditions_recorded)
 
 
-def _figures(summary: pd.DataFrame, specs: list[dict]) -> list[FigureInfo]:
+def _figures(
+    summary: pd.DataFrame, specs: list[dict], verdicts: pd.DataFrame, warnings: list[str]
+) -> list[FigureInfo]:
     out = []
     for spec in specs:
         name = str(spec.get("name", ""))
         rows = summary[summary["figure"] == name] if "figure" in summary else summary.iloc[:0]
+        rows = rows.reset_index(drop=True)
         out.append(
             FigureInfo(
                 name=name,
@@ -201,10 +233,62 @@ def _figures(summary: pd.DataFrame, specs: list[dict]) -> list[FigureInfo]:
                 logx=bool(spec.get("logx", False)),
                 logy=bool(spec.get("logy", False)),
                 caption=str(spec.get("caption") or ""),
-                rows=rows.reset_index(drop=True),
+                rows=rows,
+                fits=_fits(rows, verdicts, name, warnings),
             )
         )
     return out
+
+
+_RATE_KEY = ("rate_claim", "rate_statistic", "rate_parameters")
+
+
+def _fits(
+    rows: pd.DataFrame, verdicts: pd.DataFrame, figure: str, warnings: list[str]
+) -> dict[tuple[str, str], FitLabel]:
+    """The rate verdict of each fitted (panel, series), matched on the stored identity of the
+    verdict row (claim, statistic, parameters): nothing is refitted."""
+    if not all(c in rows.columns for c in _RATE_KEY) or verdicts.empty:
+        return {}
+    linked = rows[rows["rate_claim"].notna()]
+    out: dict[tuple[str, str], FitLabel] = {}
+    for (panel, series, *key), _ in linked.groupby(
+        ["panel", "series", *_RATE_KEY], sort=False, dropna=True
+    ):
+        match = verdicts[
+            (verdicts["claim"] == key[0])
+            & (verdicts["statistic"] == key[1])
+            & (verdicts["parameters"] == key[2])
+        ]
+        if match.empty:
+            warnings.append(
+                f"figure {figure}: no stored verdict for the fit of {series} ({key[0]}); "
+                "its slope is not shown"
+            )
+            continue
+        row = match.iloc[0]
+        params = _json(row["parameters"])
+        out.setdefault(
+            (str(panel), str(series)),
+            FitLabel(
+                exponent=float(row["estimate"]),
+                ci_low=float(row["ci_low"]),
+                ci_high=float(row["ci_high"]),
+                claimed=float(row["bound"]),
+                kind=str(params.get("rate_kind", "Theta")),
+                variable=str(params.get("over", "x")),
+                verdict=str(row["verdict"]),
+            ),
+        )
+    return out
+
+
+def _json(text) -> dict:
+    try:
+        out = json.loads(text)
+    except (TypeError, ValueError):
+        return {}
+    return out if isinstance(out, dict) else {}
 
 
 def _claims(store: ResultsStore) -> dict[str, ClaimText] | None:

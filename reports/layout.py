@@ -12,6 +12,7 @@ uses a dry run to learn the page numbers of its sections before it draws the con
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -39,7 +40,17 @@ from reports.style import (
     SMALL_SIZE,
 )
 
-__all__ = ["Cell", "Column", "Document", "GroupRow", "OutlineEntry", "Table", "text_width", "wrap"]
+__all__ = [
+    "Cell",
+    "Column",
+    "Document",
+    "GroupRow",
+    "NoteRow",
+    "OutlineEntry",
+    "Table",
+    "text_width",
+    "wrap",
+]
 
 PT = 1 / 72  # inches per point
 LEADING = 1.32  # line height / font size
@@ -124,12 +135,21 @@ class GroupRow:
     text: str
 
 
+@dataclass(frozen=True)
+class NoteRow:
+    """Secondary text across the whole table under the row above it (e.g. a verdict's note),
+    indented by ``indent`` points; kept on the same page as that row."""
+
+    text: str
+    indent: float = 12.0
+
+
 @dataclass
 class Table:
     """Rows of cells under a header; :meth:`Document.table` paginates it."""
 
     columns: Sequence[Column]
-    rows: list[list[Cell | str] | GroupRow]
+    rows: list[list[Cell | str] | GroupRow | NoteRow]
     size: float = SMALL_SIZE
 
     def _cells(self, row: list[Cell | str]) -> list[Cell]:
@@ -142,7 +162,7 @@ class Table:
         for j, col in enumerate(self.columns):
             w = max(text_width(h, self.size, "bold") for h in col.header.split("\n"))
             for row in self.rows:
-                if isinstance(row, GroupRow):
+                if isinstance(row, GroupRow | NoteRow):
                     continue
                 cell = self._cells(row)[j]
                 for line in cell.text.split("\n"):
@@ -173,6 +193,8 @@ class Table:
                 widths = capped(lo)
                 if sum(widths) <= available + 0.01:
                     break
+            if len(wrapping) > 1 and sum(widths) <= available + 0.01:
+                widths = self._balance(widths, wrapping, natural)
         spare = available - sum(widths)
         if spare > 0 and wrapping:
             # Tables span the page: the wrap columns share what is left.
@@ -183,6 +205,73 @@ class Table:
             f = available / sum(widths)
             widths = [w * f for w in widths]
         return widths
+
+    def _balance(self, widths: list[float], wrapping: list[int], natural: list[float]):
+        """Move width between the wrap columns while that shortens the table.
+
+        Equal caps are fair but not short: a column of long notes next to a column of short
+        grid points wraps to many more lines than it would with some of its neighbour's width.
+        The table's height is estimated as the sum over rows of the most lines any cell needs
+        (text width / column width, plus a tenth for the ragged right edge).
+        """
+        cells = [
+            [self._cells(row)[j] for j in wrapping]
+            for row in self.rows
+            if not isinstance(row, GroupRow | NoteRow)
+        ]
+        lengths = [
+            [
+                text_width(c.text, self.size, c.weight, c.style)
+                + (text_width(c.note, self.size) if c.note else 0.0)
+                for c in row
+            ]
+            for row in cells
+        ]
+        # No column narrower than its longest word (words are not split) or five characters.
+        floors = [
+            max(
+                [text_width("m" * 5, self.size)]
+                + [
+                    text_width(w, self.size, row[k].weight, row[k].style)
+                    for row in cells
+                    for w in row[k].text.split()
+                ]
+            )
+            + 2 * CELL_PAD
+            for k in range(len(wrapping))
+        ]
+
+        def height(ws: list[float]) -> int:
+            total = 0
+            for row in lengths:
+                total += max(
+                    math.ceil(1.1 * w_text / max(w - 2 * CELL_PAD, 1.0)) if w_text else 1
+                    for w_text, w in zip(row, ws, strict=True)
+                )
+            return total
+
+        ws = [widths[j] for j in wrapping]
+        caps = [natural[j] for j in wrapping]
+        step = sum(ws) / 40
+        best = height(ws)
+        for _ in range(200):
+            moved = False
+            for a in range(len(ws)):
+                for b in range(len(ws)):
+                    if a == b or ws[a] - step < floors[a] or ws[b] >= caps[b]:
+                        continue
+                    trial = list(ws)
+                    trial[a] -= step
+                    trial[b] += step
+                    h = height(trial)
+                    if h < best:
+                        best, ws, moved = h, trial, True
+            if not moved:
+                break
+        out = list(widths)
+        for j, w in zip(wrapping, ws, strict=True):
+            out[j] = w
+        return out
 
 
 @dataclass(frozen=True)
@@ -367,46 +456,79 @@ class Document:
                 self._add(_Block(line_h, _label(continued, size)))
             self._add(_Block(header_h, draw_header))
 
-        # Build every row first, so that page breaks can look ahead.
-        built: list[tuple[bool, _Block]] = []  # (is a group row, block)
+        # Build every row first, so that page breaks can look ahead. A row and the note rows
+        # under it are one unit: never split across pages.
+        built: list[tuple[bool, list[_Block]]] = []  # (is a group row, blocks)
         shade = False
         for row in table.rows:
             if isinstance(row, GroupRow):
-                built.append((True, self._group_block(row, total, size)))
+                built.append((True, [self._group_block(row, total, size)]))
                 shade = False
+            elif isinstance(row, NoteRow):
+                if built and not built[-1][0]:
+                    # Shaded like the row above it (``shade`` has already flipped).
+                    built[-1][1].append(self._note_block(row, total, size, not shade))
             else:
-                built.append((False, self._row_block(table, row, widths, xs, shade)))
+                built.append((False, [self._row_block(table, row, widths, xs, shade)]))
                 shade = not shade
 
+        def height(unit: list[_Block]) -> float:
+            return sum(b.height for b in unit)
+
         # The header must share its page with the first rows.
-        first = sum(b.height for _, b in built[:3])
+        first = sum(height(u) for _, u in built[:3])
         self.ensure(header_h + first + 8)
         add_header(first=True)
         fresh = True  # nothing but the header on this page yet
-        for i, (is_group, block) in enumerate(built):
-            need = block.height
+        for i, (is_group, unit) in enumerate(built):
+            need = height(unit)
             if is_group:
                 # Keep a short group whole; a long one's heading with its first rows.
                 rows = []
                 for other_is_group, other in built[i + 1 :]:
                     if other_is_group:
                         break
-                    rows.append(other.height)
+                    rows.append(height(other))
                 need += sum(rows if len(rows) <= _KEEP_GROUP else rows[:3])
             elif i + 2 == len(built) or (i + 2 < len(built) and built[i + 2][0]):
                 # The second-to-last row of a group takes the last one with it: no widows.
                 if not built[i + 1][0]:
-                    need += built[i + 1][1].height
+                    need += height(built[i + 1][1])
             if need > self.remaining() and not fresh:
                 self.new_page()
                 add_header(first=False)
-            self._add(block)
+            for block in unit:
+                self._add(block)
             fresh = False
 
         def bottom(fig, left, top):
             fig.add_artist(_hline(fig, left, left + total * PT, top, "0.2", 0.8))
 
         self._add(_Block(2.0, bottom))
+
+    def _note_block(self, row: NoteRow, total: float, size: float, shade: bool) -> _Block:
+        lines = wrap(row.text, total - 2 * CELL_PAD - row.indent, size)
+        h = len(lines) * size * LEADING + 3.0
+
+        def draw(fig, left, top):
+            if shade:
+                fig.add_artist(
+                    Rectangle(
+                        (left, top - h * PT),
+                        total * PT,
+                        h * PT,
+                        transform=fig.dpi_scale_trans,
+                        facecolor=ROW_SHADE,
+                        edgecolor="none",
+                        zorder=0,
+                    )
+                )
+            for k, line in enumerate(lines):
+                y = top - (size + k * size * LEADING) * PT
+                x = left + (CELL_PAD + row.indent) * PT
+                fig.text(x, y, line, **_kw(fig, size, color=GREY))
+
+        return _Block(h, draw)
 
     def _group_block(self, row: GroupRow, total: float, size: float) -> _Block:
         lines = wrap(row.text, total - 2 * CELL_PAD, size, "bold")

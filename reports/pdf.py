@@ -4,10 +4,14 @@ Structure, in page order:
 
 1. Summary (title page): what was checked, profile and seed, verdict counts, one row per
    (simulation, claim) aggregated over the grid, how to read the verdicts, contents.
-2. One section per simulation: the claims as the papers state them, the figures, the verdict at
-   each grid point (compact), and what the simulation can and cannot show.
-3. Appendix A (landscape): every stored column of every verdict.
-4. Provenance: versions, git revision, seed, profile, threading, machine.
+2. One section per simulation: the claims as the papers state them with their conditions and
+   whether the grid satisfies them, the figures (fitted slopes with their intervals on log-log
+   figures of rate claims), the verdict at each grid point (compact), and what the simulation
+   can and cannot show.
+3. Where the theorems' conditions hold: the width windows against d stored by the width-window
+   simulation, and per claim the grid points where its conditions hold.
+4. Appendix A (landscape): every stored column of every verdict.
+5. Provenance: versions, git revision, seed, profile, threading, machine.
 
 Same stored results give byte-identical PDFs: no dates in the metadata, fonts and layout fixed,
 nothing depends on the results' location or on the clock.
@@ -22,12 +26,27 @@ from pathlib import Path
 import matplotlib as mpl
 from matplotlib.backends.backend_pdf import PdfPages
 
+from reports.conditions import (
+    bubeck_panel,
+    conditions_sentence,
+    fig2_rows,
+    wang_panel,
+    width_window,
+    window_facts,
+)
 from reports.data import ReportData, SimulationResult, load_results
-from reports.figures import draw_figure, figure_height, figure_note
-from reports.layout import Column, Document, OutlineEntry, Table
+from reports.figures import (
+    condition_panels_height,
+    draw_condition_panels,
+    draw_figure,
+    figure_height,
+    figure_note,
+)
+from reports.layout import LEADING, Column, Document, OutlineEntry, Table
 from reports.style import GREY, H2_SIZE, SMALL_SIZE, TITLE_SIZE, style_context
 from reports.tables import (
     REFUTING,
+    conditions_table,
     counts_sentence,
     full_table,
     grid_table,
@@ -39,9 +58,18 @@ from theorycheck.errors import UserInputError
 from theorycheck.provenance import package_version
 from theorycheck.store import make_readable
 
-__all__ = ["OutlineEntry", "build_report", "report_outline"]
+__all__ = [
+    "APPENDIX",
+    "CONDITIONS",
+    "PROVENANCE",
+    "SUMMARY",
+    "OutlineEntry",
+    "build_report",
+    "report_outline",
+]
 
 SUMMARY = "Summary"
+CONDITIONS = "Where the theorems' conditions hold"
 APPENDIX = "Appendix A. Verdicts at every grid point"
 PROVENANCE = "Provenance"
 SECTION_MAX_ROWS = 60  # a simulation's section shows at most this many tests; all are in App. A
@@ -124,6 +152,7 @@ def _compose(data: ReportData, doc: Document, outline: list[OutlineEntry] | None
     _title_page(data, doc, outline)
     for k, sim in enumerate(data.simulations, start=1):
         _simulation_section(data, doc, k, sim)
+    _conditions_section(data, doc)
     _appendix(data, doc)
     _provenance(data, doc)
     doc.close()
@@ -168,8 +197,15 @@ def _title_page(data: ReportData, doc: Document, outline: list[OutlineEntry] | N
         doc.text(
             f"{len(refuted)} tests refute their claim after the Holm adjustment: {claims}.",
             weight="bold",
-            space_after=4.0,
+            space_after=1.0 if (refuted["conditions"] == "fail").any() else 4.0,
         )
+        outside = int((refuted["conditions"] == "fail").sum())
+        if outside:
+            doc.text(
+                f"{outside} of them lie where the claim's own conditions fail: they test the "
+                f"statement beyond what the paper proves (see “{CONDITIONS}”).",
+                space_after=4.0,
+            )
     doc.table(summary_table(data), continued="Verdict summary (continued)")
     conf = f"{100 * (1 - float(alpha)):g}%"
     _note(
@@ -228,7 +264,11 @@ def _simulation_section(data: ReportData, doc: Document, k: int, sim: Simulation
         if text.conditions:
             details.append(f"conditions: {text.conditions}")
         if details:
-            _note(doc, " · ".join(details), indent=12.0, space_after=3.0)
+            _note(doc, " · ".join(details), indent=12.0, space_after=1.0)
+        sentence = conditions_sentence(
+            v[v["claim"] == claim], text, recorded=data.conditions_recorded
+        )
+        doc.text(sentence, size=SMALL_SIZE, indent=12.0, space_after=3.0)
     if data.claims is None:
         _note(
             doc,
@@ -257,6 +297,8 @@ def _simulation_section(data: ReportData, doc: Document, k: int, sim: Simulation
         "Estimate: the empirical 1 − γ quantile of the statistic (bounds) or its mean (exact "
         "laws and expectations), compared with the bound or the exact value. p (Holm): the "
         "p-value of the test that would refute the claim, adjusted over the whole run. "
+        "Conditions: whether the statement's conditions hold at the grid point (n/a: none "
+        "beyond the parameter domains, or not fixed by the point's parameters). "
         "Confidence intervals, replicate counts and notes: Appendix A.",
         space_after=4.0,
     )
@@ -280,7 +322,80 @@ def _simulation_section(data: ReportData, doc: Document, k: int, sim: Simulation
         doc.text(sim.limitations)
 
 
-# -- 3. appendix ------------------------------------------------------------------------------
+# -- 3. where the conditions hold ----------------------------------------------------------------
+def _conditions_section(data: ReportData, doc: Document) -> None:
+    doc.section(CONDITIONS)
+    doc.text(
+        "A theorem says nothing outside its conditions. Several statements checked here hold "
+        "only for widths in a window that moves with the input dimension d; the figures show "
+        "where those windows lie (the exact edges stored by the width-window simulation) and "
+        "where this run's grid points lie. Markers: the grid points of the run's claims, filled "
+        "where the claim's own conditions hold and open where they fail (evaluated with the "
+        "paper's conditions, free constants at their defaults, when the run stored its "
+        "verdicts). A verdict at a point outside the conditions tests the statement beyond "
+        "what the paper proves.",
+        space_after=4.0,
+    )
+    sim = width_window(data)
+    _h2(doc, "Width windows against d")
+    if sim is None:
+        doc.text(
+            f"No width-window results are stored with this run (profile {data.profile}, seed "
+            f"{data.seed}): run `theorycheck run width-window --profile {data.profile} --seed "
+            f"{data.seed} --out <this directory>` to add the windows.",
+            style="italic",
+        )
+    else:
+        for fact in window_facts(sim):
+            doc.text(fact, hanging="•  ", space_after=1.0)
+        panels = [p for p in (wang_panel(data, sim), bubeck_panel(data, sim)) if p is not None]
+        if panels:
+            height = condition_panels_height(panels, doc.width)
+            doc.ensure(height + 40.0)
+            doc.space(6.0)
+
+            def draw(sf, panels=panels, width=doc.width):
+                draw_condition_panels(sf, panels, width)
+
+            doc.plot(height, draw)
+        empty = " ".join(p.empty_note for p in panels if not p.points)
+        _note(
+            doc,
+            "Edges and threshold as the width-window simulation stored them (constants as "
+            "stated in its section; the papers give no values). Both axes are logarithmic. "
+            + empty,
+            style="italic",
+            space_before=2.0,
+        )
+        fig2 = fig2_rows(sim)
+        if fig2 is not None:
+            headers, body = fig2
+            # A short table is kept on one page with its heading.
+            keep = (len(body) + 2) * SMALL_SIZE * LEADING * 1.1 + 10.0
+            _h2(doc, "Wang et al.'s window at the dimensions of their Fig. 2", keep=keep)
+            columns = [
+                Column(h, align="left" if j == 0 else "right") for j, h in enumerate(headers)
+            ]
+            doc.table(Table(columns, body), continued="Fig. 2 dimensions (continued)")
+
+    _h2(doc, "Conditions at the grid points of this run", keep=90.0)
+    if not data.conditions_recorded:
+        doc.text(
+            "These results predate the recording of conditions at each grid point: a new "
+            "`theorycheck run` records them.",
+            style="italic",
+        )
+    _note(
+        doc,
+        "Grid points: distinct parameter sets of a claim's verdicts. n/a: the statement has no "
+        "conditions beyond its parameter domains, or the point's parameters do not fix them "
+        "(e.g. a rate fitted over a grid of d).",
+        space_after=4.0,
+    )
+    doc.table(conditions_table(data), continued="Conditions at the grid points (continued)")
+
+
+# -- 4. appendix ------------------------------------------------------------------------------
 def _appendix(data: ReportData, doc: Document) -> None:
     doc.section(APPENDIX, landscape=True)
     conf = f"{100 * (1 - float(data.meta.get('alpha', 0.05))):g}%"
@@ -290,7 +405,8 @@ def _appendix(data: ReportData, doc: Document) -> None:
         "the estimate (quantile or mean); γ: the claim's failure probability; k: replicates "
         "exceeding the bound; P(exceed) upper: one-sided Clopper–Pearson upper limit of the "
         "exceedance probability; p: the test's p-value; p (Holm): adjusted over all tests of "
-        "the run.",
+        "the run. Under the verdict: whether the statement's conditions hold at the grid point "
+        "(nothing when not applicable). Grey lines under a row: the verdict's note.",
         space_after=4.0,
     )
     for k, sim in enumerate(data.simulations, start=1):
@@ -301,7 +417,7 @@ def _appendix(data: ReportData, doc: Document) -> None:
         doc.table(full_table(sim.verdicts), continued=f"A.{k} {sim.id} (continued)")
 
 
-# -- 4. provenance ----------------------------------------------------------------------------
+# -- 5. provenance ----------------------------------------------------------------------------
 def _provenance(data: ReportData, doc: Document) -> None:
     doc.section(PROVENANCE, landscape=False)
     run, sims = provenance_tables(data)

@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import pandas as pd
 
+from reports.conditions import condition_counts
 from reports.data import ClaimText, ReportData
-from reports.layout import Cell, Column, GroupRow, Table
+from reports.layout import Cell, Column, GroupRow, NoteRow, Table
 from reports.style import GREY
 
 __all__ = [
     "PASSING",
     "REFUTING",
     "VERDICT_ORDER",
+    "conditions_cell",
+    "conditions_table",
     "counts_sentence",
     "fmt_num",
     "fmt_p",
@@ -80,6 +84,18 @@ def verdict_cell(verdict: str) -> Cell:
     if verdict == "INCONCLUSIVE":
         return Cell(verdict, style="italic")
     return Cell(verdict)
+
+
+def conditions_cell(conditions: str) -> Cell:
+    """Whether the claim's conditions hold at the grid point: hold, fail (italic), n/a (grey)."""
+    text = str(conditions)
+    if text == "fail":
+        return Cell(text, style="italic")
+    return Cell(text, color=GREY if text not in ("hold", "fail") else "black")
+
+
+def _conditions_note(conditions: str) -> str:
+    return f"conditions {conditions}" if conditions in ("hold", "fail") else ""
 
 
 def verdict_counts(verdicts: pd.Series) -> dict[str, int]:
@@ -224,6 +240,7 @@ def grid_table(verdicts: pd.DataFrame) -> Table:
         Column("bound or\nexact value", align="right"),
         Column("slack", align="right"),
         Column("p (Holm)", align="right"),
+        Column("conditions"),
         Column("verdict"),
     ]
     rows: list = []
@@ -238,6 +255,7 @@ def grid_table(verdicts: pd.DataFrame) -> Table:
                     fmt_num(r.bound),
                     "" if math.isnan(r.slack) else f"{r.slack:.2f}",
                     fmt_p(r.p_adjusted),
+                    conditions_cell(r.conditions),
                     verdict_cell(r.verdict),
                 ]
             )
@@ -245,7 +263,8 @@ def grid_table(verdicts: pd.DataFrame) -> Table:
 
 
 def full_table(verdicts: pd.DataFrame) -> Table:
-    """Every stored column of a simulation's verdicts (the appendix, landscape pages)."""
+    """Every stored column of a simulation's verdicts (the appendix, landscape pages); each
+    verdict's note on a line of its own under its row."""
     columns = [
         Column("grid point", wrap=True),
         Column("n", align="right"),
@@ -260,7 +279,6 @@ def full_table(verdicts: pd.DataFrame) -> Table:
         Column("p", align="right"),
         Column("p (Holm)", align="right"),
         Column("verdict"),
-        Column("note", wrap=True),
     ]
     rows: list = []
     for key, sub in _groups(verdicts):
@@ -282,10 +300,14 @@ def full_table(verdicts: pd.DataFrame) -> Table:
                     fmt_p(r.exceed_ci_high),
                     fmt_p(r.p_value),
                     fmt_p(r.p_adjusted),
-                    verdict_cell(r.verdict),
-                    Cell(str(r.note or ""), color=GREY),
+                    # The conditions under the verdict: these pages have no room for a column.
+                    replace(verdict_cell(r.verdict), note=_conditions_note(r.conditions)),
                 ]
             )
+            if r.note:
+                # Notes run across the page under their row: in a column of their own they
+                # would be squeezed beside a dozen numeric columns.
+                rows.append(NoteRow(str(r.note)))
     return Table(columns, rows)
 
 
@@ -333,3 +355,40 @@ def provenance_tables(data: ReportData) -> tuple[Table, Table]:
         ],
     )
     return run, sims
+
+
+def conditions_table(data: ReportData) -> Table:
+    """Per claim of the run: the statement's conditions and at how many grid points they hold,
+    fail or were not evaluated (the verdict rows' ``conditions``), and where they fail."""
+    columns = [
+        Column("claim"),
+        Column("conditions of\nthe statement", wrap=True),
+        Column("hold", align="right"),
+        Column("fail", align="right"),
+        Column("n/a", align="right"),
+        Column("where they fail", wrap=True),
+    ]
+    v = data.verdicts
+    rows: list = []
+    claims = list(dict.fromkeys([*(c for s in data.simulations for c in s.claims), *v["claim"]]))
+    for claim in claims:
+        text = data.claims.get(claim) if data.claims is not None else None
+        sub = v[v["claim"] == claim]
+        c = condition_counts(sub, text)
+        rows.append(
+            [
+                claim,
+                Cell(text.conditions if text is not None else "", color=GREY),
+                _count(c.hold),
+                _count(c.fail, bold=True),
+                _count(c.na),
+                Cell(c.fail_at),
+            ]
+        )
+    return Table(columns, rows)
+
+
+def _count(n: int, bold: bool = False) -> Cell:
+    if n == 0:
+        return Cell(_DASH, color=GREY)
+    return Cell(str(n), weight="bold" if bold else "normal")

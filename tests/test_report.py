@@ -22,10 +22,15 @@ import pytest
 
 import reports.pdf
 from reports import build_report
-from reports.pdf import APPENDIX, PROVENANCE, SUMMARY, report_outline
+from reports.data import load_results
+from reports.pdf import APPENDIX, CONDITIONS, PROVENANCE, SUMMARY, report_outline
+from theorycheck.cli import claim_conditions
 from theorycheck.errors import UserInputError
+from theorycheck.rates import fit_rate
+from theorycheck.runner import collect_verdicts, run
+from theorycheck.seeding import generator
 from theorycheck.store import ResultsStore
-from theorycheck.verdicts import VerdictRow, verdict_frame
+from theorycheck.verdicts import VerdictRow, rate_verdict, verdict_frame, with_conditions
 
 PROFILE, SEED = "quick", 7
 PROVENANCE_META = {
@@ -72,6 +77,7 @@ def _bound_rows(n_points: int) -> list[VerdictRow]:
                 p_adjusted=min(1.0, 10 * p),
                 verdict=v,
                 note=note,
+                conditions="hold" if i % 2 == 0 else "fail",
             )
         )
     return rows
@@ -141,15 +147,34 @@ def _summary(sim: str, n_points: int) -> tuple[pd.DataFrame, list[dict]]:
     return pd.DataFrame(recs), figures
 
 
+def _rate_fit_rows() -> tuple[VerdictRow, list[dict], dict]:
+    """A real rate fit of E X ~ d^(1/2) on the toy-law grid: its verdict row, its summary rows
+    (linked to the row, as simulations write them) and its log-log figure spec."""
+    dims = [10.0, 40.0, 160.0]
+    rng = generator(SEED, "toy-law", "samples")
+    samples = [np.sqrt(d) * rng.exponential(size=200) for d in dims]
+    fit = fit_rate(dims, samples, generator(SEED, "toy-law", "bootstrap"), n_boot=200)
+    row = rate_verdict("toy.prop_2", "toy-law", {"scaling": "wang"}, "E X over d", fit, 0.5,
+                       "Theta", 0.1, variable="d")  # fmt: skip
+    rows = fit.summary_rows({"figure": "rate", "panel": "main", "series": "wang"}, verdict=row)
+    spec = {"name": "rate", "title": "E X vs d (log-log)", "xlabel": "d", "ylabel": "E X",
+            "logx": True, "logy": True, "caption": "Median with bootstrap CI."}  # fmt: skip
+    return row, rows, spec
+
+
 def make_store(root: Path, n_points: int = 4, claims: bool = True) -> Path:
     """Write a synthetic results store under ``root`` and return ``root``."""
     store = ResultsStore(root)
-    rows = _bound_rows(n_points) + _law_rows(n_points)
+    rate_row, rate_rows, rate_spec = _rate_fit_rows()
+    rows = _bound_rows(n_points) + _law_rows(n_points) + [rate_row]
     meta = {**PROVENANCE_META, "alpha": 0.05, "simulations": list(SIMULATIONS)}
     store.write_table("verdicts", verdict_frame(rows), meta)
     claim_ids = {"toy-bound": ["toy.lemma_1"], "toy-law": ["toy.prop_2"]}
     for sim, title in SIMULATIONS.items():
         summary, figures = _summary(sim, n_points)
+        if sim == "toy-law":
+            summary = pd.concat([summary, pd.DataFrame(rate_rows)], ignore_index=True)
+            figures = [*figures, rate_spec]
         smeta = {
             **PROVENANCE_META,
             "simulation": sim,
@@ -171,7 +196,7 @@ def make_store(root: Path, n_points: int = 4, claims: bool = True) -> Path:
                         "kind": "high-probability upper bound",
                         "parameters": "m, gamma",
                         "constants": "",
-                        "conditions": "none beyond the parameter domains",
+                        "conditions": "a toy condition that holds at every other grid point",
                     },
                     {
                         "id": "toy.prop_2",
@@ -180,7 +205,7 @@ def make_store(root: Path, n_points: int = 4, claims: bool = True) -> Path:
                         "kind": "expectation",
                         "parameters": "d",
                         "constants": "",
-                        "conditions": "d >= 1",
+                        "conditions": "d >= 1 and a rate over d",
                     },
                 ]
             ),
@@ -192,11 +217,12 @@ def _page_count(pdf: Path) -> int:
     return len(re.findall(rb"/Type /Page\b", pdf.read_bytes()))
 
 
-def _pdftotext(pdf: Path) -> str:
+def _pdftotext(pdf: Path, first: int | None = None, last: int | None = None) -> str:
     exe = shutil.which("pdftotext")
     if exe is None:
         pytest.skip("pdftotext (poppler-utils) is not installed")
-    out = subprocess.run([exe, "-layout", str(pdf), "-"], capture_output=True, check=True)
+    pages = [] if first is None else ["-f", str(first), "-l", str(last or first)]
+    out = subprocess.run([exe, *pages, "-layout", str(pdf), "-"], capture_output=True, check=True)
     return out.stdout.decode()
 
 
@@ -221,6 +247,7 @@ def test_outline_has_one_section_per_simulation_and_matches_the_pages(store, rep
     assert titles == [
         SUMMARY,
         *[f"{k}. {t}" for k, t in enumerate(SIMULATIONS.values(), start=1)],
+        CONDITIONS,
         APPENDIX,
         PROVENANCE,
     ]
@@ -228,9 +255,11 @@ def test_outline_has_one_section_per_simulation_and_matches_the_pages(store, rep
     assert outline[0].first_page == 1
     for prev, nxt in itertools.pairwise(outline):
         assert nxt.first_page == prev.last_page + 1
-    # This small store fits one page per section.
-    assert all(e.first_page == e.last_page for e in outline)
-    assert _page_count(report) == outline[-1].last_page == len(outline)
+    # This small store fits one page per section, but toy-law's second figure (the rate fit).
+    pages = {e.title: e.last_page - e.first_page + 1 for e in outline}
+    assert pages.pop(f"2. {SIMULATIONS['toy-law']}") == 2
+    assert set(pages.values()) == {1}
+    assert _page_count(report) == outline[-1].last_page == len(outline) + 1
 
 
 def test_text_layer_names_sections_verdicts_and_claims(store, report):
@@ -242,6 +271,7 @@ def test_text_layer_names_sections_verdicts_and_claims(store, report):
     assert "With probability at least 1 - gamma, |S| <= 2 m." in text  # the claim's statement
     assert "Toy, Author (2024), Lemma 1" in text
     assert "checked at 4 grid points only" in text  # the limitations sentence
+    assert "about 900 replicates in all would settle it" in text  # a note (Appendix A)
     assert "0123456789abcdef0123456789abcdef01234567" in text  # provenance
 
 
@@ -280,3 +310,139 @@ def test_missing_verdicts_table_raises_user_error(tmp_path):
 def test_store_rows_have_the_verdict_row_fields():
     # Guard the synthetic store against drift from the real verdict table format.
     assert list(asdict(_bound_rows(1)[0])) == list(VerdictRow.__dataclass_fields__)
+
+
+def _flat(text: str) -> str:
+    """The text layer with every run of whitespace (wrapped lines) as one space."""
+    return " ".join(text.split())
+
+
+def test_conditions_lines_column_and_page_in_text_layer(store, report):
+    text = _flat(_pdftotext(report))
+    # Per claim: how many grid points satisfy the conditions, and where they fail
+    # (toy.lemma_1: hold at m = 10, 40; fail at m = 20, 80).
+    assert "Conditions hold at 2 of 4 grid points (fail at: m = 20, 80; gamma = 0.1)." in text
+    # toy.prop_2's rows (4 law points and a rate over d) do not fix its conditions.
+    assert "Conditions not evaluated at the 5 grid points" in text
+    # The grid table's column and the page on conditions, which says the windows are absent.
+    assert "conditions verdict" in text  # the grid table's header
+    assert CONDITIONS in text
+    assert "No width-window results are stored with this run" in text
+    # The title page says which refuting tests lie outside their claim's conditions: the
+    # VIOLATED row of toy.lemma_1 (i = 1) is at a point where its conditions fail.
+    assert "1 of them lie where the claim's own conditions fail" in text
+
+
+def test_fitted_slope_and_claim_label_the_log_log_figure(store, report):
+    row, _, _ = _rate_fit_rows()
+    text = _flat(_pdftotext(report))
+    slope = f"slope {row.estimate:.2f} [{row.ci_low:.2f}, {row.ci_high:.2f}]".replace("-", "−")
+    assert f"wang: {slope}" in text  # the series' legend label: the verdict's exponent and CI
+    assert "fitted power law, claimed slope 1/2" in text
+    # The fit is matched to its verdict row through the stored identity, not refitted.
+    info = next(f for s in load_results(store).simulations for f in s.figures if f.name == "rate")
+    (fit,) = info.fits.values()
+    assert info.rows["fitted"].notna().all() and info.rows["rate_claim"].eq("toy.prop_2").all()
+    assert (fit.exponent, fit.ci_low, fit.ci_high, fit.claimed, fit.kind) == (
+        row.estimate,
+        row.ci_low,
+        row.ci_high,
+        0.5,
+        "Theta",
+    )
+
+
+def test_with_conditions_records_hold_fail_and_not_applicable():
+    rows = _bound_rows(3)
+    answers = {10: True, 20: False, 40: None}
+    seen = []
+
+    def conditions(claim, params):
+        seen.append((claim, params["m"]))
+        return answers[params["m"]]
+
+    out = with_conditions(rows, conditions)
+    assert [r.conditions for r in out] == ["hold", "fail", "n/a"]
+    assert seen == [("toy.lemma_1", 10), ("toy.lemma_1", 20), ("toy.lemma_1", 40)]
+    # Only the new field changes.
+    assert [asdict(r) | {"conditions": ""} for r in out] == [
+        asdict(r) | {"conditions": ""} for r in rows
+    ]
+    assert VerdictRow(**{**asdict(rows[0]), "conditions": "n/a"}) == replace_conditions(rows[0])
+
+
+def replace_conditions(row: VerdictRow) -> VerdictRow:
+    """A row built without the field: the default is "n/a"."""
+    fields = {k: v for k, v in asdict(row).items() if k != "conditions"}
+    return VerdictRow(**fields)
+
+
+def test_claim_conditions_evaluate_the_registered_bounds():
+    point = {"C0": 10.0, "gamma": 0.1, "C2": 1.25, "W": "W0"}
+    # Wang et al. Theorem 3.1's window: empty at d = 784 (Fig. 2), m = 1e18 inside at d = 1e7
+    # (d^2.4 = 6.3e16 <= 1e18 <= exp(d^0.24) = 5.6e20).
+    assert claim_conditions("wang2022.theorem_3_1", {**point, "d": 784, "m": 1000}) is False
+    assert claim_conditions("wang2022.theorem_3_1", {**point, "d": 1e7, "m": 1e18}) is True
+    # A rate row's parameters do not fix d: not applicable.
+    assert claim_conditions("wang2022.theorem_3_1", {"C0": 10.0, "m": 1000, "grid": [25]}) is None
+    # No conditions beyond the domains, an unknown claim, a parameter that is not a number.
+    assert claim_conditions("bubeck2021.output_order", {"d": 10, "m": 100}) is None
+    assert claim_conditions("toy.lemma_1", {"m": 10}) is None
+    assert claim_conditions("wang2022.theorem_3_1", {**point, "d": "25,49", "m": 1000}) is None
+
+
+def test_old_verdict_tables_without_the_conditions_column_load(tmp_path):
+    root = make_store(tmp_path / "results")
+    store = ResultsStore(root)
+    # A table written before the column existed, both as the run's table and per simulation.
+    old = store.read_table("verdicts").drop(columns="conditions")
+    meta = store.read_meta("verdicts")
+    store.write_table("verdicts", old, meta)
+    for sim in SIMULATIONS:
+        store.write_table(f"{sim}/verdicts-{PROFILE}-s{SEED}", old[old["simulation"] == sim])
+    data = load_results(root)
+    assert not data.conditions_recorded
+    assert set(data.verdicts["conditions"]) == {"n/a"}
+    text = _flat(_pdftotext(build_report(root, tmp_path / "old.pdf")))
+    assert "was not recorded with these results" in text
+    # The runner's collection step reads them too (the field's default).
+    table = collect_verdicts(store, PROFILE, SEED, 0.05)
+    assert len(table) == len(old) and set(table["conditions"]) == {"n/a"}
+
+
+def test_width_window_page_from_the_stored_windows(tmp_path):
+    from simulations import get_simulation
+
+    root = tmp_path / "ww"
+    result = run([get_simulation("width-window")], profile="quick", seed=SEED, out=str(root),
+                 progress=False, conditions=claim_conditions)  # fmt: skip
+    assert "conditions" in result.verdicts
+    outline = {e.title: e for e in report_outline(root)}
+    page = outline[CONDITIONS]
+    pdf = build_report(root, tmp_path / "a.pdf")
+    text = _flat(_pdftotext(pdf, page.first_page, page.last_page))
+    # The threshold the width-window simulation stored (THEORY.md [derived]: 2.97e6).
+    assert "window opens at d = 2,972,163" in text
+    assert "non-empty for every d >= 2,972,163" in text
+    assert "empty at every d of the paper's Fig. 2" in text
+    # The stored window at Wang et al.'s Fig. 2 dimensions, as a table (d = 25 .. 784).
+    assert "Wang et al.'s window at the dimensions of their Fig. 2" in text
+    assert "m = 1000 inside" in text and "784" in text
+    assert "No grid point of this run tests a claim of Bubeck et al." in text
+    assert _page_count(pdf) == max(e.last_page for e in outline.values())
+    again = build_report(root, tmp_path / "b.pdf")
+    assert again.read_bytes() == pdf.read_bytes()
+
+
+def test_fit_rows_without_points_carry_only_the_fitted_line():
+    # For a figure whose points come from other rows (init-output's E|f| figures).
+    row, points, _ = _rate_fit_rows()
+    dims = [p["x"] for p in points]
+    rng = generator(SEED, "toy-law", "samples")
+    fit = fit_rate(dims, [np.sqrt(d) * rng.exponential(size=200) for d in dims],
+                   generator(SEED, "toy-law", "bootstrap"), n_boot=200)  # fmt: skip
+    line = fit.summary_rows({"figure": "rate"}, verdict=row, points=False)
+    assert all(math.isnan(r["estimate"]) and math.isnan(r["ci_low"]) for r in line)
+    assert [r["fitted"] for r in line] == [p["fitted"] for p in points]
+    # Local slopes are never linked: their figure is not the statistic's.
+    assert "fitted" not in fit.summary_rows({"figure": "slopes"}, local=True, verdict=row)[0]

@@ -158,19 +158,37 @@ class RateFit:
             "ci_high": [s.ci_high for s in self.local_slopes],
         })  # fmt: skip
 
-    def summary_rows(self, base: dict, local: bool = False) -> list[dict]:
+    def summary_rows(
+        self, base: dict, local: bool = False, verdict=None, points: bool = True
+    ) -> list[dict]:
         """Rows for a simulation's summary table (theorycheck.simulation.FigureSpec format).
 
         One row per grid point (the statistic with its bootstrap interval) or, with ``local``, one
         per pair of neighbouring grid points (the local slope at their geometric midpoint);
         ``base`` (figure, panel, series, reference, ...) is merged into every row.
+
+        ``verdict``, the :func:`theorycheck.verdicts.rate_verdict` row of this fit, marks the
+        series as fitted (grid-point rows only): the rows gain the fitted power law
+        ``fitted`` = constant x^exponent and the row's identity ``rate_claim``,
+        ``rate_statistic``, ``rate_parameters``, so the report draws the fit and labels it with
+        the verdict's exponent, interval and claimed exponent. ``points=False`` leaves the
+        statistic out (NaN) when the figure's points come from other rows of the same series.
         """
         frame = self.local_slope_frame() if local else self.frame()
-        return [
+        rows = [
             {**base, "x": float(r.x), "estimate": float(r.estimate), "ci_low": float(r.ci_low),
              "ci_high": float(r.ci_high)}
             for r in frame.itertuples()
         ]  # fmt: skip
+        if not points:
+            for row in rows:
+                row.update(estimate=math.nan, ci_low=math.nan, ci_high=math.nan)
+        if verdict is not None and not local:
+            for row, fitted in zip(rows, frame["fitted"], strict=True):
+                row.update(fitted=float(fitted), rate_claim=verdict.claim,
+                           rate_statistic=verdict.statistic,
+                           rate_parameters=verdict.parameters)  # fmt: skip
+        return rows
 
     def describe(self, variable: str = "x") -> str:
         """One line: exponent with CI, constant, local slopes (for verdict notes)."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 
@@ -43,6 +44,7 @@ __all__ = [
     "rate_verdict",
     "statement_verdict",
     "verdict_frame",
+    "with_conditions",
 ]
 
 DEFAULT_ALPHA = 0.05
@@ -78,6 +80,10 @@ class VerdictRow:
     p_adjusted: float  # Holm-adjusted across the run (equals p_value until adjusted)
     verdict: str
     note: str = ""
+    # Whether the claim's conditions hold at this grid point: "hold", "fail" or "n/a" (no
+    # conditions beyond the parameter domains, or the parameters do not determine them, e.g. a
+    # rate fitted over a grid). Filled by :func:`with_conditions` after evaluation.
+    conditions: str = "n/a"
 
     def params(self) -> dict:
         return json.loads(self.parameters)
@@ -202,6 +208,30 @@ def apply_holm(rows: list[VerdictRow], alpha: float = DEFAULT_ALPHA) -> list[Ver
     out = list(rows)
     for i, pa in zip(tested, adj, strict=True):
         out[i] = _decide(replace(rows[i], p_adjusted=float(pa)), alpha)
+    return out
+
+
+#: Values of :attr:`VerdictRow.conditions`.
+CONDITIONS_VALUES = ("hold", "fail", "n/a")
+
+
+def with_conditions(
+    rows: list[VerdictRow], conditions: Callable[[str, dict], bool | None]
+) -> list[VerdictRow]:
+    """Record at each row whether its claim's conditions hold at the row's grid point.
+
+    ``conditions(claim, parameters)`` returns True (the statement's conditions hold), False
+    (they fail) or None (not applicable: no conditions beyond the parameter domains, or the
+    row's parameters do not determine them). The composition root (``theorycheck.cli``) builds
+    it from the bounds registry (``Bound.conditions``), so this module never imports ``bounds``.
+
+    References: SPEC.md "Reports" (each claim's conditions and whether the grid satisfies them).
+    """
+    out = []
+    for r in rows:
+        holds = conditions(r.claim, r.params())
+        word = "n/a" if holds is None else "hold" if bool(holds) else "fail"
+        out.append(replace(r, conditions=word))
     return out
 
 
