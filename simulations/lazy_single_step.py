@@ -18,6 +18,14 @@ Checks, per width m and family, over d (synthetic inputs instead of MNIST):
   a flip at step |eta| ||grad f||^2 = C2 needs C2 >= t* ||grad f||).
 A network whose ray never flips has t* = +inf (counted in the notes); the medians stay finite as
 long as fewer than half of the replicates are infinite, and a fit is skipped otherwise.
+
+Paths: materialised networks (``reference``) by default, where every family is a point of one
+network's ball. The full profile adds Wang et al.'s Fig. 2 width m = 1e5 and d up to 1e4 on the
+exact d-free samplers (THEORY.md Sec. 4.1; :mod:`theorycheck.exact` for W0,
+:mod:`theorycheck.exact_span` for worst-output and robustifying), O(m) per network whatever d
+is; there each family is drawn on its own networks (the medians are per-family marginals) and
+``random-sphere`` is left out (it moves rows out of span{x, e}). ``--path exact`` does the same
+on every config.
 """
 
 from __future__ import annotations
@@ -29,14 +37,16 @@ import numpy as np
 import pandas as pd
 
 from bounds import get_bound
-from simulations._common import main
+from simulations._common import InitPathSimulation, main
 from theorycheck.attack import first_sign_flip
-from theorycheck.lazy_ball import lazy_radius, perturb, worst_output
+from theorycheck.exact import sample_init_statistics
+from theorycheck.exact_span import sample_perturbed_statistics, worst_output_weights
+from theorycheck.lazy_ball import lazy_radius, perturb
 from theorycheck.network import NetworkSpec, sample_inputs, sample_network
 from theorycheck.perturbations import robustifying
 from theorycheck.rates import fit_rate
 from theorycheck.seeding import generator
-from theorycheck.simulation import Evaluation, FigureSpec, Simulation
+from theorycheck.simulation import Evaluation, FigureSpec
 from theorycheck.verdicts import bound_verdict, rate_verdict
 
 #: One network and one input per call: NumPy (BLAS) beats numba's thread start-up at these sizes.
@@ -71,17 +81,10 @@ class SingleStepConfig:
     C0: float
     networks_per_block: int
     n_blocks: int
+    path: str = PATH
 
 
-def worst_output_weights(net, x, R: float) -> np.ndarray:
-    """The W of the ball maximising |f(x; W)|: the sup maximiser if sup f >= -inf f, else the inf
-    minimiser (THEORY.md Sec. 2 item 2)."""
-    wo = worst_output(net, x, R, path=PATH)
-    which = "sup" if wo.sup[0] >= -wo.inf[0] else "inf"
-    return wo.argmax_weights(net, x, which)[0]
-
-
-class LazySingleStep(Simulation):
+class LazySingleStep(InitPathSimulation):
     id = "lazy-single-step"
     title = "Single-step attack in the lazy ball vs d (Wang et al. 2022, Theorem 3.1, Fig. 2)"
     claims = ("wang2022.theorem_3_1", "wang2022.theorem_3_1_step", "wang2022.lemma_4_2")
@@ -102,9 +105,14 @@ class LazySingleStep(Simulation):
         for m in widths:
             for d in dims:
                 yield SingleStepConfig(d, m, 10.0, per_block, blocks)
+        if profile == "full":
+            for d in (*dims, 10_000):  # Fig. 2's largest width, O(m) per network on the exact path
+                yield SingleStepConfig(d, 100_000, 10.0, per_block, blocks, "exact")
 
     def measure(self, config: SingleStepConfig, rng) -> pd.DataFrame:
         spec = NetworkSpec(d=config.d, m=config.m)
+        if config.path == "exact":
+            return self._measure_exact(spec, config, rng)
         R = lazy_radius(spec, config.C0)
         rows = []
         for rep in range(config.networks_per_block):
@@ -112,18 +120,32 @@ class LazySingleStep(Simulation):
             x = sample_inputs(spec, 1, rng)
             weights = {
                 "W0": net.W,
-                "random-sphere": perturb(net, R, "random-sphere", rng, path=PATH),
-                "worst-output": worst_output_weights(net, x, R),
-                "robustifying": robustifying(net, x[0], R, path=PATH),
+                "random-sphere": perturb(net, R, "random-sphere", rng, path=config.path),
+                "worst-output": worst_output_weights(net, x, R, path=config.path),
+                "robustifying": robustifying(net, x[0], R, path=config.path),
             }
             for family in FAMILIES:
-                ss = first_sign_flip(net.with_weights(weights[family]), x, path=PATH)
+                ss = first_sign_flip(net.with_weights(weights[family]), x, path=config.path)
                 rows.append({
                     "replicate": rep, "family": family, "f": float(ss.f[0]),
                     "grad_norm": float(ss.grad_norm[0]), "t_star": float(ss.t_star[0]),
                     "eta_star": float(ss.eta_star[0]), "zero_output": bool(ss.zero_output[0]),
                 })  # fmt: skip
         return pd.DataFrame(rows)
+
+    def _measure_exact(self, spec: NetworkSpec, config: SingleStepConfig, rng) -> pd.DataFrame:
+        """W0, worst-output and robustifying from the exact samplers, each on its own networks."""
+        n = config.networks_per_block
+        stats = {"W0": sample_init_statistics(spec, n, rng)}
+        for family in ("worst-output", "robustifying"):
+            stats[family] = sample_perturbed_statistics(spec, n, rng, family=family, C0=config.C0)
+        frames = [
+            pd.DataFrame({"replicate": np.arange(n), "family": family, "f": st.f,
+                          "grad_norm": st.grad_norm, "t_star": st.t_star,
+                          "eta_star": st.eta_star, "zero_output": st.zero_output})
+            for family, st in stats.items()
+        ]  # fmt: skip
+        return pd.concat(frames, ignore_index=True)
 
     def evaluate(self, data) -> Evaluation:
         theorem = get_bound("wang2022.theorem_3_1")

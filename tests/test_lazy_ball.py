@@ -407,3 +407,19 @@ def test_worst_output_uses_the_network_bias_terms(warm_numba):
     no_c = worst_output(Network(spec, net.a, net.W, net.b, 0.0), X, R)
     np.testing.assert_allclose(res.sup - no_c.sup, net.c, rtol=0, atol=1e-12)
     np.testing.assert_allclose(res.inf - no_c.inf, net.c, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("path", ["reference", "numba"])
+def test_worst_output_maximiser_is_w0_plus_r_a_x_even_on_ties(path):
+    """THEORY.md Sec. 2 item 2: W* = W0 + R a x^T/||x|| (sup) and W0 - R a x^T/||x|| (inf), also
+    for rows whose relu is 0 on the whole interval (a tie: any point is a maximiser, but the
+    single-step ray from W* depends on which one is taken)."""
+    from theorycheck.network import Network, NetworkSpec
+
+    a = np.array([1.0, 1.0, -1.0, -1.0])
+    W = np.array([[1.0, 0.3], [-1.0, 0.2], [0.8, -0.1], [-2.0, 0.5]])  # rows 1, 3: dead
+    net = Network(NetworkSpec(d=2, m=4), a, W, np.zeros(4), 0.0)
+    x = np.array([[1.0, 0.0]])
+    wo = worst_output(net, x, 0.5, path=path)
+    np.testing.assert_allclose(wo.argmax_weights(net, x, "sup")[0], W + 0.5 * np.outer(a, x[0]))
+    np.testing.assert_allclose(wo.argmax_weights(net, x, "inf")[0], W - 0.5 * np.outer(a, x[0]))

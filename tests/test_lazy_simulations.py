@@ -277,6 +277,24 @@ def test_lazy_single_step_verdicts(single_step_data):
     assert {"perturbation", "gradient", "step", "c2"} == {f.name for f in ev.figures}
 
 
+def test_lazy_single_step_on_the_exact_path():
+    """The exact samplers give W0, worst-output and robustifying (random-sphere leaves span{x, e}
+    and is not offered); the same verdict rows come out."""
+    data = run_blocks(TinySingleStep(), "exact")
+    for cfg, df in data.items():
+        assert cfg.path == "exact"
+        assert set(df["family"]) == {"W0", "worst-output", "robustifying"}
+        ok = df[~df["zero_output"]]
+        np.testing.assert_allclose(ok["eta_star"], ok["t_star"] / ok["grad_norm"], rtol=1e-12)
+        # Every W of the ball is within C0 of f(W0) and worst-output maximises |f|: its median
+        # |f| is larger than W0's (C0 = 10 moves |f| by ~C0/2 on average).
+        med = df.assign(af=df["f"].abs()).groupby("family")["af"].median()
+        assert med["worst-output"] > med["W0"]
+    ev = check_evaluation(TinySingleStep(), data)
+    assert {v.params()["W"] for v in ev.verdicts if v.test == "rate fit (bootstrap)"} == {
+        "W0", "worst-output", "robustifying"}  # fmt: skip
+
+
 # -- lazy-robust-error ------------------------------------------------------------------------
 
 

@@ -10,8 +10,9 @@ p_s = P w_s. Both families move row s to
 
     w_s' = z_s' x + p_s - beta a_s e',      e' = V' / ||V'||,   V' = sum_{s in A'} a_s p_s,
 
-with z_s' the radial target of the worst-output maximiser over the ball of radius r1 (z_s +- r1,
-ties broken as :func:`theorycheck.lazy_ball.worst_output` breaks them) and A' = {z_s' > 0}:
+with z_s' = z_s + varsigma a_s r1 the radial target of the worst-output maximiser (varsigma = +1)
+or minimiser (-1) over the ball of radius r1 (THEORY.md Sec. 2 item 2; the rule
+:func:`theorycheck.lazy_ball.worst_output` follows, ties included) and A' = {z_s' > 0}:
 
 * ``worst-output``: r1 = R, beta = 0, the sup maximiser if sup f >= -inf f, else the inf minimiser;
 * ``robustifying`` (:func:`theorycheck.perturbations.robustifying`): r1 = rf R, the sup/inf by
@@ -68,9 +69,8 @@ def worst_output_weights(net: Network, x, R: float, path: str = "numba") -> np.n
     """The W of the lazy ball maximising |f(x; W)|: the sup maximiser if sup f >= -inf f, else
     the inf minimiser (THEORY.md Sec. 2 item 2; docs/derivations/worst_output.md Sec. 1-2).
 
-    The maximiser is :meth:`theorycheck.lazy_ball.WorstOutput.argmax_weights`, which breaks ties
-    towards the lower end of each neuron's interval (relu: a dead row with a_s sign = +1 and
-    z_s + R||x|| <= 0 moves to z_s - R||x||, not z_s + R||x||).
+    The maximiser is :meth:`theorycheck.lazy_ball.WorstOutput.argmax_weights`, W0 +- R a x^T /
+    ||x|| for relu (ties, e.g. rows dead on their whole interval, included).
     """
     wo = worst_output(net, x, R, path=path)
     which = "sup" if wo.sup[0] >= -wo.inf[0] else "inf"
@@ -289,17 +289,14 @@ def _span_network(a, z, g, chi1, chi2, d, r1, beta, by_sign, f, gnorm, tstar, ze
         direction = 1.0 if f0i >= 0.0 else -1.0
     else:
         direction = 1.0 if sup * inv_sqrt_m >= -(inf * inv_sqrt_m) else -1.0
-    # Radial targets (worst_output's tie-break: the upper end only when it is strictly better).
+    # Radial targets z_s + direction a_s r1 (THEORY.md Sec. 2 item 2, ties included).
     zp = np.empty(m)
     n1 = 0
     n_both = 0
     fsum = 0.0
     gsum = 0.0
     for s in range(m):
-        if direction * a[s] > 0.0 and z[s] + r1 > 0.0:
-            zp[s] = z[s] + r1
-        else:
-            zp[s] = z[s] - r1
+        zp[s] = z[s] + direction * a[s] * r1
         if zp[s] > 0.0:
             n1 += 1
             fsum += a[s] * zp[s]
@@ -359,9 +356,8 @@ def _radial_direction(a, z, r1, by_sign):
 
 def _radial_targets(a, z, r1, direction):
     """z_s' of the worst-output maximiser (direction +1) or minimiser (-1) over the ball of radius
-    r1: the upper end z_s + r1 where it is strictly better (direction a_s = +1 and z_s + r1 > 0),
-    else the lower end z_s - r1 (docs/derivations/exact_sampler.md Sec. 6.1)."""
-    return np.where((direction * a > 0) & (z + r1 > 0), z + r1, z - r1)
+    r1: z_s + direction a_s r1 (docs/derivations/exact_sampler.md Sec. 6.1)."""
+    return z + direction * a * r1
 
 
 def _conditioned_components(a, active, g, vnorm, d):

@@ -245,20 +245,23 @@ def worst_output(net: Network, X, R: float, path: str = "numba") -> WorstOutput:
 
 def _worst_reference(Z, r, a, sigma, crit):
     lo, hi = Z - r[:, None], Z + r[:, None]
-    cands = [lo, hi]
-    for c in crit:  # an interior critical point is a candidate only where it lies in the interval
-        cands.append(np.where((lo < c) & (c < hi), c, lo))
-    T = np.stack(cands)  # (k, n, m)
-    vals = a * sigma(T)
-    i_max, i_min = vals.argmax(axis=0), vals.argmin(axis=0)
-    t_sup = np.take_along_axis(T, i_max[None], 0)[0]
-    t_inf = np.take_along_axis(T, i_min[None], 0)[0]
-    return (
-        np.take_along_axis(vals, i_max[None], 0)[0].sum(axis=1),
-        np.take_along_axis(vals, i_min[None], 0)[0].sum(axis=1),
-        t_sup,
-        t_inf,
-    )
+    # Ties (e.g. a relu row dead on the whole interval) go to the end in the direction of a_s for
+    # the sup and the opposite end for the inf: W* = W0 +- R a x^T/||x|| (THEORY.md Sec. 2 item 2).
+    up = a > 0
+    sup_first, sup_second = np.where(up, hi, lo), np.where(up, lo, hi)
+
+    def best(first, second, pick):
+        cands = [first, second]
+        for c in crit:  # an interior critical point is a candidate only inside the interval
+            cands.append(np.where((lo < c) & (c < hi), c, first))
+        T = np.stack(cands)  # (k, n, m)
+        vals = a * sigma(T)
+        i = pick(vals, axis=0)[None]  # the first of equal values: the preferred end
+        return np.take_along_axis(vals, i, 0)[0], np.take_along_axis(T, i, 0)[0]
+
+    vmax, t_sup = best(sup_first, sup_second, np.argmax)
+    vmin, t_inf = best(sup_second, sup_first, np.argmin)
+    return vmax.sum(axis=1), vmin.sum(axis=1), t_sup, t_inf
 
 
 @numba.njit(cache=True)
@@ -284,16 +287,20 @@ def _worst_numba(W, a, b, X, r, crit, code):
 
 @numba.njit(cache=True)
 def _worst_neuron(z, r, a_s, crit, code, s, i, t_sup, t_inf, vmax, vmin):
-    """Max and min of a_s sigma(t) over t in [z - r, z + r]: endpoints and critical points."""
+    """Max and min of a_s sigma(t) over t in [z - r, z + r]: endpoints and critical points.
+    Ties go to the end in the direction of a_s for the max, the other end for the min."""
+    first = z + r if a_s > 0 else z - r
+    second = z - r if a_s > 0 else z + r
     lo = z - r
     hi = z + r
-    best_t, best = lo, a_s * act_value(code, lo)
-    worst_t, worst = best_t, best
-    v = a_s * act_value(code, hi)
+    best_t, best = first, a_s * act_value(code, first)
+    worst_t, worst = second, a_s * act_value(code, second)
+    v = a_s * act_value(code, second)
     if v > best:
-        best_t, best = hi, v
+        best_t, best = second, v
+    v = a_s * act_value(code, first)
     if v < worst:
-        worst_t, worst = hi, v
+        worst_t, worst = first, v
     for c in crit:
         if lo < c < hi:
             v = a_s * act_value(code, c)
