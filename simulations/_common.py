@@ -7,9 +7,15 @@ import sys
 
 import numpy as np
 
-from theorycheck.exact import SAMPLER_PATHS
+from theorycheck.exact import SAMPLER_PATHS, sample_init_statistics
 from theorycheck.simulation import Simulation
 from theorycheck.stats import mean_ci
+from theorycheck.streaming import sample_stream_statistics
+
+#: Samplers of per-network statistics at initialisation (one input each) that never materialise
+#: W: the exact laws (O(m) per network) and the counter-based stream (O(d) memory). Both give f,
+#: grad_norm and flippable for the given radii.
+STREAMED = {"exact": sample_init_statistics, "streaming": sample_stream_statistics}
 
 
 class InitPathSimulation(Simulation):
@@ -21,6 +27,17 @@ class InitPathSimulation(Simulation):
 
     def supports_path(self, config, path: str) -> bool:
         return super().supports_path(config, path) and (path != "exact" or exact_applies(config))
+
+
+class StreamingPathMixin:
+    """For simulations whose measurements (f, ||grad f||, |S_R|) the streaming path also gives
+    (relu without biases, like the exact laws)."""
+
+    paths = ("exact", "streaming", "numba", "reference")
+
+    def supports_path(self, config, path: str) -> bool:
+        ok = Simulation.supports_path(self, config, path)
+        return ok and (path not in STREAMED or exact_applies(config))
 
 
 def exact_applies(config) -> bool:

@@ -24,8 +24,14 @@ import numpy as np
 import pandas as pd
 
 from bounds import get_bound
-from simulations._common import InitPathSimulation, default_path, law_summary, main
-from theorycheck.exact import sample_init_statistics
+from simulations._common import (
+    STREAMED,
+    InitPathSimulation,
+    StreamingPathMixin,
+    default_path,
+    law_summary,
+    main,
+)
 from theorycheck.forward import output_and_gradient
 from theorycheck.network import NetworkSpec, sample_inputs, sample_network
 from theorycheck.rates import fit_rate
@@ -52,7 +58,7 @@ class GradientConfig:
     path: str = "numba"
 
 
-class InitGradient(InitPathSimulation):
+class InitGradient(StreamingPathMixin, InitPathSimulation):
     id = "init-gradient"
     title = "Input-gradient norm at initialisation (exact law F2; Bubeck et al. 2021)"
     claims = ("exact.f2_grad_norm_sq", "exact.grad_energy_relu", "exact.grad_energy_gelu",
@@ -85,8 +91,8 @@ class InitGradient(InitPathSimulation):
     def measure(self, config: GradientConfig, rng) -> pd.DataFrame:
         spec = NetworkSpec(d=config.d, m=config.m, activation=config.activation,
                            scaling=config.scaling, biases=config.biases)  # fmt: skip
-        if config.path == "exact":
-            st = sample_init_statistics(spec, config.networks_per_block, rng)
+        if config.path in STREAMED:
+            st = STREAMED[config.path](spec, config.networks_per_block, rng)
             return pd.DataFrame({"replicate": np.arange(st.f.size), "f": st.f,
                                  "grad_norm_sq": st.grad_norm**2})  # fmt: skip
         out = np.empty((config.networks_per_block, 2))

@@ -35,9 +35,15 @@ import pandas as pd
 from scipy import optimize
 
 from bounds import get_bound
-from simulations._common import InitPathSimulation, default_path, law_summary, main
+from simulations._common import (
+    STREAMED,
+    InitPathSimulation,
+    StreamingPathMixin,
+    default_path,
+    law_summary,
+    main,
+)
 from theorycheck.activations import get_activation
-from theorycheck.exact import sample_init_statistics
 from theorycheck.forward import output_and_gradient
 from theorycheck.network import NetworkSpec, sample_inputs, sample_network
 from theorycheck.rates import fit_rate
@@ -77,7 +83,7 @@ def _fourth_moment(activation: str) -> float:
     return act.expect(lambda t: act.sigma(t) ** 4)
 
 
-class InitOutput(InitPathSimulation):
+class InitOutput(StreamingPathMixin, InitPathSimulation):
     id = "init-output"
     title = "The output |f(x)| at initialisation (F1; Bubeck et al. 2021: |f| in Theta(1))"
     claims = ("exact.f1_output", "exact.f1_abs_output_bound", "bubeck2021.output_order")
@@ -110,8 +116,8 @@ class InitOutput(InitPathSimulation):
     def measure(self, config: OutputConfig, rng) -> pd.DataFrame:
         spec = NetworkSpec(d=config.d, m=config.m, activation=config.activation,
                            scaling=config.scaling)  # fmt: skip
-        if config.path == "exact":
-            f = sample_init_statistics(spec, config.networks_per_block, rng).f
+        if config.path in STREAMED:
+            f = STREAMED[config.path](spec, config.networks_per_block, rng).f
             return pd.DataFrame({"replicate": np.arange(f.size), "f": f})
         f = np.empty(config.networks_per_block)
         for rep in range(config.networks_per_block):

@@ -20,8 +20,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from bounds import get_bound
-from simulations._common import InitPathSimulation, law_summary, main
-from theorycheck.exact import sample_init_statistics
+from simulations._common import STREAMED, InitPathSimulation, StreamingPathMixin, law_summary, main
 from theorycheck.forward import output_and_gradient
 from theorycheck.lazy_ball import (
     flippable_neurons,
@@ -48,7 +47,7 @@ class SignFlipConfig:
     path: str = "numba"
 
 
-class LazySignFlips(InitPathSimulation):
+class LazySignFlips(StreamingPathMixin, InitPathSimulation):
     id = "lazy-sign-flips"
     title = "Flippable neurons in the lazy ball (Wang et al. 2022, Lemma 4.3)"
     claims = ("exact.f6_flippable", "wang2022.lemma_4_3")
@@ -78,9 +77,9 @@ class LazySignFlips(InitPathSimulation):
 
     def measure(self, config: SignFlipConfig, rng) -> pd.DataFrame:
         spec = NetworkSpec(d=config.d, m=config.m, scaling=config.scaling)
-        if config.path == "exact":
+        if config.path in STREAMED:
             radii = [lazy_radius(spec, C0) for C0 in config.C0s]
-            st = sample_init_statistics(spec, config.networks_per_block, rng, radii=radii)
+            st = STREAMED[config.path](spec, config.networks_per_block, rng, radii=radii)
             return pd.DataFrame([
                 {"replicate": rep, "C0": C0, "f0": float(st.f[rep]),
                  "flippable": int(st.flippable[rep, j])}

@@ -41,7 +41,7 @@ def test_bounds_prints_the_catalog(capsys):
         (["run", "--out", "/proc/forbidden/results"], "cannot write results"),
         (["report", "--results", "/nonexistent/results"], "does not exist"),
         (["run", "width-window", "--path", "exact"], "width-window offers no path"),
-        (["run", "init-output", "--path", "streaming"], "init-output offers paths exact,"),
+        (["run", "init-single-step", "--path", "streaming"], "init-single-step offers paths"),
     ],
 )
 def test_user_errors_are_one_line_with_exit_code_2(args, needle):

@@ -99,6 +99,8 @@ def _runs():
                                           TinyGradient())}  # fmt: skip
     for sim in (TinyOutput(), TinySingleStep(), TinyGradient()):
         runs[f"{sim.id}/exact"] = _run(sim, "exact")
+    for sim in (TinyOutput(), TinyGradient()):
+        runs[f"{sim.id}/streaming"] = _run(sim, "streaming")
     return runs
 
 
@@ -123,7 +125,7 @@ def _check_evaluation(ev, sim_id):
     assert np.all(est[ok, 1] <= est[ok, 0] + 1e-12) and np.all(est[ok, 0] <= est[ok, 2] + 1e-12)
 
 
-@pytest.mark.parametrize("which", ["init-output", "init-output/exact"])
+@pytest.mark.parametrize("which", ["init-output", "init-output/exact", "init-output/streaming"])
 def test_init_output_contract(runs, which):
     data, ev = runs[which]
     for df in data.values():
@@ -229,7 +231,9 @@ def test_init_gradient_stability_contract(runs):
     assert len(rates) == 8  # 2 activations x 2 scalings x (ray, random)
 
 
-@pytest.mark.parametrize("which", ["init-gradient", "init-gradient/exact"])
+@pytest.mark.parametrize(
+    "which", ["init-gradient", "init-gradient/exact", "init-gradient/streaming"]
+)
 def test_init_gradient_reports_bubecks_gradient_norm_rates(runs, which):
     _data, ev = runs[which]
     _check_evaluation(ev, "init-gradient")
@@ -276,8 +280,10 @@ def test_path_choice_applies_where_the_exact_laws_do():
     # The path is part of the config, so results of different paths are stored apart.
     relu_ids = {config_id(c) for c in exact if c.activation == "relu"}
     assert relu_ids.isdisjoint(config_id(c) for c in sim.configs("quick"))
-    with pytest.raises(UserInputError, match="init-output offers paths exact, numba, reference"):
-        sim.configs("quick", "streaming")
+    assert {(c.activation, c.path) for c in sim.configs("quick", "streaming")} == {
+        ("relu", "streaming"), ("gelu", "numba")}  # fmt: skip
+    with pytest.raises(UserInputError, match="init-single-step offers paths exact, numba, refer"):
+        TinySingleStep().configs("quick", "streaming")
     from simulations import get_simulation
 
     with pytest.raises(UserInputError, match="width-window offers no path"):

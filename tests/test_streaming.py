@@ -149,3 +149,22 @@ def test_streaming_memory_is_not_m_times_d():
 def test_streaming_rejects_other_networks():
     with pytest.raises(UserInputError, match="streaming"):
         streaming_statistics(NetworkSpec(d=3, m=3, activation="tanh"), 0, 0, np.ones((1, 3)))
+
+
+def test_sampled_stream_networks_are_the_stream_networks():
+    """sample_stream_statistics(spec, n, rng) is network i = stream (seed, i) on input i, seed
+    drawn from rng: it equals the fused numba path on the materialised stream networks."""
+    from theorycheck.streaming import sample_stream_statistics
+
+    spec = NetworkSpec(d=7, m=40)
+    radii = (0.1, 0.5)
+    got = sample_stream_statistics(spec, 5, generator(3, "stream-sample"), radii=radii)
+    rng = generator(3, "stream-sample")
+    seed = int(rng.integers(2**62))
+    X = sample_inputs(spec, 5, rng)
+    for i in range(5):
+        ref = single_step_statistics(stream_network(spec, seed, i), X[i : i + 1], radii)
+        np.testing.assert_allclose(got.f[i], ref.f[0], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(got.grad_norm[i], ref.grad_norm[0], rtol=1e-12)
+        np.testing.assert_allclose(got.t_star[i], ref.t_star[0], rtol=1e-9)
+        np.testing.assert_array_equal(got.flippable[i], ref.flippable[0])

@@ -22,13 +22,13 @@ import numba
 import numpy as np
 
 from theorycheck.attack import _tstar_pwl_numba
-from theorycheck.errors import UserInputError, check_finite, check_real
+from theorycheck.errors import UserInputError, check_finite, check_int, check_real
 from theorycheck.forward import as_inputs
 from theorycheck.fused import SingleStepStatistics
-from theorycheck.network import Network, NetworkSpec
+from theorycheck.network import Network, NetworkSpec, sample_inputs
 from theorycheck.rng import fill_normals, network_key, neuron_key, neuron_sign, word_offsets
 
-__all__ = ["STREAM_CHUNKS", "stream_network", "streaming_statistics"]
+__all__ = ["STREAM_CHUNKS", "sample_stream_statistics", "stream_network", "streaming_statistics"]
 
 #: Fixed number of neuron chunks (each holds an (n, d) partial gradient).
 STREAM_CHUNKS = 16
@@ -162,3 +162,23 @@ def _streaming_numba(key, m, std, X, r, f, gnorm, tstar, zero, flips):
         for s in range(m):
             v[s] = -sgn * V[i, s]
         tstar[i] = _tstar_pwl_numba(Z[i], v, a, 0.0, sgn)
+
+
+def sample_stream_statistics(
+    spec: NetworkSpec, n: int, rng: np.random.Generator, radii=()
+) -> SingleStepStatistics:
+    """n stream networks with one input each (x uniform on the sphere): f, ||grad f||, t* and
+    |S_R(x)| as :func:`streaming_statistics` gives them, W never materialised.
+
+    The stream's seed is drawn once from ``rng`` and network i is the stream (seed, i), so the
+    numbers depend only on ``rng`` (the block's generator in a simulation), and network i equals
+    ``stream_network(spec, seed, i)`` materialised. Memory is O(d) per thread whatever m is.
+    """
+    n = check_int("n", n)
+    seed = int(rng.integers(2**62))
+    X = sample_inputs(spec, n, rng)
+    parts = [streaming_statistics(spec, seed, i, X[i : i + 1], radii) for i in range(n)]
+    return SingleStepStatistics(
+        *(np.concatenate([getattr(p, name) for p in parts]) for name in
+          ("f", "grad_norm", "t_star", "zero_output", "flippable"))
+    )  # fmt: skip
