@@ -174,14 +174,15 @@ class InitGradient(StreamingPathMixin, InitPathSimulation):
             grid = sorted(samples)
             rng = generator(0, "bootstrap", self.id, var, value)
             fit = fit_rate(grid, [samples[v] for v in grid], rng, n_boot=N_BOOT)
-            rows.append(rate_verdict(
+            row = rate_verdict(
                 claim.id, self.id, {fixed: value, "activation": "relu", "scaling": "bubeck"},
                 f"E||grad f(x)|| over {var} (bubeck scaling)", fit, claim.exponents[var],
                 claim.order, RATE_TOLERANCE, variable=var,
-            ))  # fmt: skip
+            )  # fmt: skip
+            rows.append(row)
             if var == "d":
                 summary += fit.summary_rows({"figure": "bubeck-norm", "panel": "main",
-                                             "series": f"m = {value}"})  # fmt: skip
+                                             "series": f"m = {value}"}, verdict=row)  # fmt: skip
             summary += fit.summary_rows({
                 "figure": "bubeck-slopes", "panel": f"over {var}", "series": f"{fixed} = {value}",
                 "reference": claim.exponents[var]}, local=True)  # fmt: skip

@@ -479,7 +479,7 @@ class InitSingleStep(InitPathSimulation):
             verdicts.append(row)
             series = f"{activation}, {scaling} units"
             summary += fit.summary_rows({"figure": "perturbation", "panel": scaling,
-                                         "series": series})  # fmt: skip
+                                         "series": series}, verdict=row)  # fmt: skip
             summary += fit.summary_rows({"figure": "rate-slopes", "panel": "t* quantile",
                                          "series": series, "reference": exponent},
                                         local=True)  # fmt: skip
