@@ -67,8 +67,27 @@ def exact_supported(spec: NetworkSpec) -> bool:
     return spec.activation == "relu" and spec.output_weights == "sign" and not spec.biases
 
 
+class AttackRatios:
+    """s_lin and eta* from the fields f, grad_norm, t_star, zero_output of a statistics class."""
+
+    f: np.ndarray
+    grad_norm: np.ndarray
+    t_star: np.ndarray
+    zero_output: np.ndarray
+
+    @property
+    def s_lin(self) -> np.ndarray:
+        """Linear prediction |f| / ||grad f|| of the flip distance (0 where f = 0)."""
+        return np.abs(self.f) / np.where(self.zero_output, 1.0, self.grad_norm)
+
+    @property
+    def eta_star(self) -> np.ndarray:
+        """|eta*| = t* / ||grad f|| (0 where f = 0)."""
+        return self.t_star / np.where(self.zero_output, 1.0, self.grad_norm)
+
+
 @dataclass(frozen=True)
-class InitStatistics:
+class InitStatistics(AttackRatios):
     """Per-network statistics at initialisation, one input per network, in the spec's own units.
 
     f, grad_norm : f(x) and ||grad_x f(x)||, shape (n,).
@@ -97,16 +116,6 @@ class InitStatistics:
     worst_inf: np.ndarray
     grad_diff: np.ndarray
     f_step: np.ndarray
-
-    @property
-    def s_lin(self) -> np.ndarray:
-        """Linear prediction |f| / ||grad f|| of the flip distance (0 where f = 0)."""
-        return np.abs(self.f) / np.where(self.zero_output, 1.0, self.grad_norm)
-
-    @property
-    def eta_star(self) -> np.ndarray:
-        """|eta*| = t* / ||grad f|| (0 where f = 0)."""
-        return self.t_star / np.where(self.zero_output, 1.0, self.grad_norm)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per network. Per-radius columns are ``flippable_j``, ``worst_sup_j``,

@@ -44,7 +44,7 @@ import pandas as pd
 
 from theorycheck.attack import _tstar_pwl_numba, _tstar_pwl_reference, first_sign_flip
 from theorycheck.errors import UserInputError, check_choice, check_finite, check_int, check_real
-from theorycheck.exact import BLOCK_NEURONS, exact_supported
+from theorycheck.exact import BLOCK_NEURONS, AttackRatios, exact_supported
 from theorycheck.forward import output_and_gradient
 from theorycheck.lazy_ball import lazy_radius, worst_output
 from theorycheck.network import Network, NetworkSpec, input_radius, sample_inputs, sample_network
@@ -78,7 +78,7 @@ def worst_output_weights(net: Network, x, R: float, path: str = "numba") -> np.n
 
 
 @dataclass(frozen=True)
-class PerturbedStatistics:
+class PerturbedStatistics(AttackRatios):
     """Single-step attack statistics at a perturbed point W of the lazy ball, one input per
     network, in the spec's own units.
 
@@ -100,16 +100,6 @@ class PerturbedStatistics:
     zero_output: np.ndarray
     f0: np.ndarray
     grad_norm0: np.ndarray
-
-    @property
-    def s_lin(self) -> np.ndarray:
-        """Linear prediction |f| / ||grad f|| of the flip distance on W (0 where f = 0)."""
-        return np.abs(self.f) / np.where(self.zero_output, 1.0, self.grad_norm)
-
-    @property
-    def eta_star(self) -> np.ndarray:
-        """|eta*| = t* / ||grad f|| on W (0 where f = 0)."""
-        return self.t_star / np.where(self.zero_output, 1.0, self.grad_norm)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per network: network, f, grad_norm, s_lin, t_star, eta_star, zero_output (all
