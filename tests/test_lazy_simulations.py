@@ -24,11 +24,6 @@ from simulations.lazy_output import (
     OutputConfig,
     worst_output_moments,
 )
-from simulations.lazy_robust_error import (
-    RADIUS_CONSTANTS,
-    LazyRobustError,
-    RobustErrorConfig,
-)
 from simulations.lazy_single_step import LazySingleStep, SingleStepConfig
 from theorycheck.seeding import generator
 from theorycheck.simulation import config_id
@@ -61,12 +56,6 @@ class TinyStability(LazyGradientStability):
     def _configs(self, profile):
         for d in (9, 36):
             yield StabilityConfig(d, 40, 10.0, 4, 1, 2)
-
-
-class TinyRobustError(LazyRobustError):
-    def _configs(self, profile):
-        for d in (9, 36):
-            yield RobustErrorConfig(d, 50, 10.0, 20, 4, 1, 2)
 
 
 def run_blocks(sim, path=None):
@@ -293,35 +282,6 @@ def test_lazy_single_step_on_the_exact_path():
     ev = check_evaluation(TinySingleStep(), data)
     assert {v.params()["W"] for v in ev.verdicts if v.test == "rate fit (bootstrap)"} == {
         "W0", "worst-output", "robustifying"}  # fmt: skip
-
-
-# -- lazy-robust-error ------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def robust_error_data():
-    return run_blocks(TinyRobustError())
-
-
-def test_lazy_robust_error_columns_and_invariants(robust_error_data):
-    cols = [f"robust_error_{c:g}" for c in RADIUS_CONSTANTS]
-    for cfg, df in robust_error_data.items():
-        assert {"family", "error", *cols} <= set(df.columns)
-        assert (df["family"] == "trained").sum() == cfg.trained_per_block * cfg.n_blocks
-        assert len(df) == (2 * cfg.networks_per_block + cfg.trained_per_block) * cfg.n_blocks
-        # The robust error contains the clean error and grows with the radius.
-        values = df[["error", *cols]].to_numpy()
-        assert np.all(np.diff(values, axis=1) >= 0) and np.all((values >= 0) & (values <= 1))
-
-
-def test_lazy_robust_error_verdicts(robust_error_data):
-    ev = check_evaluation(TinyRobustError(), robust_error_data)
-    rows = [v for v in ev.verdicts if v.claim == "wang2022.corollary_3_2"]
-    # verdicts only where the corollary speaks, R sqrt(d) >= C_R = 5: two radii x 3 families
-    assert len(rows) == 2 * 3 * len(robust_error_data)
-    assert all(v.params()["R sqrt(d)"] >= 5 and v.bound == 0.9 for v in rows)
-    assert all(v.gamma == pytest.approx(0.1) for v in rows)  # fails w.p. <= 10 gamma
-    assert {"robust-error", "clean-error"} == {f.name for f in ev.figures}
 
 
 # -- lazy-gradient-stability ------------------------------------------------------------------

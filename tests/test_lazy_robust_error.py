@@ -1,0 +1,234 @@
+"""lazy-robust-error with both attacks (simulations/lazy_robust_error.py): single step and l2 PGD.
+
+Contract: on every input and at every radius, PGD's robust error contains the single step's (the
+union of Wang et al. 2022 Corollary 3.2's one-step lower estimate with PGD's flips); both are
+nondecreasing in R; every flip PGD reports is a real sign change within its radius; the rows
+``measure`` stores are the per-input outcomes it computed; ``evaluate`` checks Corollary 3.2 with
+both attacks (PGD first) and summarises what PGD adds. Everything here is deterministic (fixed
+seeds, no statistical threshold): the invariants hold for every draw.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_lazy_simulations import check_evaluation
+
+import simulations.lazy_robust_error as lre
+from simulations.lazy_robust_error import (
+    C_R,
+    LazyRobustError,
+    RobustErrorConfig,
+    attack_outcomes,
+)
+from theorycheck.activations import ACTIVATIONS
+from theorycheck.errors import UserInputError
+from theorycheck.forward import output_and_gradient
+from theorycheck.network import NetworkSpec, sample_inputs, sample_network
+from theorycheck.seeding import generator
+from theorycheck.simulation import config_id
+
+
+class TinyRobustError(LazyRobustError):
+    def _configs(self, profile):
+        for d in (9, 36):
+            yield RobustErrorConfig(d, 50, 10.0, 20, 4, 1, 2)
+
+
+def f_at(net, X):
+    return output_and_gradient(net, X, path="reference").f
+
+
+def check_outcome(net, X, y, out, screen):
+    """The per-input invariants of :func:`attack_outcomes` (see the module docstring)."""
+    k = len(out.radii)
+    assert out.single.shape == out.pgd.shape == out.pgd_own.shape == (k, len(X))
+    # PGD >= single step on every input, and both contain the clean error.
+    assert np.all(out.pgd >= out.single)
+    assert np.all(out.single >= out.wrong) and np.all(out.pgd >= out.wrong)
+    # Nondecreasing in R, input by input, for each attack.
+    assert np.all(np.diff(out.single.astype(int), axis=0) >= 0)
+    assert np.all(np.diff(out.pgd.astype(int), axis=0) >= 0)
+    # The single step's row is exactly "wrong or t* <= R".
+    np.testing.assert_array_equal(
+        out.single, out.wrong | (out.t_star[None, :] <= out.radii[:, None])
+    )
+    # PGD only attacks inputs still standing at R and within the screen; its flips are real.
+    before = np.vstack([out.wrong, out.pgd[:-1]])
+    assert not np.any(out.pgd_own & (out.single | before))
+    screened = (out.t_star[None, :] <= screen * out.radii[:, None]) | np.isinf(out.t_star)
+    assert not np.any(out.pgd_own & ~screened)
+    np.testing.assert_array_equal(out.pgd, out.single | before | out.pgd_own)
+    for j, R in enumerate(out.radii):
+        own = out.pgd_own[j]
+        norms = np.linalg.norm(out.delta[j], axis=1)
+        assert np.all(norms[own] <= R * (1 + 1e-12))
+        assert np.all(norms[~own] == 0.0)
+        if own.any():
+            assert np.all(y[own] * f_at(net, X[own] + out.delta[j][own]) <= 0.0)
+
+
+# -- the simulation's own measure output, with the per-input outcomes behind each row ---------
+
+
+@pytest.fixture(scope="module")
+def recorded():
+    """Run the tiny grid as the runner does, recording every call of ``attack_outcomes``.
+
+    Returns ({config: concatenated blocks}, [(config, block, net, X, y, outcome), ...]) in the
+    order ``measure`` appends its rows.
+    """
+    sim, calls, data = TinyRobustError(), [], {}
+    real = lre.attack_outcomes
+
+    def spy(net, X, y, radii, *args, **kwargs):
+        out = real(net, X, y, radii, *args, **kwargs)
+        calls.append((current[0], current[1], net, X, y, out))
+        return out
+
+    current = [None, None]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(lre, "attack_outcomes", spy)
+        for cfg in sim.configs("quick"):
+            blocks = []
+            for b in range(sim.blocks(cfg)):
+                current[:] = [cfg, b]
+                rng = generator(0, sim.id, config_id(cfg), b)
+                blocks.append(sim.measure(cfg, rng).assign(block=b))
+            data[cfg] = pd.concat(blocks, ignore_index=True)
+    return data, calls
+
+
+def columns(cfg, prefix):
+    return [f"{prefix}_{c:g}" for c in cfg.radius_constants]
+
+
+def test_rows_are_the_per_input_outcomes(recorded):
+    data, calls = recorded
+    rows = pd.concat(data.values(), ignore_index=True)
+    assert len(rows) == len(calls)
+    for (_, row), (cfg, block, *_rest, out) in zip(rows.iterrows(), calls, strict=True):
+        assert row["block"] == block
+        np.testing.assert_allclose(out.radii, np.array(cfg.radius_constants) / math.sqrt(cfg.d))
+        assert row["error"] == pytest.approx(out.wrong.mean())
+        np.testing.assert_allclose(
+            row[columns(cfg, "robust_error")].to_numpy(float), out.single.mean(axis=1)
+        )
+        np.testing.assert_allclose(
+            row[columns(cfg, "robust_error_pgd")].to_numpy(float), out.pgd.mean(axis=1)
+        )
+
+
+def test_families_and_evaluation_contract(recorded):
+    """Two untrained families per network, the trained one for the first networks of a block;
+    the evaluation passes the contract every simulation's does (valid verdicts, summary columns,
+    figures drawn from the summary, Holm keeps every row)."""
+    data, _ = recorded
+    for cfg, df in data.items():
+        assert (df["family"] == "trained").sum() == cfg.trained_per_block * cfg.n_blocks
+        assert len(df) == (2 * cfg.networks_per_block + cfg.trained_per_block) * cfg.n_blocks
+    check_evaluation(TinyRobustError(), data)
+
+
+def test_pgd_is_at_least_the_single_step_on_every_input(recorded):
+    data, calls = recorded
+    for cfg, _block, net, X, y, out in calls:
+        check_outcome(net, X, y, out, cfg.pgd_screen)
+    for cfg, df in data.items():
+        pgd = df[columns(cfg, "robust_error_pgd")].to_numpy()
+        single = df[columns(cfg, "robust_error")].to_numpy()
+        assert np.all(pgd >= single)
+        assert np.all(single >= df[["error"]].to_numpy())
+
+
+def test_robust_error_is_monotone_in_R_for_each_attack(recorded):
+    data, _ = recorded
+    for cfg, df in data.items():
+        for prefix in ("robust_error", "robust_error_pgd"):
+            values = df[["error", *columns(cfg, prefix)]].to_numpy()
+            assert np.all(np.diff(values, axis=1) >= 0)
+            assert np.all((values >= 0) & (values <= 1))
+            # fractions of n_test inputs
+            np.testing.assert_allclose(values * cfg.n_test, np.round(values * cfg.n_test))
+
+
+def test_pgd_adds_flips_the_single_step_misses(recorded):
+    """Not a vacuous union: on this fixed sample PGD flips inputs the single step left standing
+    (41 PGD flips on the tiny grid, 57 input-radius pairs gained with the carry-over; the
+    assertion asks for one)."""
+    _, calls = recorded
+    assert sum(int(out.pgd_own.sum()) for *_rest, out in calls) >= 1
+
+
+def test_evaluation_checks_the_corollary_with_both_attacks(recorded):
+    data, _ = recorded
+    sim = TinyRobustError()
+    ev = sim.evaluate(data)
+    rows = [v for v in ev.verdicts if v.claim == "wang2022.corollary_3_2"]
+    n_radii = sum(c >= C_R for c in lre.RADIUS_CONSTANTS)
+    assert len(rows) == 2 * n_radii * 3 * len(data)
+    # PGD first, the single step beside it, at the same grid point
+    for pgd, single in zip(rows[::2], rows[1::2], strict=True):
+        p, s = pgd.params(), single.params()
+        assert p.pop("attack") == "PGD" and s.pop("attack") == "single step"
+        assert p == s and p["R sqrt(d)"] >= C_R
+        assert "PGD" in pgd.statistic and "single step" in single.statistic
+        assert "PGD adds" in pgd.note
+        assert pgd.bound == single.bound == 0.9
+        # PGD's estimate is never below the single step's
+        assert pgd.exceedances <= single.exceedances
+    assert {"robust-error", "pgd-gain", "clean-error"} == {f.name for f in ev.figures}
+    s = ev.summary
+    robust = s[s["figure"] == "robust-error"]
+    for cfg in data:
+        for label in ("PGD", "single step"):
+            series = robust[robust["series"] == f"d = {cfg.d}, {label}"]
+            assert len(series) == 3 * len(cfg.radius_constants)
+    # The gain summary is the mean of per-network differences, >= 0.
+    gain = s[s["figure"] == "pgd-gain"]
+    assert len(gain) == 3 * sum(len(c.radius_constants) for c in data)
+    assert (gain["estimate"] >= 0).all() and (gain["ci_low"] <= gain["estimate"]).all()
+    cfg, df = next(iter(data.items()))
+    w0 = df[df["family"] == "W0"]
+    c = cfg.radius_constants[2]
+    expected = (w0[f"robust_error_pgd_{c:g}"] - w0[f"robust_error_{c:g}"]).mean()
+    got = gain[(gain["panel"] == f"W = W0, m = {cfg.m}") & (gain["series"] == f"d = {cfg.d}")]
+    assert got.loc[got["x"] == c, "estimate"].item() == pytest.approx(expected)
+
+
+# -- attack_outcomes on arbitrary networks ----------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    d=st.integers(1, 10),
+    m=st.integers(1, 40),
+    activation=st.sampled_from(tuple(ACTIVATIONS)),
+    n=st.integers(1, 6),
+    seed=st.integers(0, 2**32 - 1),
+    radius_factors=st.lists(st.floats(0.05, 3.0), min_size=1, max_size=4, unique=True),
+    screen=st.sampled_from((1.5, 2.0, math.inf)),
+)
+def test_attack_outcome_invariants(d, m, activation, n, seed, radius_factors, screen):
+    spec = NetworkSpec(d=d, m=m, activation=activation)
+    rng = generator(seed, "test_lazy_robust_error")
+    net = sample_network(spec, rng)
+    X = sample_inputs(spec, n, rng)
+    y = np.where(rng.random(n) < 0.5, -1.0, 1.0)  # some inputs misclassified
+    radii = np.sort(radius_factors) / math.sqrt(d)
+    out = attack_outcomes(net, X, y, radii, pgd_steps=8, screen=screen)
+    check_outcome(net, X, y, out, screen)
+
+
+def test_bad_radii_are_rejected():
+    spec = NetworkSpec(d=3, m=4)
+    net = sample_network(spec, generator(0, "bad-radii"))
+    X, y = sample_inputs(spec, 2, generator(1, "bad-radii")), np.ones(2)
+    for radii in ([0.2, 0.1], [0.0, 0.1], [0.1, 0.1]):
+        with pytest.raises(UserInputError, match="radii"):
+            attack_outcomes(net, X, y, radii)
