@@ -1,9 +1,9 @@
 """Quadratic targets in four learning regimes (Dohmatob & Bietti 2022; Ghorbani et al. 2019).
 
-THEORY.md Sec. 5 and QUADRATIC.md: targets f*(x) = <beta, x> + x^T B x - tr B, x ~ N(0, I_d); the
-infinite-sample fits of random features (RF), neural tangent (NT), the fully trained
-quadratic-activation network (NN) and lazy training around f0; their test error
-eps = E(f - f*)^2 and robustness S = E||grad f||^2.
+THEORY.md Sec. 5 and QUADRATIC.md: targets f*(x) = <beta, x> + x^T B x - tr B, x ~ N(0, I_d) or
+uniform on the sphere of radius sqrt(d) (``law='sphere'``); the infinite-sample fits of random
+features (RF), neural tangent (NT), the fully trained quadratic-activation network (NN) and lazy
+training around f0; their test error eps = E(f - f*)^2 and robustness S = E||grad f||^2.
 
 Modules: :mod:`~theorycheck.quadratic.targets` (targets, inputs, first layers),
 :mod:`~theorycheck.quadratic.hermite` (Gaussian moments), :mod:`~theorycheck.quadratic.models`
@@ -11,7 +11,8 @@ Modules: :mod:`~theorycheck.quadratic.targets` (targets, inputs, first layers),
 :mod:`~theorycheck.quadratic.random_features` (RF kernel route),
 :mod:`~theorycheck.quadratic.tangent` (NT population Gram, conjugate gradients),
 :mod:`~theorycheck.quadratic.lazy` (lazy residual), :mod:`~theorycheck.quadratic.training`
-(SGD and least squares on samples), :mod:`~theorycheck.quadratic.metrics` (Monte Carlo).
+(SGD and least squares on samples), :mod:`~theorycheck.quadratic.metrics` (Monte Carlo),
+:mod:`~theorycheck.quadratic.sphere` (what the exact solvers support on the sphere).
 """
 
 from theorycheck.quadratic.frobenius import (

@@ -17,6 +17,11 @@ e_T = (I - Pi_T) f*, and S(alpha) = S_T + 2 alpha <grad Pi_T f*, grad r1> + alph
 terms are odd in a0, so averaging over the two draws a0 and -a0 (equally likely) removes them:
 the sign-symmetrised values eps_T + alpha^2 ||r1||^2 and S_T + alpha^2 S(r1) are the a0-averages
 given |a0|, nondecreasing in alpha.
+
+``law='sphere'`` (inputs uniform on the sphere of radius sqrt(d)): relu and t^2 only, through the
+sphere Grams of :mod:`~theorycheck.quadratic.random_features` and
+:mod:`~theorycheck.quadratic.tangent`. sigma(u) = u sigma'(u) / k holds pointwise, so f0 lies in
+the NT span under every input law and the residual vanishes on the sphere too.
 """
 
 from __future__ import annotations
@@ -92,12 +97,14 @@ def lazy_fit(
     *,
     method: str = "auto",
     tol: float = 1e-11,
+    law: str = "gaussian",
 ) -> LazyFit:
     """Exact lazy fit around f0 = (1/sqrt m) sum_j a0_j sigma(<w_j, x>) (module docstring)."""
     check_choice("regime", regime, LAZY_REGIMES)
     m = W.shape[0]
     c = np.asarray(a0, dtype=float) / math.sqrt(m)
-    rf = RandomFeatureGram.build(W, moments)
+    var_star = target.variance_under(law)
+    rf = RandomFeatureGram.build(W, moments, law)
     v = rf.target_covariance(target)
     init_var, init_energy = float(c @ rf.Kc @ c), float(c @ rf.Kd @ c)
     cov_star_f0 = float(c @ v)
@@ -109,11 +116,11 @@ def lazy_fit(
         r1 = c - zero  # r1 = sum_j (c_j - zero_j) sigma(u_j) + const
         res_energy = float(r1 @ rf.Kd @ r1)
         cross_energy = float(star @ rf.Kd @ r1)
-        eps_T = target.variance - float(b_star @ star)
+        eps_T = var_star - float(b_star @ star)
         S_T = float(star @ rf.Kd @ star)
         parts = ("rf", W, moments.activation, c, star, zero, 0.0, rf.mean)
     else:
-        nt = TangentGram.build(W, moments)
+        nt = TangentGram.build(W, moments, law)
         b_star = nt.target_covariance(target)
         b_zero = nt.feature_covariance(c)
         sol, _ = solve_tangent(nt, np.stack([b_star, b_zero]), method=method, tol=tol)
@@ -121,7 +128,7 @@ def lazy_fit(
         res_var = init_var - float(np.sum(b_zero * zero))
         res_energy = init_energy - 2.0 * nt.energy_with_features(c, zero) + nt.energy(zero)
         cross_energy = nt.energy_with_features(c, star) - nt.energy(star, zero)
-        eps_T = target.variance - float(np.sum(b_star * star))
+        eps_T = var_star - float(np.sum(b_star * star))
         S_T = nt.energy(star)
         parts = ("nt", W, moments.activation, c, star, zero, nt.mean_scale, rf.mean)
     cross_error = cov_star_f0 - float(np.sum(b_star * zero))

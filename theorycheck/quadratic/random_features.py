@@ -9,6 +9,11 @@ conditioning gives the covariance with the target,
 
 so the L2 projection is z = Kc^{-1} v, eps = Var f* - v^T z and S = z^T Kd z with
 Kd_jk = rho_jk E sigma'(u_j) sigma'(u_k) (diagonal E sigma'^2). No sampling of x.
+
+``law='sphere'`` (x uniform on the sphere of radius sqrt(d)), for positively homogeneous sigma of
+degree a only (relu, t^2): each moment is rescaled by the radial factor c_p of its degree p
+(:mod:`theorycheck.quadratic.sphere`): E sigma sigma (p = 2a), E sigma'sigma' (2a - 2), the mean
+mu0 (a), the linear covariance (a + 1), the quadratic one (a + 2, and a for the tr B term).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from scipy import linalg
 from theorycheck.errors import UserInputError
 from theorycheck.quadratic.hermite import GaussianMoments, pair_matrix
 from theorycheck.quadratic.models import Fit, RandomFeatures
+from theorycheck.quadratic.sphere import check_law, sphere_factors
 from theorycheck.quadratic.targets import QuadraticTarget
 
 __all__ = ["RandomFeatureGram", "check_unit_rows", "rf_fit", "solve_psd"]
@@ -53,13 +59,15 @@ def solve_psd(K: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class RandomFeatureGram:
-    """Population second moments of the features sigma(<w_j, x>), x ~ N(0, I_d).
+    """Population second moments of the features sigma(<w_j, x>), x ~ N(0, I_d) or uniform on
+    the sphere of radius sqrt(d) (``law``; module docstring).
 
     Attributes
     ----------
     Kc : (m, m) feature covariance (centred: the model has an intercept).
     Kd : (m, m) gradient Gram, E <grad sigma(u_j), grad sigma(u_k)> = rho_jk E sigma'sigma'.
-    mean : E sigma(g) = mu0 (the mean of every feature).
+    mean : E sigma(u) (Gaussian: mu0; the mean of every feature).
+    law : the input law.
     """
 
     W: np.ndarray
@@ -67,22 +75,46 @@ class RandomFeatureGram:
     Kc: np.ndarray
     Kd: np.ndarray
     mean: float
+    law: str = "gaussian"
 
     @classmethod
-    def build(cls, W: np.ndarray, moments: GaussianMoments) -> RandomFeatureGram:
+    def build(
+        cls, W: np.ndarray, moments: GaussianMoments, law: str = "gaussian"
+    ) -> RandomFeatureGram:
         check_unit_rows(W)
+        check_law(law)
         rho = W @ W.T
         K = pair_matrix(moments, "s", "s", rho)
         Kd = rho * pair_matrix(moments, "d", "d", rho)
         mu0 = moments.univariate("s")
-        return cls(W, moments, K - mu0 * mu0, Kd, mu0)
+        if law == "sphere":
+            a, c = sphere_factors(W.shape[1], moments.activation)
+            K, Kd, mu0 = c(2 * a) * K, c(2 * a - 2) * Kd, c(a) * mu0
+        return cls(W, moments, K - mu0 * mu0, Kd, mu0, law)
+
+    def linear_scale(self) -> float:
+        """v_lin = linear_scale mu1 W beta: 1 (Gaussian), c_{a+1} (sphere)."""
+        if self.law == "gaussian":
+            return 1.0
+        a, c = sphere_factors(self.W.shape[1], self.moments.activation)
+        return c(a + 1)
 
     def target_covariance(self, target: QuadraticTarget) -> np.ndarray:
-        """v_j = Cov(f*(x), sigma(<w_j, x>)) = mu1 <w_j, beta> + sqrt(2) mu2 w_j^T B w_j."""
+        """v_j = Cov(f*(x), sigma(<w_j, x>)) = mu1 <w_j, beta> + sqrt(2) mu2 w_j^T B w_j.
+
+        Sphere (degree-a sigma): c_{a+1} mu1 <w_j, beta> + c_{a+2} E_gauss[x^T B x sigma(u_j)]
+        - c_a tr B mu0, with E_gauss[x^T B x sigma(u)] = sqrt(2) mu2 w^T B w + mu0 tr B.
+        """
         mu1 = self.moments.univariate("us")  # E[u sigma(u)] = mu1
         mu2s = self._mu2_sqrt2()
         W = self.W
-        return mu1 * (W @ target.beta) + mu2s * np.sum((W @ target.B) * W, axis=1)
+        lin = mu1 * (W @ target.beta)
+        quad = mu2s * np.sum((W @ target.B) * W, axis=1)
+        if self.law == "gaussian":
+            return lin + quad
+        a, c = sphere_factors(W.shape[1], self.moments.activation)
+        trB, mu0 = float(np.trace(target.B)), self.moments.univariate("s")
+        return c(a + 1) * lin + c(a + 2) * (quad + trB * mu0) - c(a) * trB * mu0
 
     def _mu2_sqrt2(self) -> float:
         # sqrt(2) mu2 = E[(u^2 - 1) sigma(u)].
@@ -90,8 +122,12 @@ class RandomFeatureGram:
         return self.moments.activation.expect(lambda t: (t * t - 1.0) * f(t))
 
 
-def rf_fit(target: QuadraticTarget, W: np.ndarray, moments: GaussianMoments) -> Fit:
+def rf_fit(
+    target: QuadraticTarget, W: np.ndarray, moments: GaussianMoments, law: str = "gaussian"
+) -> Fit:
     """The exact infinite-sample RF fit (module docstring); rows of W must be unit vectors.
+
+    ``law='sphere'``: inputs uniform on the sphere of radius sqrt(d), relu and t^2 only.
 
     ``details['beta_averaged']`` holds (eps, S) averaged over the direction of beta (uniform on
     the sphere, ||beta||^2 = F1^2 fixed; W and B fixed), also exact: with E[beta beta^T] =
@@ -100,19 +136,20 @@ def rf_fit(target: QuadraticTarget, W: np.ndarray, moments: GaussianMoments) -> 
     tr(Y^T Kd Y), Y = Kc^{-1} W, to S. This removes the draw-to-draw spread that a single beta
     direction causes when m is small (docs/derivations/quadratic.md Sec. 4).
     """
-    gram = RandomFeatureGram.build(W, moments)
+    gram = RandomFeatureGram.build(W, moments, law)
     v = gram.target_covariance(target)
     z = solve_psd(gram.Kc, v)
     explained = float(v @ z)
     model = RandomFeatures(W, z, moments.activation, -gram.mean * float(z.sum()))
     S = float(z @ gram.Kd @ z)
     # beta-direction average: linear and quadratic parts separately.
-    mu1 = moments.univariate("us")
+    mu1 = moments.univariate("us") * gram.linear_scale()
     v_quad = v - mu1 * (W @ target.beta)
     z_quad = solve_psd(gram.Kc, v_quad)
     Y = solve_psd(gram.Kc, W)
     scale = mu1 * mu1 * target.F1sq / target.d
     avg_explained = scale * float(np.sum(W * Y)) + float(v_quad @ z_quad)
     avg_S = scale * float(np.sum(Y * (gram.Kd @ Y))) + float(z_quad @ gram.Kd @ z_quad)
-    details = {"explained": explained, "beta_averaged": (target.variance - avg_explained, avg_S)}
-    return Fit(model, target.variance - explained, S, float(z @ gram.Kc @ z), details)
+    var_star = target.variance_under(law)
+    details = {"explained": explained, "beta_averaged": (var_star - avg_explained, avg_S)}
+    return Fit(model, var_star - explained, S, float(z @ gram.Kc @ z), details)

@@ -15,6 +15,11 @@ The Gram never has to be stored: a product with an (m, d) coefficient matrix cos
 The robustness S(f) = E||grad f||^2 of f = sum_j <a_j, x> sigma'(u_j) is the bilinear form
 :meth:`TangentGram.energy` (terms in sigma'sigma', sigma'sigma'' and sigma''sigma''; relu keeps the
 a.e. value, sigma'' = 0).
+
+``law='sphere'`` (x uniform on the sphere of radius sqrt(d)), relu and t^2 only: every term is
+positively homogeneous, so it is the Gaussian term times the radial factor c_p of its degree p
+(:mod:`theorycheck.quadratic.sphere`): the Gram 2a, the mean a, every part of the S-form 2a - 2,
+the target covariance a + 1 (linear), a + 2 and a (quadratic), for sigma of degree a.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import numpy as np
 from theorycheck.quadratic.hermite import GaussianMoments, pair_matrix
 from theorycheck.quadratic.models import Fit, NeuralTangent
 from theorycheck.quadratic.random_features import check_unit_rows, solve_psd
+from theorycheck.quadratic.sphere import check_law, sphere_factors
 from theorycheck.quadratic.targets import QuadraticTarget
 
 __all__ = ["CGResult", "TangentGram", "conjugate_gradients", "nt_fit"]
@@ -101,6 +107,7 @@ class TangentGram:
     mixed : (r1, r2) with E[x sigma'(u_j) sigma''(u_k)] = r1_jk w_j + r2_jk w_k.
     K1 : E[sigma'(u_j) sigma'(u_k)].
     mean_scale : E[u sigma'(u)], so E phi_{j,p} = mean_scale w_jp.
+    law : the input law (every attribute above is for that law).
     """
 
     W: np.ndarray
@@ -110,10 +117,22 @@ class TangentGram:
     mixed: tuple[np.ndarray, np.ndarray]
     K1: np.ndarray
     mean_scale: float
+    law: str = "gaussian"
 
     @classmethod
-    def build(cls, W: np.ndarray, moments: GaussianMoments) -> TangentGram:
+    def build(cls, W: np.ndarray, moments: GaussianMoments, law: str = "gaussian") -> TangentGram:
         check_unit_rows(W)
+        check_law(law)
+        if law == "sphere":
+            # Homogeneous terms: rescale the Gaussian ones by the radial factor of their degree.
+            a, c = sphere_factors(W.shape[1], moments.activation)
+            g = cls.build(W, moments)
+            e = c(2 * a - 2)
+            r1, r2 = g.mixed
+            return cls(
+                W, moments, g.gram.scaled(c(2 * a)), g.curvature.scaled(e), (e * r1, e * r2),
+                e * g.K1, c(a) * g.mean_scale, law,
+            )  # fmt: skip
         rho = W @ W.T
         gram = _conditioned_blocks(moments, rho, "d")
         K1 = gram.m0.copy()
@@ -178,6 +197,8 @@ class TangentGram:
 
         Linear part: E[x x^T sigma'(u)] beta = E sigma' beta + (E u^2 sigma' - E sigma') <w,beta> w.
         Quadratic part: (E[u^3 sigma'] - E[u sigma']) (w^T B w) w + 2 E[u sigma'] (I - w w^T) B w.
+        Sphere (degree-a sigma): c_{a+1} (linear) + c_{a+2} E_gauss[x sigma'(u) x^T B x]
+        - c_a tr B E_gauss[x sigma'(u)], with E_gauss[x sigma'(u)] = E[u sigma'(u)] w.
         """
         M, W = self.moments, self.W
         e_d, e_ud, e_uud = M.univariate("d"), M.univariate("ud"), M.univariate("uud")
@@ -187,13 +208,18 @@ class TangentGram:
         wBw = np.sum(BW * W, axis=1)
         lin = e_d * target.beta[None, :] + ((e_uud - e_d) * wb)[:, None] * W
         quad = ((e_u3d - e_ud) * wBw)[:, None] * W + 2 * e_ud * (BW - wBw[:, None] * W)
-        return lin + quad
+        if self.law == "gaussian":
+            return lin + quad
+        a, c = sphere_factors(W.shape[1], M.activation)
+        trB_mean = float(np.trace(target.B)) * e_ud * W  # tr B E_gauss[x sigma'(u)]
+        return c(a + 1) * lin + c(a + 2) * (quad + trB_mean) - c(a) * trB_mean
 
     def feature_covariance(self, c: np.ndarray) -> np.ndarray:
         """Cov(phi, h) as (m, d) for h = sum_j c_j sigma(u_j) (the lazy initial function).
 
         E[x sigma'(u_k) sigma(u_j)] = q1 w_k + q2 w_j with (q1, q2) = R^{-1} (E[u_k sigma'(u_k)
         sigma(u_j)], E[u_j sigma'(u_k) sigma(u_j)]); on the diagonal E[u sigma' sigma] w.
+        Sphere (degree-a sigma): the raw moment has degree 2a, E sigma degree a.
         """
         M, W = self.moments, self.W
         rho = W @ W.T
@@ -201,7 +227,11 @@ class TangentGram:
         np.fill_diagonal(q1, M.univariate("ud", "s"))
         np.fill_diagonal(q2, 0.0)
         raw = (q1 @ c)[:, None] * W + (q2 * c[None, :]) @ W
-        return raw - self.mean() * (M.univariate("s") * float(c.sum()))
+        mean_sigma = M.univariate("s")
+        if self.law == "sphere":
+            a, cp = sphere_factors(W.shape[1], M.activation)
+            raw, mean_sigma = cp(2 * a) * raw, cp(a) * mean_sigma
+        return raw - self.mean() * (mean_sigma * float(c.sum()))
 
 
 def _pair_solve(rho: np.ndarray, n1: np.ndarray, n2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -276,13 +306,15 @@ def nt_fit(
     *,
     method: str = "auto",
     tol: float = 1e-10,
+    law: str = "gaussian",
 ) -> Fit:
     """The exact infinite-sample NT fit (module docstring).
 
     ``method``: ``dense`` (Cholesky / pseudo-inverse of the (md x md) Gram), ``cg`` (matrix-free
     conjugate gradients), ``auto`` (dense up to :data:`DENSE_MAX_FEATURES` features).
+    ``law='sphere'``: inputs uniform on the sphere of radius sqrt(d) (relu and t^2 only).
     """
-    gram = TangentGram.build(W, moments)
+    gram = TangentGram.build(W, moments, law)
     b = gram.target_covariance(target)
     A, details = solve_tangent(gram, b, method=method, tol=tol)
     explained = float(np.sum(A * b))
@@ -290,7 +322,8 @@ def nt_fit(
     model = NeuralTangent(W, A, moments.activation, c)
     variance = float(np.sum(A * gram.matvec(A)))
     details["explained"] = explained
-    return Fit(model, target.variance - explained, gram.energy(A), variance, details)
+    eps = target.variance_under(law) - explained
+    return Fit(model, eps, gram.energy(A), variance, details)
 
 
 def solve_tangent(

@@ -79,9 +79,23 @@ class QuadraticTarget:
         B = self.B
         return self.F1sq + 2.0 * float(np.sum(B * B))
 
+    def variance_under(self, law: str = "gaussian") -> float:
+        """Var f*(x) for x ~ N(0, I_d) or uniform on the sphere of radius sqrt(d).
+
+        On the sphere x^T x = d, so the trace part is the constant tau and
+        Var(x^T B0 x) = (2d / (d + 2)) ||B0||_F^2 (E u_i^4 = 3 E u_i^2 u_j^2 = 3 / (d (d + 2)) for
+        u uniform on S^{d-1}): Var f* = F1^2 + d F2^2 / (d + 2) (docs/derivations/quadratic.md
+        Sec. 10). E f* = 0 under both laws.
+        """
+        check_choice("law", law, INPUT_LAWS)
+        if law == "gaussian":
+            return self.variance
+        return self.F1sq + self.d / (self.d + 2.0) * self.F2sq
+
     @property
     def robustness(self) -> float:
-        """S(f*) = E||grad f*||^2 = ||beta||^2 + 4 ||B||_F^2 for x ~ N(0, I_d)."""
+        """S(f*) = E||grad f*||^2 = ||beta||^2 + 4 ||B||_F^2 for x ~ N(0, I_d) and for x uniform on
+        the sphere of radius sqrt(d) (both have E x = 0, E x x^T = I; Euclidean gradient)."""
         B = self.B
         return self.F1sq + 4.0 * float(np.sum(B * B))
 

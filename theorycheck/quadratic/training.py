@@ -1,8 +1,9 @@
 """Training on samples: online SGD on fresh samples (population risk) and least squares.
 
 THEORY.md Sec. 5: "SGD on the population risk = online SGD on fresh samples each step; it must
-approach the global optimum". Every step draws a new mini-batch x ~ N(0, I_d), so the iterates
-follow stochastic gradients of the population risk E (f - f*)^2 / 2.
+approach the global optimum". Every step draws a new mini-batch x ~ N(0, I_d) (or uniform on the
+sphere of radius sqrt(d), ``law='sphere'``), so the iterates follow stochastic gradients of the
+population risk E (f - f*)^2 / 2 under that law.
 
 * :func:`train_quadratic_network`: the fully trained network c + sum_j a_j <w_j, x>^2 (regime (i)
   of Dohmatob & Bietti 2022). Its global optimum is the Eckart-Young truncation of B
@@ -10,7 +11,9 @@ follow stochastic gradients of the population risk E (f - f*)^2 / 2.
   ||w_j||^2 - 2 a_j^2 (the rescaling a -> a/t^2, w -> t w leaves f unchanged), so an output
   weight can change sign only if ||w_j||^2 > 2 a_j^2 at initialisation: a_j starts at 0, otherwise
   the sign pattern of a is frozen and the optimum (which needs a given number of positive and
-  negative eigenvalues) may be out of reach.
+  negative eigenvalues) may be out of reach. The mini-batch gradients (:func:`network_gradients`)
+  go through the (n, m) matrix of pre-activations (reference) or, when m > d/2, through the
+  quadratic form M = W^T diag(a) W (the same numbers; O((n + m) d^2) instead of O(n m d)).
 * :func:`online_sgd_linear`: models linear in their parameters (RF, NT features) trained by
   normalised online SGD with Polyak-Ruppert averaging.
 * :func:`least_squares`: ordinary least squares with an intercept on n samples (normal equations
@@ -35,6 +38,7 @@ __all__ = [
     "QuadraticNetwork",
     "feature_map",
     "least_squares",
+    "network_gradients",
     "online_sgd_linear",
     "train_quadratic_network",
 ]
@@ -73,13 +77,16 @@ def train_quadratic_network(
     anneal: float = 0.6,
     batch_growth: float = 8.0,
     record_every: int = 0,
+    law: str = "gaussian",
 ) -> QuadraticNetwork:
     """Online SGD with heavy-ball momentum on fresh mini-batches (module docstring).
 
     The step is (lr / d) (1 - momentum) on the momentum buffer: constant for the first
     1 - ``anneal`` of the steps, then decayed linearly to 0 while the mini-batch grows
     geometrically by ``batch_growth`` (both remove the noise floor of a constant step).
-    W starts with rows N(0, init_scale^2 I_d / d), a = 0, c = 0.
+    W starts with rows N(0, init_scale^2 I_d / d), a = 0, c = 0. ``law``: the input law of the
+    mini-batches ('gaussian' or 'sphere' of radius sqrt(d)); the returned eps and S are exact
+    under that law.
     """
     m = check_int("m", m)
     steps = check_int("steps", steps)
@@ -92,25 +99,55 @@ def train_quadratic_network(
     vW, va, vc = np.zeros_like(W), np.zeros(m), 0.0
     history = []
     start = int((1.0 - anneal) * steps)
+    route = "matrix" if 2 * m > d else "neurons"
     for t in range(steps):
         late = max(0.0, (t - start) / max(steps - start, 1))
         step = lr / d * (1.0 - momentum) * (1.0 - late)
         bs = round(batch * batch_growth**late)
-        X = sample_inputs(d, bs, rng)
-        U = X @ W.T
-        U2 = U * U
-        r = c + U2 @ a - target.value(X)
-        gc, ga = float(r.mean()), U2.T @ r / bs
-        gW = 2.0 * a[:, None] * ((U * r[:, None]).T @ X) / bs
+        X = sample_inputs(d, bs, rng, law)
+        gc, ga, gW = network_gradients(X, W, a, c, target, route)
         vc, va, vW = momentum * vc + gc, momentum * va + ga, momentum * vW + gW
         c, a, W = c - step * vc, a - step * va, W - step * vW
         if record_every and (t % record_every == 0 or t == steps - 1):
-            eps, S, _ = quadratic_form_metrics(target, W.T @ (a[:, None] * W), None, c)
+            eps, S, _ = quadratic_form_metrics(target, W.T @ (a[:, None] * W), None, c, law)
             history.append((t, eps, S))
     if not (np.all(np.isfinite(W)) and np.all(np.isfinite(a))):
         raise FloatingPointError("quadratic-network SGD diverged; lower lr")
-    eps, S, _ = quadratic_form_metrics(target, W.T @ (a[:, None] * W), None, c)
+    eps, S, _ = quadratic_form_metrics(target, W.T @ (a[:, None] * W), None, c, law)
     return QuadraticNetwork(a, W, c, eps, S, history)
+
+
+def network_gradients(
+    X: np.ndarray,
+    W: np.ndarray,
+    a: np.ndarray,
+    c: float,
+    target: QuadraticTarget,
+    route: str = "neurons",
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Mini-batch gradients (d/dc, d/da, d/dW) of mean (f - f*)^2 / 2 for f = c + sum a_j u_j^2.
+
+    With residuals r_i = f(x_i) - f*(x_i): d/dc = mean r, d/da_j = mean r u_j^2,
+    d/dw_j = 2 a_j mean r u_j x. ``route='neurons'`` (reference) works with the (n, m) matrix of
+    u_ij = <w_j, x_i>, O(n m d). ``route='matrix'`` uses f = c + x^T M x with M = W^T diag(a) W and
+    C = mean r x x^T: d/da_j = w_j^T C w_j, d/dw_j = 2 a_j C w_j, O((n + m) d^2), cheaper when
+    m > d/2 (the same numbers up to round-off).
+    """
+    n = len(X)
+    if route == "neurons":
+        U = X @ W.T
+        U2 = U * U
+        r = c + U2 @ a - target.value(X)
+        return float(r.mean()), U2.T @ r / n, 2.0 * a[:, None] * ((U * r[:, None]).T @ X) / n
+    if route != "matrix":
+        raise ValueError(f"route must be neurons or matrix, got {route!r}")
+    B = target.B
+    D = W.T @ (a[:, None] * W) - B
+    # r = c + x^T M x - (<beta, x> + x^T B x - tr B)
+    r = c + float(np.trace(B)) + np.sum((X @ D) * X, axis=1) - X @ target.beta
+    C = (X.T * r) @ X / n
+    WC = W @ C
+    return float(r.mean()), np.sum(WC * W, axis=1), 2.0 * a[:, None] * WC
 
 
 def feature_map(kind: str, W: np.ndarray, activation) -> Callable[[np.ndarray], np.ndarray]:
@@ -132,11 +169,14 @@ def least_squares(
     *,
     chunk: int = 4096,
     law: str = "gaussian",
+    offset=None,
 ) -> tuple[np.ndarray, float]:
-    """Least squares with an intercept on n fresh samples: returns (theta, c).
+    """Least squares with an intercept on n fresh samples from ``law``: returns (theta, c).
 
     Normal equations of the centred problem, accumulated over chunks of ``chunk`` samples
-    (memory O(p^2 + chunk p)); rank-deficient designs get the minimum-norm solution.
+    (memory O(p^2 + chunk p)); rank-deficient designs get the minimum-norm solution. With an
+    ``offset`` model (value on inputs) the labels are f* - offset: the correction of a lazy
+    model f0 + <theta, phi> around its initial function f0 = offset.
     """
     n = check_int("n", n)
     G = s = sy = None
@@ -144,6 +184,8 @@ def least_squares(
     for start in range(0, n, chunk):
         X = sample_inputs(target.d, min(chunk, n - start), rng, law)
         Phi, y = features(X), target.value(X)
+        if offset is not None:
+            y = y - offset.value(X)
         if G is None:
             p = Phi.shape[1]
             G, s, sy = np.zeros((p, p)), np.zeros(p), np.zeros(p)
@@ -167,19 +209,21 @@ def online_sgd_linear(
     steps: int = 20000,
     batch: int = 32,
     lr: float = 0.5,
+    law: str = "gaussian",
 ) -> tuple[np.ndarray, float]:
     """Normalised online SGD on fresh samples for f = c + <theta, phi(x)>; returns (theta, c).
 
     Step lr / mean ||(1, phi)||^2 (stable for lr < 2 since the Gram's largest eigenvalue is at most
-    its trace), and the Polyak-Ruppert average of the second half of the iterates.
+    its trace), and the Polyak-Ruppert average of the second half of the iterates. Inputs from
+    ``law`` ('gaussian' or 'sphere' of radius sqrt(d)).
     """
     steps = check_int("steps", steps)
-    X = sample_inputs(target.d, batch, rng)
+    X = sample_inputs(target.d, batch, rng, law)
     p = features(X).shape[1]
     theta, c = np.zeros(p), 0.0
     avg_theta, avg_c, n_avg = np.zeros(p), 0.0, 0
     for t in range(steps):
-        X = sample_inputs(target.d, batch, rng)
+        X = sample_inputs(target.d, batch, rng, law)
         Phi = features(X)
         r = c + Phi @ theta - target.value(X)
         norm = 1.0 + float(np.mean(np.sum(Phi * Phi, axis=1)))
