@@ -4,25 +4,36 @@ Each replicate block draws one target and one nested first layer (the first m ro
 (m_max, d) draw), so along the psi grid the spans grow and eps can only decrease. Per block and
 psi the simulations store the exact solver's eps and S, Monte Carlo estimates on fresh inputs
 (mean, per-sample variance and count, so that blocks can be pooled), and end-to-end fits.
+
+Configs with ``inputs='sphere'`` draw every input (training and evaluation) uniformly on the
+sphere of radius sqrt(d). Their reference is the exact sphere solver where one exists (positively
+homogeneous sigma: relu, t^2; :mod:`theorycheck.quadratic.sphere`), otherwise the Gaussian solver,
+and the sphere-minus-Gaussian difference is reported with its interval (:func:`sphere_note`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from theorycheck.quadratic import monte_carlo_metrics
+from theorycheck.quadratic.sphere import HOMOGENEOUS_DEGREE
+from theorycheck.quadratic.targets import INPUT_LAWS
 from theorycheck.stats import mean_ci
 from theorycheck.verdicts import comparison_verdict, law_verdict, statement_verdict
 
 __all__ = [
+    "INPUTS",
     "PSI_GRID",
+    "FitLines",
+    "e2e_verdict",
     "formula_rows",
     "formula_verdict",
+    "has_sphere_solver",
     "identity_statement",
     "interval",
     "mc_columns",
@@ -30,6 +41,7 @@ __all__ = [
     "pooled_mc",
     "pooled_z_verdict",
     "solver_summary",
+    "sphere_note",
     "tradeoff_statement",
     "width",
 ]
@@ -37,15 +49,43 @@ __all__ = [
 #: The width ratios psi = m / d of the issue.
 PSI_GRID = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0, 8.0)
 
+#: Input laws of a config's ``inputs`` field.
+INPUTS = INPUT_LAWS
+
+
+@dataclass(frozen=True, kw_only=True)
+class FitLines:
+    """Config fields shared by the RF and NT simulations: which kind of grid line a config is.
+
+    inputs : 'gaussian' or 'sphere' (x uniform on the sphere of radius sqrt(d)).
+    sgd_steps : > 0 also trains by online SGD (batch ``sgd_batch``, step ``sgd_lr``).
+    """
+
+    inputs: str = "gaussian"
+    sgd_steps: int = 0
+    sgd_batch: int = 32
+    sgd_lr: float = 1.0
+
+    @property
+    def main_grid(self) -> bool:
+        """The Gaussian psi grid with formula rows (not a sphere or an online-SGD line)."""
+        return self.inputs == "gaussian" and self.sgd_steps == 0
+
+
+def has_sphere_solver(activation: str) -> bool:
+    """True when the exact solvers support inputs on the sphere (positively homogeneous sigma)."""
+    return activation in HOMOGENEOUS_DEGREE
+
 
 def width(psi: float, d: int) -> int:
     """m = round(psi d), at least 1."""
     return max(1, round(psi * d))
 
 
-def mc_columns(prefix: str, model, target, n: int, rng) -> dict:
-    """Monte Carlo eps and S of ``model`` on n fresh inputs: means, per-sample variances, n."""
-    mc = monte_carlo_metrics(model, target, n, rng)
+def mc_columns(prefix: str, model, target, n: int, rng, law: str = "gaussian") -> dict:
+    """Monte Carlo eps and S of ``model`` on n fresh inputs from ``law``: means, per-sample
+    variances, n."""
+    mc = monte_carlo_metrics(model, target, n, rng, law=law)
     return {
         f"{prefix}_eps": float(mc.errors.mean()),
         f"{prefix}_eps_var": float(mc.errors.var(ddof=1)),
@@ -63,15 +103,94 @@ def pooled_mc(sub: pd.DataFrame, prefix: str, quantity: str) -> tuple[float, flo
 
 
 def e2e_verdict(
-    claim: str, sim_id: str, params: dict, sub: pd.DataFrame, tolerance: float, note: str
+    claim: str,
+    sim_id: str,
+    params: dict,
+    sub: pd.DataFrame,
+    tolerance: float,
+    note: str,
+    *,
+    prefix: str = "e2e",
+    reference: str = "eps",
+    statistic: str = "eps: end-to-end least squares vs exact solver",
 ):
-    """End-to-end least squares (pooled Monte Carlo eps) against the exact solver's eps."""
-    mean, se, _ = pooled_mc(sub, "e2e", "eps")
+    """An end-to-end fit (pooled Monte Carlo eps of the columns ``prefix``_*) against the exact
+    solver's eps (column ``reference``), at a relative ``tolerance``."""
+    mean, se, _ = pooled_mc(sub, prefix, "eps")
     return comparison_verdict(
-        claim, sim_id, params, "eps: end-to-end least squares vs exact solver", mean,
-        float(sub["eps"].mean()), tolerance, n=int(sub["e2e_n"].sum()),
-        ci=(mean - 1.96 * se, mean + 1.96 * se), note=note,
+        claim, sim_id, params, statistic, mean, float(sub[reference].mean()), tolerance,
+        n=int(sub[f"{prefix}_n"].sum()), ci=(mean - 1.96 * se, mean + 1.96 * se), note=note,
     )  # fmt: skip
+
+
+def input_e2e_verdict(
+    claim: str,
+    sim_id: str,
+    params: dict,
+    sub: pd.DataFrame,
+    activation: str,
+    inputs: str,
+    tolerance: float,
+    note: str,
+):
+    """End-to-end least squares against the exact solver of its input law; on the sphere the
+    note adds the sphere-minus-Gaussian finding: exact (same draws) when a sphere solver exists,
+    else the difference of least squares on sphere and on Gaussian inputs (same draws and n,
+    columns e2e_gauss_*) and the verdict is against the Gaussian solver."""
+    if inputs == "gaussian":
+        return e2e_verdict(claim, sim_id, params, sub, tolerance, note)
+    if has_sphere_solver(activation):
+        note += "; exact sphere - Gaussian solver (same draws): " + "; ".join(
+            sphere_note(sub, q, f"gauss_{q}", f"d{q}") for q in ("eps", "S")
+        )
+        statistic = "eps: end-to-end least squares (sphere inputs) vs exact sphere solver"
+    else:
+        note += (
+            f"; no exact sphere solver for {activation}: "
+            + sphere_note(sub, "e2e_eps", "e2e_gauss_eps",
+                          "least squares sphere - Gaussian inputs (same draws and n), deps")
+            + " (Monte Carlo and training noise)"
+        )  # fmt: skip
+        statistic = (
+            "eps: end-to-end least squares (sphere inputs) vs exact Gaussian solver "
+            "(no sphere solver)"
+        )
+    return e2e_verdict(claim, sim_id, params, sub, tolerance, note, statistic=statistic)
+
+
+def sgd_verdict(claim: str, sim_id: str, params: dict, sub: pd.DataFrame, cfg, n_params: int):
+    """Online SGD (columns sgd_*) against the exact solver's eps, at ``cfg.e2e_tolerance``."""
+    samples = cfg.sgd_steps * cfg.sgd_batch
+    note = (
+        f"{cfg.sgd_steps} steps x {cfg.sgd_batch} fresh samples ({samples / n_params:.0f} per "
+        "parameter), Polyak-Ruppert average of the second half"
+    )
+    return e2e_verdict(
+        claim, sim_id, params, sub, cfg.e2e_tolerance, note, prefix="sgd",
+        statistic="eps: online SGD on fresh samples (population risk) vs exact solver",
+    )  # fmt: skip
+
+
+def pooled_row(sub: pd.DataFrame, prefix: str, q: str, panel: str, series: str, x) -> dict:
+    """A summary row: pooled Monte Carlo mean of ``prefix``_``q`` with its 95% interval."""
+    mean, se, _ = pooled_mc(sub, prefix, q)
+    return {"figure": q, "panel": panel, "series": series, "x": x, "estimate": mean,
+            "ci_low": mean - 1.96 * se, "ci_high": mean + 1.96 * se}  # fmt: skip
+
+
+def on_inputs(inputs: str) -> str:
+    """' on the sphere' for sphere inputs (statistic labels), else ''."""
+    return " on the sphere" if inputs == "sphere" else ""
+
+
+def sphere_note(sub: pd.DataFrame, sphere_col: str, gauss_col: str, what: str) -> str:
+    """'<what> = mean [95% t interval over blocks]' of the per-block differences sphere - Gaussian,
+    also relative to the Gaussian mean (the sphere-vs-Gaussian finding at this d)."""
+    diff = (sub[sphere_col] - sub[gauss_col]).to_numpy(float)
+    est, lo, hi = interval(diff)
+    base = float(sub[gauss_col].mean())
+    rel = f" ({est / base:+.1%} of the Gaussian value)" if base else ""
+    return f"{what} = {est:+.4f} [{lo:+.4f}, {hi:+.4f}]{rel} over {len(diff)} blocks"
 
 
 def pooled_z_verdict(
@@ -83,15 +202,21 @@ def pooled_z_verdict(
     prefix: str,
     quantity: str,
     exact_col: str,
+    atol: float = 0.0,
 ):
     """z-test of the pooled Monte Carlo mean against the pooled exact values (THEORY.md Sec. 6).
 
     Per block the exact value is a constant and the Monte Carlo mean has variance var/n; the
-    difference of the block averages is approximately normal with the summed variance.
+    difference of the block averages is approximately normal with the summed variance. A
+    difference within ``atol`` counts as none: an exact fit has eps at round-off (~1e-32), where
+    the Monte Carlo "noise" is round-off too and a z-statistic means nothing.
     """
     mean, se, n = pooled_mc(sub, prefix, quantity)
     exact = float(sub[exact_col].mean())
-    z = (mean - exact) / se if se > 0 else (0.0 if mean == exact else math.inf)
+    if abs(mean - exact) <= atol:
+        z = 0.0
+    else:
+        z = (mean - exact) / se if se > 0 else math.inf
     p = float(2 * stats.norm.sf(abs(z)))
     row = law_verdict(
         claim,

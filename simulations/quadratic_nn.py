@@ -12,6 +12,12 @@ S = 4 sum_{i<=m} lambda_i^2. For every psi = m/d each replicate block
 * computes the best fit with the sign split of the trained a (k+ positive, k- negative weights):
   gradient flow cannot change the sign of a_j without a_j passing through zero, so for m < d SGD
   may stop at this sign-constrained optimum, a spurious local minimum when the split is wrong.
+
+``inputs='sphere'``: the mini-batches and the Monte Carlo draw x uniformly on the sphere of radius
+sqrt(d), and the optima are the exact sphere ones (the best rank-m M plus t I: Eckart-Young of
+B0 - t I minimised over t, theorycheck.quadratic.frobenius); the exact sphere-minus-Gaussian
+difference of the optimum (same target) is reported. psi < 1 only: with m >= d - 1 every
+sphere fit is exact and fits that agree on the sphere differ in S (not identified).
 """
 
 from __future__ import annotations
@@ -30,8 +36,10 @@ from simulations._quadratic import (
     identity_statement,
     interval,
     mc_columns,
+    on_inputs,
     pooled_z_verdict,
     solver_summary,
+    sphere_note,
     width,
 )
 from theorycheck.quadratic import nn_eckart_young, sample_target, train_quadratic_network
@@ -53,6 +61,11 @@ class NNConfig:
     n_blocks: int
     formula_tolerance: float
     sgd_tolerance: float  # as a fraction of Var f*
+    inputs: str = "gaussian"  # or "sphere": x uniform on the sphere of radius sqrt(d)
+
+
+#: psi of the sphere line (below 1: beyond, S of the sphere optimum is not identified).
+SPHERE_PSIS = (0.25, 0.5, 0.75)
 
 
 class QuadraticNN(Simulation):
@@ -64,7 +77,9 @@ class QuadraticNN(Simulation):
         "dohmatob2022.tradeoff_identity_t2",
     )
     limitations = (
-        "SGD is judged against the global optimum with an absolute tolerance of sgd_tolerance "
+        "The sphere line stops below psi = 1 (beyond, S of the sphere optimum is not a function "
+        "of the fit). SGD is judged against the global optimum with an absolute tolerance of "
+        "sgd_tolerance "
         "Var f*; for psi < 1 a DISAGREES verdict is SGD stopping at the optimum of a wrong sign "
         "split (shown by the second comparison), which a longer run does not repair. The "
         "semicircle formula holds for GOE-like B0 only (low-rank targets have no formula here). "
@@ -74,9 +89,12 @@ class QuadraticNN(Simulation):
     def _configs(self, profile):
         if profile == "quick":
             yield NNConfig(40, PSI_GRID, "goe", 0, 1.0, 20_000, 3000, 10, 1, 0.1, 0.005)
+            yield NNConfig(40, SPHERE_PSIS, "goe", 0, 1.0, 20_000, 3000, 10, 1, 0.1, 0.005,
+                           "sphere")  # fmt: skip
             return
         for structure in ("goe", "low-rank"):
             yield NNConfig(80, PSI_GRID, structure, 5, 1.0, 50_000, 4000, 20, 2, 0.1, 0.005)
+        yield NNConfig(80, SPHERE_PSIS, "goe", 0, 1.0, 50_000, 4000, 20, 2, 0.1, 0.005, "sphere")
 
     def measure(self, config: NNConfig, rng) -> pd.DataFrame:
         def draw():
@@ -91,37 +109,40 @@ class QuadraticNN(Simulation):
 
         target = draw()
         extra = [draw() for _ in range(config.extra_targets)]
+        law = config.inputs
         rows = []
         for psi in config.psis:
             m = width(psi, config.d)
-            best = nn_eckart_young(target, m)
-            net = train_quadratic_network(target, m, rng, steps=config.sgd_steps)
+            best = nn_eckart_young(target, m, law)
+            net = train_quadratic_network(target, m, rng, steps=config.sgd_steps, law=law)
             n_pos, n_neg = int(np.sum(net.a > 0)), int(np.sum(net.a < 0))
-            split = nn_sign_constrained(target, n_pos, n_neg)
-            lam = best.details["eigenvalues"][:m]  # kept by Eckart-Young, by |lambda|
+            split = nn_sign_constrained(target, n_pos, n_neg, law)
+            lam = best.details["eigenvalues"][:m]  # kept, by |lambda| (sphere: shifted by t*)
             lam = lam[np.abs(lam) > 1e-12 * np.abs(lam).max()]
-            rows.append(
-                {
-                    "psi": psi,
-                    "m": m,
-                    "target": 0,
-                    "eps": best.eps,
-                    "S": best.S,
-                    "target_variance": target.variance,
-                    "target_S": target.robustness,
-                    "F1sq": 0.0,
-                    "sgd_eps": net.eps,
-                    "sgd_S": net.S,
-                    "split_eps": split.eps,
-                    "n_pos": n_pos,
-                    "n_neg": n_neg,
-                    "ey_pos": int(np.sum(lam > 0)),
-                    "ey_neg": int(np.sum(lam < 0)),
-                    **mc_columns("mc", net.model(), target, config.mc_samples, rng),
-                }
-            )
+            row = {
+                "psi": psi,
+                "m": m,
+                "target": 0,
+                "eps": best.eps,
+                "S": best.S,
+                "target_variance": target.variance_under(law),
+                "target_S": target.robustness,
+                "F1sq": 0.0,
+                "sgd_eps": net.eps,
+                "sgd_S": net.S,
+                "split_eps": split.eps,
+                "n_pos": n_pos,
+                "n_neg": n_neg,
+                "ey_pos": int(np.sum(lam > 0)),
+                "ey_neg": int(np.sum(lam < 0)),
+                **mc_columns("mc", net.model(), target, config.mc_samples, rng, law),
+            }
+            if law == "sphere":  # the exact Gaussian optimum of the same target
+                gauss = nn_eckart_young(target, m)
+                row |= {"gauss_eps": gauss.eps, "gauss_S": gauss.S}
+            rows.append(row)
             for k, t in enumerate(extra, start=1):
-                fit = nn_eckart_young(t, m)
+                fit = nn_eckart_young(t, m, law)
                 rows.append(
                     {
                         "psi": psi,
@@ -129,7 +150,7 @@ class QuadraticNN(Simulation):
                         "target": k,
                         "eps": fit.eps,
                         "S": fit.S,
-                        "target_variance": t.variance,
+                        "target_variance": t.variance_under(law),
                         "target_S": t.robustness,
                         "F1sq": 0.0,
                     }
@@ -143,7 +164,9 @@ class QuadraticNN(Simulation):
             get_bound("dohmatob2022.quad_nn_robustness"),
         )
         for cfg, df in data.items():
-            panel = cfg.structure
+            sphere = cfg.inputs == "sphere"
+            panel = f"{cfg.structure}, sphere" if sphere else cfg.structure
+            on = on_inputs(cfg.inputs)
             trained = df[df["target"] == 0]
             for psi, sub in df.groupby("psi", sort=True):
                 params = {
@@ -153,7 +176,9 @@ class QuadraticNN(Simulation):
                     "structure": cfg.structure,
                     "targets": len(sub),
                 }
-                if cfg.structure == "goe":
+                if sphere:
+                    params["inputs"] = cfg.inputs
+                if cfg.structure == "goe" and not sphere:
                     for q, bound, fp in (
                         ("eps", eps_b, {"F1sq": 0.0, "F2sq": cfg.F2sq}),
                         ("S", S_b, {"F2sq": cfg.F2sq}),
@@ -170,7 +195,7 @@ class QuadraticNN(Simulation):
                                 note=f"finite d = {cfg.d}",
                             )
                         )
-                ey_series = f"Eckart-Young optimum (d = {cfg.d})"
+                ey_series = f"{'sphere: ' if sphere else ''}Eckart-Young optimum (d = {cfg.d})"
                 for q in ("eps", "S"):
                     base = {"figure": q, "panel": panel, "series": ey_series, "x": psi}
                     summary.append(solver_summary(sub[q].to_numpy(), base))
@@ -183,12 +208,16 @@ class QuadraticNN(Simulation):
                         tr["n_pos"], tr["n_neg"], tr["ey_pos"], tr["ey_neg"], strict=True
                     )
                 )
+                if sphere:
+                    splits += "; exact sphere - Gaussian optimum (same target): " + "; ".join(
+                        sphere_note(tr, q, f"gauss_{q}", f"d{q}") for q in ("eps", "S")
+                    )
                 verdicts.append(
                     comparison_verdict(
                         eps_b.id,
                         self.id,
                         sgd_params,
-                        "eps: SGD (online, fresh samples) vs global optimum (Eckart-Young)",
+                        f"eps: SGD (online, fresh samples{on}) vs global optimum (Eckart-Young)",
                         float(tr["sgd_eps"].mean()),
                         float(tr["eps"].mean()),
                         0.0,
@@ -217,11 +246,12 @@ class QuadraticNN(Simulation):
                             bound.id,
                             self.id,
                             sgd_params,
-                            f"{q}: Monte Carlo (fresh x) vs exact value of the SGD network",
+                            f"{q}: Monte Carlo (fresh x{on}) vs exact value of the SGD network",
                             tr,
                             "mc",
                             q,
                             f"sgd_{q}",
+                            atol=1e-20 * var,  # exact fits (m >= d): eps at round-off
                         )
                     )
                     est, lo, hi = interval(tr[f"sgd_{q}"].to_numpy())
@@ -230,12 +260,14 @@ class QuadraticNN(Simulation):
                             "figure": q,
                             "panel": panel,
                             "x": psi,
-                            "series": "SGD network (exact metrics)",
+                            "series": f"{'sphere: ' if sphere else ''}SGD network (exact metrics)",
                             "estimate": est,
                             "ci_low": lo,
                             "ci_high": hi,
                         }
                     )
+            if sphere:  # no formula (Gaussian d -> infinity) and no t^2 identity on the sphere
+                continue
             if cfg.structure == "goe":
                 for q, bound, fp in (
                     ("eps", eps_b, {"F1sq": 0.0, "F2sq": cfg.F2sq}),
@@ -255,7 +287,8 @@ class QuadraticNN(Simulation):
                 logx=True,
                 caption="Eckart-Young: exact optimum, mean over target draws (95% t "
                 "interval); SGD: the trained network's exact test error; the semicircle "
-                "formula for GOE-like B0.",
+                "formula for GOE-like B0. Sphere panel: inputs uniform on the sphere of radius "
+                "sqrt(d), exact sphere optimum (best rank-m M plus t I).",
             ),
             FigureSpec(
                 "S",
@@ -263,7 +296,8 @@ class QuadraticNN(Simulation):
                 "psi = m/d",
                 "S = E||grad f||^2",
                 logx=True,
-                caption="S + 2 eps = S(f*) at the optimum: robustness falls as test error rises.",
+                caption="S + 2 eps = S(f*) at the Gaussian optimum: robustness falls as test "
+                "error rises.",
             ),
         ]
         return Evaluation(verdicts, pd.DataFrame(summary), figures)

@@ -12,6 +12,18 @@ Verdicts: exact solver vs the asymptotic formula of QUADRATIC.md (relative error
 tolerance, with d given), Monte Carlo vs solver (z), end-to-end eps vs solver (relative error),
 and Poincare S >= Var fhat = Var f* - eps for every fit (checked statement); for sigma = t^2 the
 identity S + 2 eps = S(f*) + F1^2.
+
+Two further kinds of grid line (config fields):
+
+* ``inputs='sphere'``: inputs uniform on the sphere of radius sqrt(d) for training and evaluation.
+  relu and t^2 have an exact sphere solver (positively homogeneous sigma); the Monte Carlo and
+  the end-to-end fit are judged against it and the exact sphere-minus-Gaussian difference (same
+  draws) is reported. gelu has none: its end-to-end sphere fit is judged against the Gaussian
+  solver and the sphere-minus-Gaussian difference of two least-squares fits (same draws, same n)
+  is reported with its interval. No formula rows (the formulas are Gaussian d -> infinity limits).
+* ``sgd_steps > 0``: online SGD on fresh samples (theorycheck.quadratic.online_sgd_linear, a
+  stochastic gradient of the population risk each step) as a third end-to-end fit, at a small d
+  where it converges in a few seconds; its eps is judged against the solver.
 """
 
 from __future__ import annotations
@@ -24,14 +36,18 @@ from bounds import get_bound
 from simulations._common import main
 from simulations._quadratic import (
     PSI_GRID,
-    e2e_verdict,
+    FitLines,
     formula_rows,
     formula_verdict,
+    has_sphere_solver,
     identity_statement,
+    input_e2e_verdict,
     mc_columns,
+    on_inputs,
     poincare_statement,
-    pooled_mc,
+    pooled_row,
     pooled_z_verdict,
+    sgd_verdict,
     solver_summary,
     width,
 )
@@ -39,6 +55,7 @@ from theorycheck.activations import get_activation
 from theorycheck.quadratic import (
     GaussianMoments,
     least_squares,
+    online_sgd_linear,
     rf_fit,
     rf_frobenius,
     sample_first_layer,
@@ -50,7 +67,7 @@ from theorycheck.simulation import Evaluation, FigureSpec, Simulation
 
 
 @dataclass(frozen=True)
-class RFConfig:
+class RFConfig(FitLines):
     activation: str
     d: int
     psis: tuple[float, ...]
@@ -62,6 +79,11 @@ class RFConfig:
     n_blocks: int
     formula_tolerance: float
     e2e_tolerance: float
+
+
+#: Grid points of the sphere lines and of the online-SGD line.
+SPHERE_PSIS = (0.5, 1.0, 2.0)
+SGD_D, SGD_PSIS = 10, (0.5, 1.0, 2.0)
 
 
 def _claims(activation: str) -> tuple[str, str]:
@@ -104,10 +126,23 @@ class QuadraticRF(Simulation):
         for act in ("relu", "gelu", "tanh", "quadratic"):
             Ftr = 1.0 if act == "quadratic" else 0.0  # the RF formula for general sigma has tau = 0
             yield RFConfig(act, d, PSI_GRID, 1.0, 1.0, Ftr, mc, ratio, blocks, 0.1, 0.05)
+        # Sphere lines at the quick d (relu and t^2: exact sphere solver; gelu: none).
+        for act in ("relu", "quadratic", "gelu"):
+            Ftr = 1.0 if act == "quadratic" else 0.0
+            yield RFConfig(
+                act, 40, SPHERE_PSIS, 1.0, 1.0, Ftr, mc, ratio, 3, 0.1, 0.05, inputs="sphere"
+            )
+        # Online SGD (a few seconds per point at d = 10; docs/derivations/quadratic.md Sec. 8).
+        # Least squares at n = 100 p here: at d = 10 its excess exceeds eps p / n (heavy tails).
+        steps = 5000 if quick else 20_000
+        yield RFConfig("relu", SGD_D, SGD_PSIS, 1.0, 1.0, 0.0, mc, 100, 3, 0.1, 0.05,
+                       sgd_steps=steps)  # fmt: skip
 
     def measure(self, config: RFConfig, rng) -> pd.DataFrame:
         act = get_activation(config.activation)
         moments = GaussianMoments(act)
+        law = config.inputs
+        exact_law = law if (law == "gaussian" or has_sphere_solver(act.name)) else "gaussian"
         target = sample_target(
             config.d, rng, F1sq=config.F1sq, F2sq=config.F2sq, Ftrsq=config.Ftrsq
         )
@@ -116,41 +151,55 @@ class QuadraticRF(Simulation):
         for psi in config.psis:
             m = width(psi, config.d)
             W = W_max[:m]
-            if act.name == "quadratic":  # even model: the direction of beta does not matter
-                fit = rf_frobenius(target, W)
-                eps_avg, S_avg = fit.eps, fit.S
-            else:
-                fit = rf_fit(target, W, moments)
-                eps_avg, S_avg = fit.details["beta_averaged"]
+            fit, eps_avg, S_avg = _solve(act, target, W, moments, exact_law)
+            feats = feature_map("rf", W, act)
             n_train = config.train_ratio * (m + 1)
-            theta, c = least_squares(feature_map("rf", W, act), target, n_train, rng)
+            theta, c = least_squares(feats, target, n_train, rng, law=law)
             trained = RandomFeatures(W, theta, act, c)
-            rows.append(
-                {
-                    "psi": psi,
-                    "m": m,
-                    "eps": fit.eps,
-                    "S": fit.S,
-                    "eps_avg": eps_avg,
-                    "S_avg": S_avg,
-                    "variance": fit.variance,
-                    "target_variance": target.variance,
-                    "target_S": target.robustness,
-                    "F1sq": target.F1sq,
-                    "n_train": n_train,
-                    **mc_columns("mc", fit.model, target, config.mc_samples, rng),
-                    **mc_columns("e2e", trained, target, config.mc_samples, rng),
-                }
-            )
+            row = {
+                "psi": psi,
+                "m": m,
+                "solver_law": exact_law,
+                "eps": fit.eps,
+                "S": fit.S,
+                "eps_avg": eps_avg,
+                "S_avg": S_avg,
+                "variance": fit.variance,
+                "target_variance": target.variance_under(exact_law),
+                "target_S": target.robustness,
+                "F1sq": target.F1sq,
+                "n_train": n_train,
+                **mc_columns("e2e", trained, target, config.mc_samples, rng, law),
+            }
+            if exact_law == law:  # Monte Carlo of the exact fit under its own law
+                row |= mc_columns("mc", fit.model, target, config.mc_samples, rng, law)
+            if law == "sphere" and exact_law == "sphere":  # exact Gaussian twin, same draws
+                gauss, g_eps_avg, g_S_avg = _solve(act, target, W, moments, "gaussian")
+                row |= {"gauss_eps": gauss.eps, "gauss_S": gauss.S,
+                        "gauss_eps_avg": g_eps_avg, "gauss_S_avg": g_S_avg}  # fmt: skip
+            elif law == "sphere":  # no sphere solver: least squares on Gaussian inputs, same n
+                theta_g, c_g = least_squares(feats, target, n_train, rng)
+                gauss = RandomFeatures(W, theta_g, act, c_g)
+                row |= mc_columns("e2e_gauss", gauss, target, config.mc_samples, rng)
+            if config.sgd_steps:
+                theta_s, c_s = online_sgd_linear(
+                    feats, target, rng, steps=config.sgd_steps, batch=config.sgd_batch,
+                    lr=config.sgd_lr, law=law,
+                )  # fmt: skip
+                sgd = RandomFeatures(W, theta_s, act, c_s)
+                row |= mc_columns("sgd", sgd, target, config.mc_samples, rng, law)
+            rows.append(row)
         return pd.DataFrame(rows)
 
     def evaluate(self, data) -> Evaluation:
         verdicts, summary = [], []
         for cfg, df in data.items():
             eps_id, S_id = _claims(cfg.activation)
-            panel = cfg.activation
-            solver_series = f"exact solver (d = {cfg.d}, beta-averaged)"
-            e2e_series = f"least squares, n = {cfg.train_ratio} p, then MC"
+            panel, tag = _panel(cfg)
+            exact = cfg.inputs == "gaussian" or has_sphere_solver(cfg.activation)
+            on = on_inputs(cfg.inputs)
+            solver_series = f"{tag}exact solver (d = {cfg.d}, beta-averaged)"
+            e2e_series = f"{tag}least squares, n = {cfg.train_ratio} p, then MC"
             for psi, sub in df.groupby("psi", sort=True):
                 params = {
                     "activation": cfg.activation,
@@ -159,69 +208,72 @@ class QuadraticRF(Simulation):
                     "psi": psi,
                     "blocks": len(sub),
                 }
+                if cfg.inputs != "gaussian":
+                    params["inputs"] = cfg.inputs
+                if cfg.sgd_steps:
+                    params["sgd_steps"] = cfg.sgd_steps
                 f_eps, f_S = _formulas(cfg, psi)
                 for q, claim, formula in (("eps", eps_id, f_eps), ("S", S_id, f_S)):
-                    verdicts.append(
-                        formula_verdict(
-                            claim,
-                            self.id,
-                            params,
-                            f"{q}: exact solver (averaged over the direction of beta) vs "
-                            "asymptotic formula",
-                            sub[f"{q}_avg"].to_numpy(),
-                            formula,
-                            cfg.formula_tolerance,
-                            note=f"finite d = {cfg.d}",
+                    if cfg.main_grid:
+                        verdicts.append(
+                            formula_verdict(
+                                claim,
+                                self.id,
+                                params,
+                                f"{q}: exact solver (averaged over the direction of beta) vs "
+                                "asymptotic formula",
+                                sub[f"{q}_avg"].to_numpy(),
+                                formula,
+                                cfg.formula_tolerance,
+                                note=f"finite d = {cfg.d}",
+                            )
                         )
-                    )
-                    verdicts.append(
-                        pooled_z_verdict(
-                            claim,
-                            self.id,
-                            params,
-                            f"{q}: Monte Carlo (fresh x) vs exact solver",
-                            sub,
-                            "mc",
-                            q,
-                            q,
+                    if exact:
+                        verdicts.append(
+                            pooled_z_verdict(
+                                claim,
+                                self.id,
+                                params,
+                                f"{q}: Monte Carlo (fresh x{on}) vs exact solver",
+                                sub,
+                                "mc",
+                                q,
+                                q,
+                            )
                         )
-                    )
-                    summary.append(
-                        solver_summary(
-                            sub[f"{q}_avg"].to_numpy(),
-                            {"figure": q, "panel": panel, "series": solver_series, "x": psi},
+                        summary.append(
+                            solver_summary(
+                                sub[f"{q}_avg"].to_numpy(),
+                                {"figure": q, "panel": panel, "series": solver_series, "x": psi},
+                            )
                         )
-                    )
-                    mean, se, _ = pooled_mc(sub, "e2e", q)
-                    summary.append(
-                        {
-                            "figure": q,
-                            "panel": panel,
-                            "series": e2e_series,
-                            "x": psi,
-                            "estimate": mean,
-                            "ci_low": mean - 1.96 * se,
-                            "ci_high": mean + 1.96 * se,
-                        }
-                    )
-                n_over_p = cfg.train_ratio
-                note = f"n/p = {n_over_p}: first-order excess ~ eps p/n = {1 / n_over_p:.1%}"
-                verdicts.append(e2e_verdict(eps_id, self.id, params, sub, cfg.e2e_tolerance, note))
-            for q in ("eps", "S"):
-                summary += formula_rows(
-                    get_bound(eps_id if q == "eps" else S_id),
-                    "asymptotic formula",
-                    cfg.psis,
-                    {"figure": q, "panel": panel},
-                    **_formula_params(cfg, q),
-                )
-            verdicts.append(
-                poincare_statement(self.id, {"activation": cfg.activation, "d": cfg.d}, df)
-            )
-            if cfg.activation == "quadratic":
+                    summary.append(pooled_row(sub, "e2e", q, panel, e2e_series, psi))
+                    if cfg.sgd_steps:
+                        series = f"online SGD, {cfg.sgd_steps} x {cfg.sgd_batch} samples, then MC"
+                        summary.append(pooled_row(sub, "sgd", q, panel, series, psi))
+                note = f"n/p = {cfg.train_ratio}: first-order excess ~ eps p/n = "
+                note += f"{1 / cfg.train_ratio:.1%}"
                 verdicts.append(
-                    identity_statement(self.id, {"activation": cfg.activation, "d": cfg.d}, df)
-                )
+                    input_e2e_verdict(eps_id, self.id, params, sub, cfg.activation, cfg.inputs,
+                                      cfg.e2e_tolerance, note)
+                )  # fmt: skip
+                if cfg.sgd_steps:
+                    n_params = int(sub["m"].iloc[0]) + 1
+                    verdicts.append(sgd_verdict(eps_id, self.id, params, sub, cfg, n_params))
+            if cfg.main_grid:
+                for q in ("eps", "S"):
+                    summary += formula_rows(
+                        get_bound(eps_id if q == "eps" else S_id),
+                        "asymptotic formula",
+                        cfg.psis,
+                        {"figure": q, "panel": panel},
+                        **_formula_params(cfg, q),
+                    )
+            if cfg.inputs == "gaussian":
+                base = {"activation": cfg.activation, "d": cfg.d}
+                verdicts.append(poincare_statement(self.id, base, df))
+                if cfg.activation == "quadratic":
+                    verdicts.append(identity_statement(self.id, base, df))
         figures = [
             FigureSpec(
                 "eps",
@@ -230,8 +282,10 @@ class QuadraticRF(Simulation):
                 "eps",
                 logx=True,
                 caption="Exact solver, averaged exactly over the direction of beta: mean over "
-                "draws of W and B0 with a 95% t interval; least squares: Monte Carlo on fresh "
-                "inputs (95% interval); the asymptotic formula of QUADRATIC.md without interval.",
+                "draws of W and B0 with a 95% t interval; least squares (and online SGD at "
+                f"d = {SGD_D}): Monte Carlo on fresh inputs (95% interval); the asymptotic "
+                "formula of QUADRATIC.md without interval. 'sphere:' series draw every input "
+                "uniformly on the sphere of radius sqrt(d) (gelu: no exact sphere solver).",
             ),
             FigureSpec(
                 "S",
@@ -244,6 +298,23 @@ class QuadraticRF(Simulation):
             ),
         ]
         return Evaluation(verdicts, pd.DataFrame(summary), figures)
+
+
+def _solve(act, target, W, moments, law: str):
+    """(exact fit, beta-averaged eps, beta-averaged S) under the input law ``law``."""
+    if act.name == "quadratic":  # even model: the direction of beta does not matter
+        fit = rf_frobenius(target, W, law)
+        return fit, fit.eps, fit.S
+    fit = rf_fit(target, W, moments, law)
+    eps_avg, S_avg = fit.details["beta_averaged"]
+    return fit, eps_avg, S_avg
+
+
+def _panel(cfg: RFConfig) -> tuple[str, str]:
+    """(panel, series prefix): SGD lines get their own panel (another d); sphere series a tag."""
+    if cfg.sgd_steps:
+        return f"{cfg.activation}, d = {cfg.d} (online SGD)", ""
+    return cfg.activation, ("sphere: " if cfg.inputs == "sphere" else "")
 
 
 def _formula_params(cfg: RFConfig, q: str) -> dict:

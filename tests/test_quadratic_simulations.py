@@ -29,14 +29,22 @@ PSIS = (0.25, 1.0, 2.0)
 
 
 def _tiny(sim, **changes):
-    """The quick configs of ``sim`` shrunk to d = 12, the grid PSIS and 2 blocks."""
+    """The quick configs of ``sim`` shrunk to d = 12, the grid PSIS and 2 blocks. Sphere and
+    online-SGD lines keep their own psi (chosen where S is identified on the sphere)."""
     configs = []
     for cfg in sim.configs("quick"):
         fields = {"d": 12, "n_blocks": 2, **changes}
-        if hasattr(cfg, "psis"):
+        special = getattr(cfg, "inputs", "gaussian") != "gaussian" or not getattr(
+            cfg, "main_grid", True
+        )
+        if special:
+            fields.pop("psis", None)
+        elif hasattr(cfg, "psis"):
             fields["psis"] = changes.get("psis", PSIS)
         if hasattr(cfg, "mc_samples"):
             fields["mc_samples"] = 4000
+        if getattr(cfg, "sgd_steps", 0):
+            fields["sgd_steps"] = 1000
         configs.append(replace(cfg, **{k: v for k, v in fields.items() if hasattr(cfg, k)}))
     return configs
 
@@ -107,10 +115,19 @@ def test_lazy_tiny_run_flat_where_f0_is_in_the_span_and_growing_elsewhere():
     ev = _run(sim, configs)
     _check_common(sim, ev)
     claims = [r for r in ev.verdicts if r.test == "checked statement"]
-    assert len(claims) == 4 * 2 * 2 and all(r.verdict == "HOLDS" for r in claims)
-    grows = {(r.params()["activation"], r.params()["regime"]) for r in claims
+    assert all(r.verdict == "HOLDS" for r in claims)
+    gaussian = [r for r in claims if "inputs" not in r.params()]
+    assert len(gaussian) == 4 * 2 * 2  # activations x psi x regime
+    grows = {(r.params()["activation"], r.params()["regime"]) for r in gaussian
              if "increasing" in r.statistic}  # fmt: skip
     assert grows == {("gelu", "nt"), ("tanh", "nt")}
+    # Sphere lines: exact solver for relu and t^2 only (flat: f0 stays in the tangent span), 2 psi
+    # x 2 regimes each; gelu (no sphere solver) only has its end-to-end comparison.
+    sphere = [r for r in claims if r.params().get("inputs") == "sphere"]
+    assert len(sphere) == 2 * 2 * 2 and all("flat" in r.statistic for r in sphere)
+    e2e = [r for r in ev.verdicts if r.statistic.startswith("eps: end-to-end")]
+    assert {r.params()["activation"] for r in e2e} == {"relu", "quadratic", "gelu"}
+    assert all(r.params()["inputs"] == "sphere" and r.params()["regime"] == "nt" for r in e2e)
 
 
 def test_tradeoff_tiny_run_checks_every_regime():
