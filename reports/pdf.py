@@ -47,12 +47,14 @@ from reports.style import GREY, H2_SIZE, SMALL_SIZE, TITLE_SIZE, style_context
 from reports.tables import (
     REFUTING,
     conditions_table,
+    configurations_table,
     counts_sentence,
     full_table,
     grid_table,
     most_telling,
     provenance_tables,
     summary_table,
+    timing_table,
 )
 from theorycheck.errors import UserInputError
 from theorycheck.provenance import package_version
@@ -423,8 +425,28 @@ def _provenance(data: ReportData, doc: Document) -> None:
     run, sims = provenance_tables(data)
     _note(doc, "Recorded with the verdict table when the run finished.", space_after=4.0)
     doc.table(run)
+    _h2(doc, "Where the time went")
+    _note(
+        doc,
+        "Block time: the measurement time of the simulation's stored blocks, each timed in the "
+        "process that computed it, in whichever run (blocks run in parallel, so the sum exceeds "
+        "the wall time of a run with several workers). Evaluation: tests, fits and summaries, "
+        "timed in the last run.",
+        space_after=4.0,
+    )
+    doc.table(timing_table(data))
     _h2(doc, "Recorded with each simulation's summary")
     doc.table(sims)
+    configs = configurations_table(data)
+    if configs.rows:
+        _h2(doc, "Configurations", keep=80.0)
+        _note(
+            doc,
+            "Each config id names the store's directory <simulation>/<config id>-s<seed>/ that "
+            "holds its blocks; it is a hash of the parameters listed.",
+            space_after=4.0,
+        )
+        doc.table(configs, continued="Configurations (continued)")
     _h2(doc, "This report")
     doc.text(
         f"Built by theorycheck {package_version()} with matplotlib {mpl.__version__} from the "

@@ -5,7 +5,9 @@
 * :func:`grid_table` — a simulation's section: one row per test at a grid point (compact
   columns), grouped by claim, statistic and test.
 * :func:`full_table` — the appendix: the same rows with every stored column.
-* :func:`provenance_tables` — the provenance page.
+* :func:`provenance_tables` — the provenance page: versions, machine, run time.
+* :func:`timing_table` — where the time went, per simulation (stored block times).
+* :func:`configurations_table` — every config id with its parameters, blocks and time.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ __all__ = [
     "VERDICT_ORDER",
     "conditions_cell",
     "conditions_table",
+    "configurations_table",
     "counts_sentence",
     "fmt_num",
     "fmt_p",
@@ -35,6 +38,7 @@ __all__ = [
     "most_telling",
     "provenance_tables",
     "summary_table",
+    "timing_table",
     "verdict_cell",
     "verdict_counts",
 ]
@@ -322,6 +326,9 @@ def provenance_tables(data: ReportData) -> tuple[Table, Table]:
     deps = sorted((m.get("dependencies") or {}).items())
     if deps:
         items.append(("python packages", ", ".join(f"{k} {v}" for k, v in deps)))
+    inv = m.get("invocation") or {}
+    if inv:
+        items.append(("run time", _invocation_text(inv)))
     items += [
         ("machine", str(m.get("machine", "unknown"))),
         ("numba threading layer", str(m.get("numba_threading_layer", "unknown"))),
@@ -355,6 +362,99 @@ def provenance_tables(data: ReportData) -> tuple[Table, Table]:
         ],
     )
     return run, sims
+
+
+def _invocation_text(inv: dict) -> str:
+    """The last `theorycheck run` call: wall time, blocks computed and reused, backend."""
+    text = (
+        f"{fmt_seconds(inv.get('seconds'))} wall for the last `theorycheck run` "
+        f"({inv.get('computed_blocks', '?')} blocks computed, {inv.get('reused_blocks', '?')} "
+        f"reused from the store; {inv.get('backend', 'backend not recorded')})"
+    )
+    sims = inv.get("simulations")
+    if sims:
+        text += f"; it ran {len(sims)} simulation" + ("s" if len(sims) != 1 else "")
+    return text
+
+
+def fmt_seconds(v) -> str:
+    """A duration: seconds below 2 minutes, else minutes (and hours)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "not recorded"
+    v = float(v)
+    if v < 10:
+        return f"{v:.2f} s"
+    if v < 120:
+        return f"{v:.1f} s"
+    if v < 7200:
+        return f"{v / 60:.1f} min"
+    return f"{v / 3600:.2f} h"
+
+
+def _config_seconds(configs: list[dict]) -> float | None:
+    times = [c.get("seconds") for c in configs]
+    return None if not times or any(t is None for t in times) else float(sum(times))
+
+
+def timing_table(data: ReportData) -> Table:
+    """Per simulation: configs, blocks, the summed measurement time of its stored blocks (each
+    block timed where it ran, whichever run computed it), its share, and the evaluation time."""
+    per_sim = [(s, s.meta.get("configs") or []) for s in data.simulations]
+    known = [t for _, cfgs in per_sim if (t := _config_seconds(cfgs)) is not None]
+    total = sum(known)
+    rows = []
+    for sim, cfgs in per_sim:
+        t = _config_seconds(cfgs)
+        share = f"{t / total:.0%}" if t is not None and total > 0 else ""
+        rows.append(
+            [
+                sim.id,
+                str(len(cfgs)) if cfgs else "",
+                str(sum(int(c.get("blocks", 0)) for c in cfgs)) if cfgs else "",
+                fmt_seconds(t),
+                share,
+                fmt_seconds(sim.meta.get("evaluate_seconds")),
+            ]
+        )
+    rows.append([Cell("all", weight="bold"), "", "", Cell(fmt_seconds(total), weight="bold"),
+                 "", ""])  # fmt: skip
+    columns = [
+        Column("simulation"),
+        Column("configs", align="right"),
+        Column("blocks", align="right"),
+        Column("block time", align="right"),
+        Column("share", align="right"),
+        Column("evaluation", align="right"),
+    ]
+    return Table(columns, rows)
+
+
+def configurations_table(data: ReportData) -> Table:
+    """Every config of the run: simulation, config id (the store's directory name), its
+    parameters, blocks and the summed measurement time of its blocks."""
+    columns = [
+        Column("config id"),
+        Column("parameters", wrap=True),
+        Column("blocks", align="right"),
+        Column("time", align="right"),
+    ]
+    rows: list = []
+    for sim in data.simulations:
+        cfgs = sim.meta.get("configs") or []
+        if not cfgs:
+            continue
+        rows.append(GroupRow(sim.id))
+        for c in cfgs:
+            params = ", ".join(f"{k} = {_fmt_config_value(v)}" for k, v in c["config"].items())
+            rows.append([c["id"], params, str(c.get("blocks", "")),
+                         fmt_seconds(c.get("seconds"))])  # fmt: skip
+    return Table(columns, rows)
+
+
+def _fmt_config_value(v) -> str:
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_fmt_value(x) for x in v) + "]"
+    return _fmt_value(v)
 
 
 def conditions_table(data: ReportData) -> Table:

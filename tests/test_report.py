@@ -430,6 +430,14 @@ def test_width_window_page_from_the_stored_windows(tmp_path):
     assert "m = 1000 inside" in text and "784" in text
     assert "No grid point of this run tests a claim of Bubeck et al." in text
     assert _page_count(pdf) == max(e.last_page for e in outline.values())
+    # The provenance page: the run's wall time and blocks, the time per simulation, every
+    # config id with its parameters.
+    prov = outline[PROVENANCE]
+    text = _flat(_pdftotext(pdf, prov.first_page, prov.last_page))
+    (cfg_dir,) = [p for p in (root / "width-window").glob("*-s*") if p.is_dir()]
+    assert "wall for the last `theorycheck run` (1 blocks computed, 0 reused" in text
+    assert "Where the time went" in text and "Configurations" in text
+    assert cfg_dir.name.split("-s")[0] in text and "d_max = 1e+08" in text
     again = build_report(root, tmp_path / "b.pdf")
     assert again.read_bytes() == pdf.read_bytes()
 

@@ -10,6 +10,7 @@ from _tiny import TinySignFlips
 
 from theorycheck.errors import UserInputError
 from theorycheck.runner import run
+from theorycheck.simulation import config_dict, config_id
 from theorycheck.store import ResultsStore
 
 
@@ -34,6 +35,35 @@ def test_run_stores_blocks_with_provenance_and_reuses_them(tmp_path):
     pd.testing.assert_frame_equal(first.verdicts, second.verdicts)
     assert set(first.verdicts["verdict"]) <= {"AGREES", "DISAGREES", "HOLDS", "VIOLATED",
                                               "INCONCLUSIVE"}  # fmt: skip
+
+
+def test_run_records_block_times_config_ids_and_its_wall_time(tmp_path):
+    """The provenance the report's "Where the time went" and "Configurations" read: each block's
+    measurement time, each config's id, fields, blocks and summed block time, and the wall time
+    and block counts of the last run call."""
+    sim, store = TinySignFlips(), ResultsStore(tmp_path)
+    first = run([sim], seed=3, out=tmp_path, progress=False)
+    summary = store.read_meta("lazy-sign-flips/summary-quick-s3")
+    configs = summary["configs"]
+    assert [c["id"] for c in configs] == [config_id(c) for c in sim.configs("quick")]
+    for rec, cfg in zip(configs, sim.configs("quick"), strict=True):
+        assert rec["config"] == config_dict(cfg) and rec["blocks"] == sim.blocks(cfg)
+        seconds = [
+            store.block_meta(sim.id, rec["id"], 3, b)["seconds"] for b in range(rec["blocks"])
+        ]
+        assert all(t >= 0 for t in seconds)
+        assert rec["seconds"] == pytest.approx(sum(seconds), abs=1e-9)
+        assert (tmp_path / "lazy-sign-flips" / f"{rec['id']}-s3").is_dir()
+    assert summary["evaluate_seconds"] >= 0
+    inv = store.read_meta("verdicts")["invocation"]
+    assert inv["computed_blocks"] == first.computed_blocks == 6 and inv["reused_blocks"] == 0
+    assert inv["backend"] == "inline (1 process)" and inv["simulations"] == [sim.id]
+    assert 0 <= inv["seconds"] <= first.seconds + 0.1
+    # A rerun reuses the blocks: its own counts, the blocks' stored times.
+    run([sim], seed=3, out=tmp_path, progress=False)
+    inv = store.read_meta("verdicts")["invocation"]
+    assert inv["computed_blocks"] == 0 and inv["reused_blocks"] == 6
+    assert store.read_meta("lazy-sign-flips/summary-quick-s3")["configs"] == configs
 
 
 def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path):

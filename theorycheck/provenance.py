@@ -29,7 +29,37 @@ def _git_revision() -> str | None:
         )  # fmt: skip
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    revision = out.stdout.strip() if out.returncode == 0 else ""
+    if not revision:
+        return None
+    # A revision says what ran only if the tracked files match it.
+    status = subprocess.run(
+        ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True, text=True, timeout=5, check=False,
+    )  # fmt: skip
+    if status.returncode == 0 and status.stdout.strip():
+        revision += " (with uncommitted changes)"
+    return revision
+
+
+@lru_cache(maxsize=1)
+def _machine() -> str:
+    """OS, architecture, CPU model, logical CPUs and memory (Linux: /proc; elsewhere less)."""
+    parts = [f"{platform.system()} {platform.machine()}"]
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            model = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")),
+                         None)  # fmt: skip
+    except OSError:
+        model = platform.processor() or None
+    if model:
+        parts.append(model)
+    parts.append(f"{os.cpu_count()} cpus")
+    try:
+        parts.append(f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB")
+    except (ValueError, OSError, AttributeError):
+        pass
+    return ", ".join(parts)
 
 
 def _threading() -> dict:
@@ -55,7 +85,7 @@ def provenance(**extra) -> dict:
         "git_revision": _git_revision(),
         "python": platform.python_version(),
         "dependencies": deps,
-        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cpus",
+        "machine": _machine(),
         **_threading(),
         **extra,
     }

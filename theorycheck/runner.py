@@ -51,10 +51,14 @@ def run_block(task: Task, root: str) -> str:
     """Measure one block and store it (runs in a worker process or inline)."""
     sim = task.simulation
     rng = generator(task.seed, sim.id, task.cfg_id, task.block)
+    t0 = time.perf_counter()
     df = sim.measure(task.config, rng)
+    # Wall time of the measurement, for the report's provenance (where the time goes); it is
+    # metadata, never part of the stored numbers.
+    seconds = round(time.perf_counter() - t0, 3)
     df.insert(0, "block", task.block)
     meta = provenance(simulation=sim.id, config=config_dict(task.config), seed=task.seed,
-                      block=task.block, config_id=task.cfg_id)  # fmt: skip
+                      block=task.block, config_id=task.cfg_id, seconds=seconds)  # fmt: skip
     ResultsStore(root).write_block(sim.id, task.cfg_id, task.seed, task.block, df, meta)
     return f"{sim.id} {task.cfg_id}#{task.block}"
 
@@ -142,24 +146,57 @@ def run(
             executor.shutdown(cancel_futures=True)
 
     for sim in simulations:
+        configs = _configs(sim, profile, path)
         data = {
-            cfg: store.read_blocks(sim.id, config_id(cfg), seed, sim.blocks(cfg))
-            for cfg in _configs(sim, profile, path)
+            cfg: store.read_blocks(sim.id, config_id(cfg), seed, sim.blocks(cfg)) for cfg in configs
         }
+        t_eval = time.perf_counter()
         ev = sim.evaluate(data)
         meta = provenance(simulation=sim.id, profile=profile, seed=seed,
                           title=sim.title, claims=list(sim.claims), limitations=sim.limitations,
-                          figures=[asdict(f) for f in ev.figures])  # fmt: skip
+                          figures=[asdict(f) for f in ev.figures],
+                          configs=[_config_record(store, sim, cfg, seed) for cfg in configs],
+                          evaluate_seconds=round(time.perf_counter() - t_eval, 3))  # fmt: skip
         store.write_table(_evaluation_name(sim.id, "summary", profile, seed), ev.summary, meta)
         rows = ev.verdicts if conditions is None else with_conditions(ev.verdicts, conditions)
         store.write_table(_evaluation_name(sim.id, "verdicts", profile, seed),
                           verdict_frame(rows), meta)  # fmt: skip
-    verdicts = collect_verdicts(store, profile, seed, alpha)
+    invocation = {
+        "seconds": round(time.monotonic() - t0, 1),
+        "computed_blocks": len(todo),
+        "reused_blocks": len(tasks) - len(todo),
+        "backend": _backend(executor, owned, workers),
+        "simulations": [sim.id for sim in simulations],
+    }
+    verdicts = collect_verdicts(store, profile, seed, alpha, invocation)
     return RunResult(verdicts, root, len(todo), len(tasks) - len(todo), time.monotonic() - t0)
 
 
-def collect_verdicts(store: ResultsStore, profile: str, seed: int, alpha: float) -> pd.DataFrame:
-    """Holm-adjust the verdicts of every simulation stored for (profile, seed); store the table."""
+def _backend(executor, owned: bool, workers: int) -> str:
+    if executor is None:
+        return "inline (1 process)"
+    if owned:
+        return f"{workers} local worker processes"
+    return type(executor).__name__
+
+
+def _config_record(store: ResultsStore, sim: Simulation, cfg, seed: int) -> dict:
+    """A config's id, fields, block count and the summed measurement time of its blocks (None
+    when a block was stored without one), for the report's provenance."""
+    cfg_id, n = config_id(cfg), sim.blocks(cfg)
+    seconds = [store.block_meta(sim.id, cfg_id, seed, b).get("seconds") for b in range(n)]
+    total = None if any(s is None for s in seconds) else round(sum(seconds), 3)
+    return {"id": cfg_id, "config": config_dict(cfg), "blocks": n, "seconds": total}
+
+
+def collect_verdicts(
+    store: ResultsStore, profile: str, seed: int, alpha: float, invocation: dict | None = None
+) -> pd.DataFrame:
+    """Holm-adjust the verdicts of every simulation stored for (profile, seed); store the table.
+
+    ``invocation``: the wall time and block counts of the ``run`` call that ends here, kept in
+    the table's provenance (the report's run time).
+    """
     rows: list[VerdictRow] = []
     sims = []
     for path in sorted(store.root.glob(f"*/verdicts-{profile}-s{seed}.parquet")):
@@ -168,5 +205,6 @@ def collect_verdicts(store: ResultsStore, profile: str, seed: int, alpha: float)
         rows.extend(VerdictRow(**rec) for rec in df.to_dict("records"))
     table = verdict_frame(apply_holm(rows, alpha))
     store.write_table("verdicts", table, provenance(profile=profile, seed=seed, alpha=alpha,
-                                                    simulations=sims))  # fmt: skip
+                                                    simulations=sims,
+                                                    invocation=invocation))  # fmt: skip
     return table

@@ -97,6 +97,10 @@ class ResultsStore:
         ]
         return pd.concat(frames, ignore_index=True)
 
+    def block_meta(self, simulation: str, cfg_id: str, seed: int, block: int) -> dict:
+        """The provenance stored with one block (config, seed, versions, measurement seconds)."""
+        return self.read_meta(self.block_path(simulation, cfg_id, seed, block))
+
     def read_table(self, name: str) -> pd.DataFrame:
         path = self.table_path(name)
         if not path.exists():
