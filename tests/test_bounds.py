@@ -150,3 +150,21 @@ def test_catalog_lists_every_bound_with_citation_and_statement():
     assert cat["citation"].str.len().min() > 10
     assert cat["statement"].str.len().min() > 20
     assert stats.norm.isf(0.05) == pytest.approx(get_bound("exact.f1_abs_output_bound")(gamma=0.1))
+
+
+@given(m=st.integers(1, 10**7), log_tail=st.integers(-17, -3))
+def test_active_count_support_is_the_symmetric_window_with_the_stated_tail(m, log_tail):
+    """N ~ Bin(m, 1/2) restricted to [lo, m - lo]: the mass left out is at most ``tail``, and the
+    window is the narrowest symmetric one that achieves it (it used to run to m whenever
+    1 - tail/2 rounded to 1)."""
+    from bounds.exact_laws import active_count_support
+
+    tail = 10.0**log_tail
+    N, p = active_count_support(m, tail)
+    lo = int(N[0])
+    np.testing.assert_array_equal(N, np.arange(lo, m - lo + 1))
+    outside = 2 * stats.binom.cdf(lo - 1, m, 0.5) if lo > 0 else 0.0
+    assert outside <= tail
+    if lo < m / 2:  # one step narrower leaves out more than the tail
+        assert 2 * stats.binom.cdf(lo, m, 0.5) > tail * (1 - 1e-9)
+    np.testing.assert_allclose(p, stats.binom.pmf(N, m, 0.5))
