@@ -1,11 +1,12 @@
 """lazy-robust-error: robust error in the lazy ball at radius R ~ 1/sqrt(d) (Wang et al. 2022,
 Corollary 3.2; Fig. 4 in spirit), under the single-step attack and under l2 PGD.
 
-For each replicate (one network): draw (a, W0) and a teacher task (inputs uniform on the sphere,
-labels y = sign of a small relu teacher, :func:`theorycheck.training.teacher_task`), and fix W in
-the ball B_{2,inf}(W0, C0/sqrt(m)): W0, a ``random-sphere`` point, and (for the first networks of
-each block) ``trained`` weights (SGD on the logistic loss, projected onto the ball,
-:func:`theorycheck.training.train_lazy`). On the test inputs, at each radius R = c/sqrt(d):
+For each replicate (one network): draw (a, W0) and a task of two separated classes on the sphere
+(:func:`theorycheck.training.cluster_task`, the stand-in for Wang et al.'s MNIST 0-vs-1), and fix
+W in the ball B_{2,inf}(W0, C0/sqrt(m)): W0, a ``random-sphere`` point, and (for the first
+networks of each block) ``trained`` weights (SGD on the logistic loss, projected onto the ball,
+:func:`simulations._common.train_trained`), which generalise (clean test error ~0; W0 and
+random-sphere are at chance). On the test inputs, at each radius R = c/sqrt(d):
 
 * single step: the exact single-step attack (:func:`theorycheck.attack.first_sign_flip`) gives
   t*; an input is a robust error if sign f(x) != y or t* <= R (the step flips the sign within R).
@@ -53,14 +54,13 @@ import numpy as np
 import pandas as pd
 
 from bounds import get_bound
-from simulations._common import law_summary, main
+from simulations._common import clusters_task, law_summary, main, train_trained
 from theorycheck.attack import first_sign_flip
 from theorycheck.errors import UserInputError
 from theorycheck.lazy_ball import lazy_radius, perturb
 from theorycheck.network import Network, NetworkSpec, sample_network
 from theorycheck.pgd import pgd_attack
 from theorycheck.simulation import Evaluation, FigureSpec, Simulation
-from theorycheck.training import teacher_task, train_lazy
 from theorycheck.verdicts import bound_verdict
 
 #: One network at a time: NumPy (BLAS) beats numba's thread start-up at these sizes (measured on
@@ -78,8 +78,6 @@ PGD_SCREEN = 2.0
 GAMMA = 0.01
 #: Corollary 3.2's radius constant (bounds/wang2022.py default): R >= C_R / sqrt(d).
 C_R = 5.0
-#: Training of the ``trained`` family (as in lazy-gradient).
-TRAIN = {"n_train": 100, "batch": 10, "epochs": 3, "lr": 10.0}
 FAMILIES = ("W0", "random-sphere", "trained")
 #: The two attacks: column prefix and label.
 ATTACKS = (("robust_error_pgd", "PGD"), ("robust_error", "single step"))
@@ -104,7 +102,7 @@ class AttackOutcome:
     """Per-input robust errors of one network under both attacks, at each radius of a grid.
 
     radii : (k,) increasing radii R.
-    wrong : (n,) sign f(x) != y (sign(0) := +1, as for the teacher's labels).
+    wrong : (n,) sign f(x) != y (sign(0) := +1).
     single : (k, n) wrong or t* <= R (single-step attack).
     t_star : (n,) the single-step flip distance.
     pgd_own : (k, n) PGD at radius R found a flipping delta (only inputs not already counted
@@ -177,8 +175,9 @@ class LazyRobustError(Simulation):
         "single step, so it is never below it. Both are computed on a finite sample of test "
         "inputs per network (binomial noise of about 0.5/sqrt(n_test)): a HOLDS verdict is "
         "evidence for the corollary, a VIOLATED one may reflect a weak attack. W is one of a few "
-        "fixed points of the ball (the corollary is for all W). Data are synthetic (teacher "
-        "labels on the sphere), not MNIST; all grid points are outside the width window."
+        "fixed points of the ball (the corollary is for all W). Data are synthetic (two "
+        "separated classes on the sphere), not MNIST; all grid points are outside the width "
+        "window."
     )
 
     def _configs(self, profile):
@@ -205,15 +204,12 @@ class LazyRobustError(Simulation):
         rows = []
         for rep in range(config.networks_per_block):
             net = sample_network(spec, rng)
-            task = teacher_task(config.d, TRAIN["n_train"], config.n_test, rng)
+            # One task per network for every family (untrained W are at chance on it).
+            task = clusters_task(spec, config.n_test, rng)
             weights = {"W0": net.W, "random-sphere": perturb(net, R_ball, "random-sphere", rng,
                                                             path=PATH)}  # fmt: skip
             if rep < config.trained_per_block:
-                weights["trained"] = train_lazy(
-                    net, task.X_train, task.y_train, config.C0, protocol="project",
-                    lr=TRAIN["lr"], epochs=TRAIN["epochs"], rng=rng, batch=TRAIN["batch"],
-                    path=PATH,
-                ).W  # fmt: skip
+                weights["trained"] = train_trained(net, task, config.C0, rng, PATH).W
             for family, W in weights.items():
                 out = attack_outcomes(net.with_weights(W), task.X_test, task.y_test, radii,
                                       config.pgd_steps, config.pgd_screen)  # fmt: skip
@@ -265,7 +261,8 @@ class LazyRobustError(Simulation):
                        ">= 0 on every input by construction (PGD's count is the union)."),
             FigureSpec("clean-error", "Test error (no attack) of each family vs d",
                        "input dimension d", "error", logx=True,
-                       caption="Teacher-labelled inputs; W0 and random-sphere W are untrained."),
+                       caption="Two separated classes on the sphere (Bayes error "
+                       "Phi(-sqrt d)); W0 and random-sphere W are untrained, at chance."),
         ]  # fmt: skip
         return Evaluation(verdicts, pd.DataFrame(summary), figures)
 

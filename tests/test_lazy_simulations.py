@@ -205,7 +205,12 @@ def gradient_data():
 def test_lazy_gradient_columns_and_invariants(gradient_data):
     for cfg, df in gradient_data.items():
         cols = [c for c, _, _ in FAMILIES]
-        assert {*cols, "certified_lower", "train_error", "trained_deviation"} <= set(df.columns)
+        assert {*cols, "certified_lower", "train_error", "test_error", "trained_deviation"} <= set(
+            df.columns
+        )
+        trained = df["test_error"].notna()
+        assert (trained == df["grad_trained"].notna()).all()
+        assert df.loc[trained, ["train_error", "test_error"]].stack().between(0, 1).all()
         assert len(df) == cfg.networks_per_block * cfg.n_blocks
         assert df["grad_trained"].notna().sum() == cfg.trained_per_block * cfg.n_blocks
         # The certificate bounds the minimum over the ball from below: every point is above it,
@@ -227,7 +232,9 @@ def test_lazy_gradient_verdicts(gradient_data):
     # The search's point is attained: where it goes below sqrt(d)/4 its exceedances are counted.
     shrink = [v for v in rows if v.params()["W"].startswith("gradient-shrinking")]
     assert all("upper estimate" in v.statistic or "search" in v.note for v in shrink)
-    assert {"grad-norm", "below-bound"} == {f.name for f in ev.figures}
+    assert {"grad-norm", "below-bound", "trained-error"} == {f.name for f in ev.figures}
+    trained = [v for v in rows if v.params()["W"] == "trained W"]
+    assert trained and all("test error" in v.note for v in trained)
 
 
 # -- lazy-single-step -------------------------------------------------------------------------
