@@ -7,7 +7,10 @@ network with weights W (:func:`theorycheck.attack.first_sign_flip`): the minimal
 along x - sign(f) t grad f/||grad f||, ||grad f(x; W)|| and the step eta* = t*/||grad f||.
 Families: W0, ``random-sphere``, ``worst-output`` (the maximiser of |f| over the ball:
 :meth:`theorycheck.lazy_ball.WorstOutput.argmax_weights` of the sup or the inf, whichever is larger
-in absolute value) and ``robustifying`` (:func:`theorycheck.perturbations.robustifying`).
+in absolute value), ``robustifying`` (:func:`theorycheck.perturbations.robustifying`) and, for the
+first ``trained_per_block`` networks of a block, ``trained`` (SGD on two separated classes on the
+sphere, projected onto the ball: :func:`simulations._common.train_trained`; the network
+generalises, its test error is stored) attacked at a test input of its task.
 
 Checks, per width m and family, over d (synthetic inputs instead of MNIST):
 * rates (THEORY.md Sec. 6, :func:`theorycheck.rates.fit_rate` on the medians, stratified
@@ -20,12 +23,13 @@ A network whose ray never flips has t* = +inf (counted in the notes); the median
 long as fewer than half of the replicates are infinite, and a fit is skipped otherwise.
 
 Paths: materialised networks (``reference``) by default, where every family is a point of one
-network's ball. The full profile adds Wang et al.'s Fig. 2 width m = 1e5 and d up to 1e4 on the
-exact d-free samplers (THEORY.md Sec. 4.1; :mod:`theorycheck.exact` for W0,
-:mod:`theorycheck.exact_span` for worst-output and robustifying), O(m) per network whatever d
-is; there each family is drawn on its own networks (the medians are per-family marginals) and
-``random-sphere`` is left out (it moves rows out of span{x, e}). ``--path exact`` does the same
-on every config.
+network's ball. The exact d-free samplers (THEORY.md Sec. 4.1; :mod:`theorycheck.exact` for W0,
+:mod:`theorycheck.exact_span` for worst-output and robustifying), O(m) per network whatever d is,
+carry Wang et al.'s Fig. 3 analogue (the same quantities vs d for C0 in {10, 20, 30, 40}: m = 1e4
+quick, m = 1e5 full) and, in the full profile, Fig. 2's width m = 1e5 with d up to 1e4. There
+each family is drawn on its own networks (the medians are per-family marginals); ``random-sphere``
+(it moves rows out of span{x, e}) and ``trained`` are left out. ``--path exact`` puts every config
+on the exact samplers.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from bounds import get_bound
-from simulations._common import InitPathSimulation, main
+from simulations._common import InitPathSimulation, clusters_task, main, train_trained
 from theorycheck.attack import first_sign_flip
 from theorycheck.exact import sample_init_statistics
 from theorycheck.exact_span import sample_perturbed_statistics, worst_output_weights
@@ -51,7 +55,11 @@ from theorycheck.verdicts import bound_verdict, rate_verdict
 
 #: One network and one input per call: NumPy (BLAS) beats numba's thread start-up at these sizes.
 PATH = "reference"
-FAMILIES = ("W0", "random-sphere", "worst-output", "robustifying")
+FAMILIES = ("W0", "random-sphere", "worst-output", "robustifying", "trained")
+#: Fig. 3 of Wang et al.: C0 values of the sweep (on the exact samplers).
+C0_SWEEP = (10.0, 20.0, 30.0, 40.0)
+#: Test inputs of a trained network's task: the first is attacked, all give the test error.
+TRAINED_TEST_INPUTS = 100
 #: Largest pre-asymptotic drift of a fitted exponent accepted (as in init-gradient).
 RATE_TOLERANCE = 0.1
 N_BOOT = 1000
@@ -82,6 +90,7 @@ class SingleStepConfig:
     networks_per_block: int
     n_blocks: int
     path: str = PATH
+    trained_per_block: int = 0  # materialised paths: networks per block also trained
 
 
 class LazySingleStep(InitPathSimulation):
@@ -98,16 +107,21 @@ class LazySingleStep(InitPathSimulation):
 
     def _configs(self, profile):
         if profile == "quick":
-            dims, widths, per_block, blocks = (25, 100, 400), (1_000,), 50, 2
+            dims, widths, per_block, trained, blocks = (25, 100, 400), (1_000,), 50, 3, 2
+            sweep_m, sweep_dims = 10_000, dims
         else:
-            dims, widths, per_block, blocks = (
-                (25, 49, 100, 196, 400, 625, 784), (1_000, 10_000), 100, 4)  # fmt: skip
+            dims, widths, per_block, trained, blocks = (
+                (25, 49, 100, 196, 400, 625, 784), (1_000, 10_000), 100, 5, 4)  # fmt: skip
+            # Fig. 2's largest width and Fig. 3's, O(m) per network on the exact path.
+            sweep_m, sweep_dims = 100_000, (*dims, 10_000)
         for m in widths:
             for d in dims:
-                yield SingleStepConfig(d, m, 10.0, per_block, blocks)
-        if profile == "full":
-            for d in (*dims, 10_000):  # Fig. 2's largest width, O(m) per network on the exact path
-                yield SingleStepConfig(d, 100_000, 10.0, per_block, blocks, "exact")
+                # Training costs O(m d) per step: the trained family at the smallest width only.
+                k = trained if m == widths[0] else 0
+                yield SingleStepConfig(d, m, 10.0, per_block, blocks, trained_per_block=k)
+        for C0 in C0_SWEEP:
+            for d in sweep_dims:
+                yield SingleStepConfig(d, sweep_m, C0, per_block, blocks, "exact")
 
     def measure(self, config: SingleStepConfig, rng) -> pd.DataFrame:
         spec = NetworkSpec(d=config.d, m=config.m)
@@ -118,18 +132,25 @@ class LazySingleStep(InitPathSimulation):
         for rep in range(config.networks_per_block):
             net = sample_network(spec, rng)
             x = sample_inputs(spec, 1, rng)
-            weights = {
-                "W0": net.W,
-                "random-sphere": perturb(net, R, "random-sphere", rng, path=config.path),
-                "worst-output": worst_output_weights(net, x, R, path=config.path),
-                "robustifying": robustifying(net, x[0], R, path=config.path),
+            points = {
+                "W0": (net.W, x),
+                "random-sphere": (perturb(net, R, "random-sphere", rng, path=config.path), x),
+                "worst-output": (worst_output_weights(net, x, R, path=config.path), x),
+                "robustifying": (robustifying(net, x[0], R, path=config.path), x),
             }
-            for family in FAMILIES:
-                ss = first_sign_flip(net.with_weights(weights[family]), x, path=config.path)
+            test_error = {}
+            if rep < config.trained_per_block:
+                task = clusters_task(spec, TRAINED_TEST_INPUTS, rng)
+                res = train_trained(net, task, config.C0, rng, config.path)
+                points["trained"] = (res.W, task.X_test[:1])
+                test_error["trained"] = res.test_error
+            for family, (W, x_attack) in points.items():
+                ss = first_sign_flip(net.with_weights(W), x_attack, path=config.path)
                 rows.append({
                     "replicate": rep, "family": family, "f": float(ss.f[0]),
                     "grad_norm": float(ss.grad_norm[0]), "t_star": float(ss.t_star[0]),
                     "eta_star": float(ss.eta_star[0]), "zero_output": bool(ss.zero_output[0]),
+                    "test_error": test_error.get(family, np.nan),
                 })  # fmt: skip
         return pd.DataFrame(rows)
 
@@ -151,10 +172,12 @@ class LazySingleStep(InitPathSimulation):
         theorem = get_bound("wang2022.theorem_3_1")
         C2 = next(c.default for c in theorem.constants if c.name == "C2")
         verdicts, summary = [], []
-        by: dict[tuple[int, str], dict[int, pd.DataFrame]] = {}
+        by: dict[tuple[int, float, str], dict[int, pd.DataFrame]] = {}
+        # Widths with a C0 sweep: their fits are also drawn as Wang et al.'s Fig. 3.
+        sweep = {cfg.m for cfg in data if cfg.C0 != C0_SWEEP[0]}
         for cfg, df in data.items():
             for family, sub in df.groupby("family", sort=False):
-                by.setdefault((cfg.m, family), {})[cfg.d] = sub
+                by.setdefault((cfg.m, cfg.C0, family), {})[cfg.d] = sub
                 # A flip at step |eta| = C2/||grad f||^2 needs C2 >= eta* ||grad f||^2.
                 # t* = +inf (no step flips) exceeds every C2: kept as an exceedance via T_INF.
                 needed = np.minimum(_column(sub, "c2_needed"), T_INF)
@@ -167,9 +190,10 @@ class LazySingleStep(InitPathSimulation):
                 note = "inside" if window else "outside"
                 verdicts.append(replace(row, note="; ".join(filter(None, (
                     row.note, f"{note} the width window (C3 = C4 = 1)",
+                    _trained_note(sub) if family == "trained" else "",
                     "C2 is a free constant (it may depend on C0): the default 5/4 is tested here, "
                     "the O(1) behaviour over d in the rate row")))))  # fmt: skip
-        for (m, family), groups in sorted(by.items()):
+        for (m, C0, family), groups in sorted(by.items()):
             dims = sorted(groups)
             if len(dims) < 2:
                 continue
@@ -181,10 +205,10 @@ class LazySingleStep(InitPathSimulation):
                 samples = [np.minimum(_column(groups[d], col), T_INF) for d in dims]
                 if col != "grad_norm" and any(2 * n_inf[d] >= len(groups[d]) for d in dims):
                     continue  # a median of +inf: no rate to fit
-                rng = generator(0, "bootstrap", self.id, m, family, col)
+                rng = generator(0, "bootstrap", self.id, m, f"{C0:g}", family, col)
                 fit = fit_rate(dims, samples, rng, n_boot=N_BOOT, statistic="median")
                 row = rate_verdict(
-                    claim.id, self.id, {"m": m, "C0": 10.0, "W": family}, f"{statistic} over d",
+                    claim.id, self.id, {"m": m, "C0": C0, "W": family}, f"{statistic} over d",
                     fit, exponent, kind, RATE_TOLERANCE, variable="d",
                 )  # fmt: skip
                 if col != "grad_norm" and any(n_inf.values()):
@@ -192,9 +216,15 @@ class LazySingleStep(InitPathSimulation):
                     row = replace(row, note=f"{row.note}; t* = +inf (never flips) at {infs}")
                 verdicts.append(row)
                 # verdict=row: the report draws the fitted power law and labels it with the slope.
-                for r in fit.summary_rows({"figure": figure, "panel": f"m = {m}",
-                                           "series": family}, verdict=row):  # fmt: skip
-                    summary.append({**r, "bound": _paper_curve(col, r["x"], C2)})
+                bases = []
+                if C0 == C0_SWEEP[0]:  # Fig. 2: per width, the families
+                    bases.append({"figure": figure, "panel": f"m = {m}", "series": family})
+                if m in sweep and figure != "c2":  # Fig. 3: per family, the C0 values
+                    bases.append({"figure": f"{figure}-c0", "panel": f"W = {family}",
+                                  "series": f"C0 = {C0:g}"})  # fmt: skip
+                for base in bases:
+                    for r in fit.summary_rows(base, verdict=row):
+                        summary.append({**r, "bound": _paper_curve(col, r["x"], C2)})
         figures = [
             FigureSpec("perturbation", "Median minimal perturbation t* vs d (C0 = 10)",
                        "input dimension d", "t* = ||delta*||", logx=True, logy=True,
@@ -210,8 +240,30 @@ class LazySingleStep(InitPathSimulation):
                        "input dimension d", "t* ||grad f||", logx=True, logy=True,
                        caption="Theorem 3.1: a constant C2 (independent of d, m) suffices; "
                        "dotted: the default C2 = 5/4."),
+            *(
+                FigureSpec(f"{name}-c0", f"{what} vs d for C0 in {{10, 20, 30, 40}} (Wang et "
+                           f"al.'s Fig. 3; m = {max(sweep) if sweep else ''}, exact samplers)",
+                           "input dimension d", ylabel, logx=True, logy=True,
+                           caption="Markers: median with stratified-bootstrap 95% CI; dotted: "
+                           f"{paper}. The lazy radius is C0/sqrt(m).")
+                for name, what, ylabel, paper in (
+                    ("perturbation", "Median minimal perturbation t*", "t* = ||delta*||",
+                     "Theorem 3.1's 4 C2/sqrt(d) (C2 = 5/4)"),
+                    ("gradient", "Median ||grad f(x; W)||", "||grad f||", "Lemma 4.2's sqrt(d)/4"),
+                    ("step", "Median step eta*", "eta*", "Theorem 3.1's 16 C2/d (C2 = 5/4)"),
+                )
+            ),
         ]  # fmt: skip
-        return Evaluation(verdicts, pd.DataFrame(summary), figures)
+        drawn = {r["figure"] for r in summary}
+        return Evaluation(verdicts, pd.DataFrame(summary), [f for f in figures if f.name in drawn])
+
+
+def _trained_note(sub: pd.DataFrame) -> str:
+    """The trained networks' mean test error on their task (they generalise)."""
+    err = sub["test_error"].dropna() if "test_error" in sub else pd.Series(dtype=float)
+    if err.empty:
+        return ""
+    return f"trained W: mean test error {err.mean():.3f} on two classes on the sphere"
 
 
 def _column(df: pd.DataFrame, col: str) -> np.ndarray:

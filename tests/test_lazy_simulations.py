@@ -49,7 +49,16 @@ class TinyGradient(LazyGradient):
 class TinySingleStep(LazySingleStep):
     def _configs(self, profile):
         for d in (9, 25, 64):
-            yield SingleStepConfig(d, 60, 10.0, 12, 2)
+            yield SingleStepConfig(d, 60, 10.0, 12, 2, trained_per_block=2)
+
+
+class TinySweep(LazySingleStep):
+    """The Fig. 3 analogue: a C0 sweep on the exact samplers."""
+
+    def _configs(self, profile):
+        for C0 in (10.0, 40.0):
+            for d in (9, 25, 64):
+                yield SingleStepConfig(d, 500, C0, 30, 2, "exact")
 
 
 class TinyStability(LazyGradientStability):
@@ -248,15 +257,21 @@ def single_step_data():
 def test_lazy_single_step_columns_and_invariants(single_step_data):
     for cfg, df in single_step_data.items():
         assert {"family", "f", "grad_norm", "t_star", "eta_star"} <= set(df.columns)
-        assert set(df["family"]) == {"W0", "random-sphere", "worst-output", "robustifying"}
-        assert len(df) == 4 * cfg.networks_per_block * cfg.n_blocks
+        assert set(df["family"]) == {"W0", "random-sphere", "worst-output", "robustifying",
+                                     "trained"}  # fmt: skip
+        n_trained = cfg.trained_per_block * cfg.n_blocks
+        assert len(df) == 4 * cfg.networks_per_block * cfg.n_blocks + n_trained
+        trained = df[df["family"] == "trained"]
+        assert len(trained) == n_trained and trained["test_error"].between(0, 1).all()
+        assert df.loc[df["family"] != "trained", "test_error"].isna().all()
         finite = np.isfinite(df["t_star"])
         assert np.allclose(df.loc[finite, "eta_star"] * df.loc[finite, "grad_norm"],
                            df.loc[finite, "t_star"])  # fmt: skip
         # worst-output maximises |f| over the ball: no other family's |f| is larger.
         absf = df.assign(absf=df["f"].abs()).pivot(index=["block", "replicate"], columns="family",
                                                    values="absf")  # fmt: skip
-        others = absf.drop(columns="worst-output").to_numpy()
+        # (the trained W is attacked at another input: its own task's test input)
+        others = absf.drop(columns=["worst-output", "trained"]).to_numpy()
         assert np.all(others <= absf["worst-output"].to_numpy()[:, None] * (1 + 1e-9) + 1e-12)
         assert (df["t_star"] > 0).all()
 
@@ -269,8 +284,37 @@ def test_lazy_single_step_verdicts(single_step_data):
     assert kinds == {"wang2022.theorem_3_1": "O", "wang2022.theorem_3_1_step": "O",
                      "wang2022.lemma_4_2": "Omega"}  # fmt: skip
     steps = [v for v in ev.verdicts if v.test == "clopper-pearson"]
-    assert len(steps) == 4 * len(single_step_data)
+    assert len(steps) == 5 * len(single_step_data)
+    trained = [v for v in steps if v.params()["W"] == "trained"]
+    assert len(trained) == len(single_step_data)
+    assert all("trained W: mean test error" in v.note for v in trained)
+    assert "trained" in {v.params()["W"] for v in rates}
     assert {"perturbation", "gradient", "step", "c2"} == {f.name for f in ev.figures}
+
+
+def test_lazy_single_step_c0_sweep_is_drawn_as_fig_3():
+    """Rates per (m, C0, family); C0 = 10 in the Fig. 2 figures, every C0 in the Fig. 3 ones."""
+    data = run_blocks(TinySweep())
+    ev = check_evaluation(TinySweep(), data)
+    rates = [v for v in ev.verdicts if v.test == "rate fit (bootstrap)"]
+    assert {(v.params()["C0"], v.params()["W"]) for v in rates} == {
+        (C0, W) for C0 in (10.0, 40.0) for W in ("W0", "worst-output", "robustifying")
+    }
+    names = {f.name for f in ev.figures}
+    assert names == {"perturbation", "gradient", "step", "c2", "perturbation-c0",
+                     "gradient-c0", "step-c0"}  # fmt: skip
+    s = ev.summary
+    sweep = s[s["figure"] == "perturbation-c0"]
+    assert set(sweep["series"]) == {"C0 = 10", "C0 = 40"}
+    assert set(sweep["panel"]) == {"W = W0", "W = worst-output", "W = robustifying"}
+    assert set(s.loc[s["figure"] == "perturbation", "panel"]) == {"m = 500"}
+    # A larger ball moves f further: worst-output's |f| has mean C0/2 (THEORY.md Sec. 2 item 2)
+    # and sd sqrt(1/2 + C0^2/(4m)) <= 1.2 here, so its median at C0 = 40 (about 20) is above the
+    # one at C0 = 10 (about 5) unless 60 draws sit > 6 sd off: never for a correct sampler.
+    for d in (9, 25, 64):
+        med = {cfg.C0: df.loc[df["family"] == "worst-output", "f"].abs().median()
+               for cfg, df in data.items() if cfg.d == d}  # fmt: skip
+        assert med[40.0] > med[10.0] + 5
 
 
 def test_lazy_single_step_on_the_exact_path():
