@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from theorycheck.quadratic import monte_carlo_metrics
+from theorycheck.quadratic import monte_carlo_metrics, online_sgd_linear
 from theorycheck.quadratic.sphere import HOMOGENEOUS_DEGREE
 from theorycheck.quadratic.targets import INPUT_LAWS
 from theorycheck.stats import mean_ci
@@ -70,6 +70,15 @@ class FitLines:
     def main_grid(self) -> bool:
         """The Gaussian psi grid with formula rows (not a sphere or an online-SGD line)."""
         return self.inputs == "gaussian" and self.sgd_steps == 0
+
+    def sgd_columns(self, feats, make_model, target, mc_samples: int, rng) -> dict:
+        """Online SGD on fresh inputs of this line's law (the population risk), then Monte Carlo
+        eps and S of ``make_model(theta, c)`` (columns sgd_*)."""
+        theta, c = online_sgd_linear(
+            feats, target, rng, steps=self.sgd_steps, batch=self.sgd_batch, lr=self.sgd_lr,
+            law=self.inputs,
+        )  # fmt: skip
+        return mc_columns("sgd", make_model(theta, c), target, mc_samples, rng, self.inputs)
 
 
 def has_sphere_solver(activation: str) -> bool:

@@ -55,7 +55,6 @@ from theorycheck.quadratic import (
     least_squares,
     nt_fit,
     nt_frobenius,
-    online_sgd_linear,
     sample_first_layer,
     sample_target,
 )
@@ -189,11 +188,7 @@ class QuadraticNT(Simulation):
                     gauss = model(theta_g, c_g)
                     row |= mc_columns("e2e_gauss", gauss, target, config.mc_samples, rng)
             if config.sgd_steps:
-                theta_s, c_s = online_sgd_linear(
-                    feats, target, rng, steps=config.sgd_steps, batch=config.sgd_batch,
-                    lr=config.sgd_lr, law=law,
-                )  # fmt: skip
-                row |= mc_columns("sgd", model(theta_s, c_s), target, config.mc_samples, rng, law)
+                row |= config.sgd_columns(feats, model, target, config.mc_samples, rng)
             rows.append(row)
         return pd.DataFrame(rows)
 

@@ -55,7 +55,6 @@ from theorycheck.activations import get_activation
 from theorycheck.quadratic import (
     GaussianMoments,
     least_squares,
-    online_sgd_linear,
     rf_fit,
     rf_frobenius,
     sample_first_layer,
@@ -182,12 +181,10 @@ class QuadraticRF(Simulation):
                 gauss = RandomFeatures(W, theta_g, act, c_g)
                 row |= mc_columns("e2e_gauss", gauss, target, config.mc_samples, rng)
             if config.sgd_steps:
-                theta_s, c_s = online_sgd_linear(
-                    feats, target, rng, steps=config.sgd_steps, batch=config.sgd_batch,
-                    lr=config.sgd_lr, law=law,
+                row |= config.sgd_columns(
+                    feats, lambda th, c, W=W: RandomFeatures(W, th, act, c), target,
+                    config.mc_samples, rng,
                 )  # fmt: skip
-                sgd = RandomFeatures(W, theta_s, act, c_s)
-                row |= mc_columns("sgd", sgd, target, config.mc_samples, rng, law)
             rows.append(row)
         return pd.DataFrame(rows)
 
