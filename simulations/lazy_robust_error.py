@@ -225,7 +225,7 @@ class LazyRobustError(Simulation):
         verdicts, summary = [], []
         for cfg, df in data.items():
             for family, sub in df.groupby("family", sort=False):
-                panel = f"W = {family}, m = {cfg.m}"
+                panel = f"{family}, m = {cfg.m}"
                 for c in cfg.radius_constants:
                     R = c / math.sqrt(cfg.d)
                     kw = {"d": cfg.d, "m": cfg.m, "C0": cfg.C0, "gamma": GAMMA, "R": R}

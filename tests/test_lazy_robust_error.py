@@ -197,7 +197,7 @@ def test_evaluation_checks_the_corollary_with_both_attacks(recorded):
     w0 = df[df["family"] == "W0"]
     c = cfg.radius_constants[2]
     expected = (w0[f"robust_error_pgd_{c:g}"] - w0[f"robust_error_{c:g}"]).mean()
-    got = gain[(gain["panel"] == f"W = W0, m = {cfg.m}") & (gain["series"] == f"d = {cfg.d}")]
+    got = gain[(gain["panel"] == f"W0, m = {cfg.m}") & (gain["series"] == f"d = {cfg.d}")]
     assert got.loc[got["x"] == c, "estimate"].item() == pytest.approx(expected)
 
 
