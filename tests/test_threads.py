@@ -169,3 +169,38 @@ def test_run_block_results_identical_across_thread_counts(tmp_path):
         df1, df2 = pd.read_parquet(p1), pd.read_parquet(p2)
         assert len(df1) > 0
         pd.testing.assert_frame_equal(df1, df2, check_exact=True)
+
+
+# A main module that imports numpy before the pool starts, as the `theorycheck` console script
+# does (it imports theorycheck.cli): a spawned worker re-imports it, so OpenBLAS starts its pool
+# before the worker's initialiser runs.
+_POOL_SCRIPT = textwrap.dedent(
+    """
+    import json
+    import numpy  # noqa: F401  (before the pool, like the console script)
+    from theorycheck.runner import local_executor
+
+    def blas_threads(_):
+        from threadpoolctl import threadpool_info
+        return sorted({lib["num_threads"] for lib in threadpool_info()
+                       if lib["user_api"] == "blas"})
+
+    if __name__ == "__main__":
+        with local_executor(2) as ex:
+            print(json.dumps(list(ex.map(blas_threads, range(2)))))
+    """
+)
+
+
+def test_local_workers_run_one_blas_thread_each_even_if_numpy_was_imported_first(tmp_path):
+    """``--workers 2`` on 2 cores: each worker's BLAS uses cpu_count // 2 threads, also when the
+    parent's main module imported numpy (environment variables alone came too late there)."""
+    script = tmp_path / "main_with_numpy.py"
+    script.write_text(_POOL_SCRIPT)
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+        cwd=Path(__file__).resolve().parent.parent,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    expected = max(1, (os.cpu_count() or 1) // 2)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [[expected], [expected]]

@@ -32,7 +32,7 @@ from theorycheck.verdicts import (
     with_conditions,
 )
 
-__all__ = ["RunResult", "Task", "run", "run_block"]
+__all__ = ["RunResult", "Task", "local_executor", "run", "run_block"]
 
 
 @dataclass(frozen=True)
@@ -124,12 +124,7 @@ def run(
     bar = Progress(len(todo), label=f"theorycheck run ({profile})", enabled=progress)
     root = str(store.root)
     if executor is None and workers > 1:
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        # spawn, not fork: forking a process whose OpenMP runtime is live aborts the child.
-        executor = ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_worker.pin_threads, initargs=(threads,),
-        )  # fmt: skip
+        executor = local_executor(workers)
         owned = True
     else:
         owned = False
@@ -170,6 +165,16 @@ def run(
     }
     verdicts = collect_verdicts(store, profile, seed, alpha, invocation)
     return RunResult(verdicts, root, len(todo), len(tasks) - len(todo), time.monotonic() - t0)
+
+
+def local_executor(workers: int) -> ProcessPoolExecutor:
+    """``workers`` spawned processes, each with cpu_count // workers numba and BLAS threads."""
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    # spawn, not fork: forking a process whose OpenMP runtime is live aborts the child.
+    return ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"),
+        initializer=_worker.pin_threads, initargs=(threads,),
+    )  # fmt: skip
 
 
 def _backend(executor, owned: bool, workers: int) -> str:
