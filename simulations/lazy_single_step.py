@@ -95,7 +95,7 @@ class SingleStepConfig:
 
 class LazySingleStep(InitPathSimulation):
     id = "lazy-single-step"
-    title = "Single-step attack in the lazy ball vs d (Wang et al. 2022, Theorem 3.1, Fig. 2)"
+    title = "Single-step attack in the lazy ball vs d (Wang et al. 2022, Theorem 3.1, Figs. 2-3)"
     claims = ("wang2022.theorem_3_1", "wang2022.theorem_3_1_step", "wang2022.lemma_4_2")
     limitations = (
         "t* is exact for each sampled W (breakpoints of the relu ray), but the families are "
