@@ -51,9 +51,9 @@ from theorycheck.quadratic import (
     sample_first_layer,
     sample_target,
 )
-from theorycheck.quadratic.models import NeuralTangent, RandomFeatures, SumModel
+from theorycheck.quadratic.models import RandomFeatures, SumModel
 from theorycheck.quadratic.targets import sample_inputs
-from theorycheck.quadratic.training import feature_map
+from theorycheck.quadratic.training import feature_map, linear_model
 from theorycheck.simulation import Evaluation, FigureSpec, Simulation
 from theorycheck.verdicts import law_verdict, statement_verdict
 
@@ -172,7 +172,7 @@ class QuadraticLazy(Simulation):
 
         def trained(input_law):
             theta, c = least_squares(feats, target, n_train, rng, law=input_law, offset=f0)
-            return SumModel((f0, NeuralTangent(W, theta.reshape(m, d), act, c)))
+            return SumModel((f0, linear_model("nt", W, act, theta, c)))
 
         out = {"n_train": n_train}
         out |= mc_columns("e2e", trained(law), target, config.mc_samples, rng, law)

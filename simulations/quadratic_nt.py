@@ -58,8 +58,7 @@ from theorycheck.quadratic import (
     sample_first_layer,
     sample_target,
 )
-from theorycheck.quadratic.models import NeuralTangent
-from theorycheck.quadratic.training import feature_map
+from theorycheck.quadratic.training import feature_map, linear_model
 from theorycheck.simulation import Evaluation, FigureSpec, Simulation
 
 
@@ -172,8 +171,8 @@ class QuadraticNT(Simulation):
                 row |= {"gauss_eps": gauss.eps, "gauss_S": gauss.S}
             feats = feature_map("nt", W, act)
 
-            def model(theta, c, W=W, m=m):
-                return NeuralTangent(W, theta.reshape(m, config.d), act, c)
+            def model(theta, c, W=W):
+                return linear_model("nt", W, act, theta, c)
 
             p = m * config.d + 1
             if p <= config.max_train_features:

@@ -60,8 +60,7 @@ from theorycheck.quadratic import (
     sample_first_layer,
     sample_target,
 )
-from theorycheck.quadratic.models import RandomFeatures
-from theorycheck.quadratic.training import feature_map
+from theorycheck.quadratic.training import feature_map, linear_model
 from theorycheck.simulation import Evaluation, FigureSpec, Simulation
 
 
@@ -154,7 +153,7 @@ class QuadraticRF(Simulation):
             feats = feature_map("rf", W, act)
             n_train = config.train_ratio * (m + 1)
             theta, c = least_squares(feats, target, n_train, rng, law=law)
-            trained = RandomFeatures(W, theta, act, c)
+            trained = linear_model("rf", W, act, theta, c)
             row = {
                 "psi": psi,
                 "m": m,
@@ -178,11 +177,11 @@ class QuadraticRF(Simulation):
                         "gauss_eps_avg": g_eps_avg, "gauss_S_avg": g_S_avg}  # fmt: skip
             elif law == "sphere":  # no sphere solver: least squares on Gaussian inputs, same n
                 theta_g, c_g = least_squares(feats, target, n_train, rng)
-                gauss = RandomFeatures(W, theta_g, act, c_g)
+                gauss = linear_model("rf", W, act, theta_g, c_g)
                 row |= mc_columns("e2e_gauss", gauss, target, config.mc_samples, rng)
             if config.sgd_steps:
                 row |= config.sgd_columns(
-                    feats, lambda th, c, W=W: RandomFeatures(W, th, act, c), target,
+                    feats, lambda th, c, W=W: linear_model("rf", W, act, th, c), target,
                     config.mc_samples, rng,
                 )  # fmt: skip
             rows.append(row)

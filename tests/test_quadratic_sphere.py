@@ -38,10 +38,9 @@ from theorycheck.quadratic import (
     train_quadratic_network,
 )
 from theorycheck.quadratic.frobenius import nn_sign_constrained
-from theorycheck.quadratic.models import NeuralTangent, RandomFeatures
 from theorycheck.quadratic.sphere import radial_factor
 from theorycheck.quadratic.targets import sample_inputs
-from theorycheck.quadratic.training import feature_map, network_gradients
+from theorycheck.quadratic.training import feature_map, linear_model, network_gradients
 from theorycheck.seeding import generator
 
 Z_MAX = 6.0
@@ -274,9 +273,7 @@ def test_end_to_end_fits_on_sphere_samples_approach_the_exact_sphere_fit(activat
     p = m + 1 if kind == "rf" else m * d + 1
 
     def model(theta, c):
-        if kind == "rf":
-            return RandomFeatures(W, theta, act, c)
-        return NeuralTangent(W, theta.reshape(m, d), act, c)
+        return linear_model(kind, W, act, theta, c)
 
     n = 20_000 * 32
     fits = [least_squares(feats, target, n, rng, law="sphere")]

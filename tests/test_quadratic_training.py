@@ -24,8 +24,7 @@ from theorycheck.quadratic import (
     train_quadratic_network,
 )
 from theorycheck.quadratic.frobenius import nn_sign_constrained
-from theorycheck.quadratic.models import NeuralTangent, RandomFeatures
-from theorycheck.quadratic.training import feature_map
+from theorycheck.quadratic.training import feature_map, linear_model
 from theorycheck.seeding import generator
 
 
@@ -74,9 +73,7 @@ def test_online_sgd_and_least_squares_approach_the_population_fit(kind):
     p = m + 1 if kind == "rf" else m * d + 1
 
     def model(theta, c):
-        if kind == "rf":
-            return RandomFeatures(W, theta, act, c)
-        return NeuralTangent(W, theta.reshape(m, d), act, c)
+        return linear_model(kind, W, act, theta, c)
 
     n = 20_000 * 32  # samples seen by SGD and by least squares
     for theta, c in (
@@ -90,3 +87,20 @@ def test_online_sgd_and_least_squares_approach_the_population_fit(kind):
         assert eps.high >= exact.eps
         assert eps.estimate <= exact.eps * (1 + 10 * p / n) + (eps.high - eps.low)
         assert mc.S().estimate == pytest.approx(exact.S, rel=0.03)
+
+
+@pytest.mark.parametrize("kind", ["rf", "nt"])
+def test_linear_model_is_the_model_of_the_feature_map(kind):
+    """linear_model(kind, ...) evaluates features(X) @ theta + c, in feature_map's order."""
+    rng = generator(11, "linear-model", kind)
+    d, m = 6, 5
+    W = sample_first_layer(d, m, rng)
+    act = get_activation("gelu")
+    feats = feature_map(kind, W, act)
+    X = rng.standard_normal((7, d))
+    theta = rng.standard_normal(feats(X).shape[1])
+    np.testing.assert_allclose(
+        linear_model(kind, W, act, theta, 0.3).value(X), feats(X) @ theta + 0.3, rtol=1e-12
+    )
+    with pytest.raises(ValueError, match="kind"):
+        linear_model("nn", W, act, theta, 0.0)

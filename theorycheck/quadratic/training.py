@@ -30,7 +30,7 @@ import numpy as np
 
 from theorycheck.errors import check_int, check_real
 from theorycheck.quadratic.frobenius import quadratic_form_metrics
-from theorycheck.quadratic.models import QuadraticForm
+from theorycheck.quadratic.models import NeuralTangent, QuadraticForm, RandomFeatures
 from theorycheck.quadratic.random_features import solve_psd
 from theorycheck.quadratic.targets import QuadraticTarget, sample_inputs
 
@@ -38,6 +38,7 @@ __all__ = [
     "QuadraticNetwork",
     "feature_map",
     "least_squares",
+    "linear_model",
     "network_gradients",
     "online_sgd_linear",
     "train_quadratic_network",
@@ -158,6 +159,17 @@ def feature_map(kind: str, W: np.ndarray, activation) -> Callable[[np.ndarray], 
         return lambda X: (activation.dsigma(X @ W.T)[:, :, None] * X[:, None, :]).reshape(
             len(X), -1
         )
+    raise ValueError(f"kind must be rf or nt, got {kind!r}")
+
+
+def linear_model(kind: str, W: np.ndarray, activation, theta: np.ndarray, c: float):
+    """The RF or NT model whose features :func:`feature_map` gives, with coefficients theta (p,)
+    in that feature order and intercept c (what :func:`least_squares` and
+    :func:`online_sgd_linear` return)."""
+    if kind == "rf":
+        return RandomFeatures(W, theta, activation, c)
+    if kind == "nt":
+        return NeuralTangent(W, np.reshape(theta, W.shape), activation, c)
     raise ValueError(f"kind must be rf or nt, got {kind!r}")
 
 
