@@ -79,7 +79,12 @@ def law_summary(x, base: dict) -> dict:
 TRAIN = {"n_train": 100, "batch": 10, "epochs": 3, "lr": 10.0}
 
 
-def clusters_task(spec: NetworkSpec, n_test: int, rng) -> TeacherTask:
+#: Test inputs of a trained network's task where a simulation needs no more: the first is the
+#: input it attacks or differentiates at, all give the test error.
+TRAINED_TEST_INPUTS = 100
+
+
+def clusters_task(spec: NetworkSpec, rng, n_test: int = TRAINED_TEST_INPUTS) -> TeacherTask:
     """A fresh :func:`cluster_task` with ``TRAIN['n_train']`` training and ``n_test`` test inputs
     on the sphere of the spec's scaling."""
     return cluster_task(spec.d, TRAIN["n_train"], n_test, rng, radius=input_radius(spec))

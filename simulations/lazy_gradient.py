@@ -46,9 +46,6 @@ from theorycheck.verdicts import bound_verdict
 
 #: One network and one input per call: NumPy (BLAS) beats numba's thread start-up at these sizes.
 PATH = "reference"
-#: Test inputs of the ``trained`` family's task: the first is the input of the gradient, all give
-#: the test error.
-TRAINED_TEST_INPUTS = 100
 #: Networks per block at d <= 2, where the lemma's failure at W0 is a matter of counting.
 SMALL_D_NETWORKS = 100
 #: Restarts of the gradient-shrinking search (the W0 pattern plus random patterns).
@@ -125,7 +122,7 @@ class LazyGradient(Simulation):
                 "trained_deviation": np.nan,
             }
             if rep < config.trained_per_block:
-                task = clusters_task(spec, TRAINED_TEST_INPUTS, rng)
+                task = clusters_task(spec, rng)
                 res = train_trained(net, task, config.C0, rng, PATH)
                 # A fresh input: Lemma 4.2 is "for any x", and W is trained on other inputs.
                 row["grad_trained"] = norm(res.W, X=task.X_test[:1])

@@ -205,7 +205,7 @@ class LazyRobustError(Simulation):
         for rep in range(config.networks_per_block):
             net = sample_network(spec, rng)
             # One task per network for every family (untrained W are at chance on it).
-            task = clusters_task(spec, config.n_test, rng)
+            task = clusters_task(spec, rng, config.n_test)
             weights = {"W0": net.W, "random-sphere": perturb(net, R_ball, "random-sphere", rng,
                                                             path=PATH)}  # fmt: skip
             if rep < config.trained_per_block:

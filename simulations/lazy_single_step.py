@@ -58,8 +58,6 @@ PATH = "reference"
 FAMILIES = ("W0", "random-sphere", "worst-output", "robustifying", "trained")
 #: Fig. 3 of Wang et al.: C0 values of the sweep (on the exact samplers).
 C0_SWEEP = (10.0, 20.0, 30.0, 40.0)
-#: Test inputs of a trained network's task: the first is attacked, all give the test error.
-TRAINED_TEST_INPUTS = 100
 #: Largest pre-asymptotic drift of a fitted exponent accepted (as in init-gradient).
 RATE_TOLERANCE = 0.1
 N_BOOT = 1000
@@ -140,7 +138,7 @@ class LazySingleStep(InitPathSimulation):
             }
             test_error = {}
             if rep < config.trained_per_block:
-                task = clusters_task(spec, TRAINED_TEST_INPUTS, rng)
+                task = clusters_task(spec, rng)
                 res = train_trained(net, task, config.C0, rng, config.path)
                 points["trained"] = (res.W, task.X_test[:1])
                 test_error["trained"] = res.test_error

@@ -188,7 +188,7 @@ def test_the_trained_family_generalises_on_the_cluster_task():
 
     rng = generator(6, "trained-family")
     net = sample_network(NetworkSpec(d=50, m=400), rng)
-    task = clusters_task(net.spec, 300, rng)
+    task = clusters_task(net.spec, rng, 300)
     res = train_trained(net, task, 10.0, rng, "reference")
     assert res.test_error <= 0.1 and res.train_error <= 0.1
     assert res.max_row_deviation <= res.radius * (1 + 1e-12)
