@@ -99,3 +99,15 @@ def train_trained(net: Network, task: TeacherTask, C0: float, rng, path: str) ->
         epochs=TRAIN["epochs"], rng=rng, batch=TRAIN["batch"], X_test=task.X_test,
         y_test=task.y_test, path=path,
     )  # fmt: skip
+
+
+def trained_note(df) -> str:
+    """A verdict note: the trained networks' mean test error on their task (they generalise),
+    from the ``test_error`` column (NaN for other families); '' for blocks stored without it."""
+    err = df["test_error"].dropna() if "test_error" in df else df.iloc[:0, :0]
+    if len(err) == 0:
+        return ""
+    return (
+        f"trained W: mean test error {err.mean():.3f} over {len(err)} networks on two classes "
+        "on the sphere"
+    )

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from bounds import get_bound
-from simulations._common import clusters_task, law_summary, main, train_trained
+from simulations._common import clusters_task, law_summary, main, train_trained, trained_note
 from theorycheck.forward import output_and_gradient
 from theorycheck.lazy_ball import lazy_radius, perturb
 from theorycheck.network import NetworkSpec, sample_inputs, sample_network
@@ -156,7 +156,7 @@ class LazyGradient(Simulation):
                     if col == "grad_init":
                         notes.append(f"exact P(||grad f(W0)|| < sqrt(d)/4) = {p_init:.3g}")
                     if col == "grad_trained":
-                        notes.append(_trained_note(df))
+                        notes.append(trained_note(df))
                     if kind == "search":
                         notes.append(
                             "a search: VIOLATED is conclusive (attained W), HOLDS is not; the "
@@ -204,17 +204,6 @@ class LazyGradient(Simulation):
         ]  # fmt: skip
         drawn = {r["figure"] for r in summary}
         return Evaluation(verdicts, pd.DataFrame(summary), [f for f in figures if f.name in drawn])
-
-
-def _trained_note(df: pd.DataFrame) -> str:
-    """The trained family's mean train and test error at this grid point (it generalises)."""
-    if "test_error" not in df:  # blocks stored before the test error was
-        return ""
-    t = df.dropna(subset=["test_error"])
-    return (
-        f"trained on two classes on the sphere: mean train error {t['train_error'].mean():.3f}, "
-        f"test error {t['test_error'].mean():.3f} ({len(t)} networks)"
-    )
 
 
 SIMULATION = LazyGradient()

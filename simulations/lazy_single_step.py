@@ -41,7 +41,13 @@ import numpy as np
 import pandas as pd
 
 from bounds import get_bound
-from simulations._common import InitPathSimulation, clusters_task, main, train_trained
+from simulations._common import (
+    InitPathSimulation,
+    clusters_task,
+    main,
+    train_trained,
+    trained_note,
+)
 from theorycheck.attack import first_sign_flip
 from theorycheck.exact import sample_init_statistics
 from theorycheck.exact_span import sample_perturbed_statistics, worst_output_weights
@@ -188,7 +194,7 @@ class LazySingleStep(InitPathSimulation):
                 note = "inside" if window else "outside"
                 verdicts.append(replace(row, note="; ".join(filter(None, (
                     row.note, f"{note} the width window (C3 = C4 = 1)",
-                    _trained_note(sub) if family == "trained" else "",
+                    trained_note(sub),
                     "C2 is a free constant (it may depend on C0): the default 5/4 is tested here, "
                     "the O(1) behaviour over d in the rate row")))))  # fmt: skip
         for (m, C0, family), groups in sorted(by.items()):
@@ -254,14 +260,6 @@ class LazySingleStep(InitPathSimulation):
         ]  # fmt: skip
         drawn = {r["figure"] for r in summary}
         return Evaluation(verdicts, pd.DataFrame(summary), [f for f in figures if f.name in drawn])
-
-
-def _trained_note(sub: pd.DataFrame) -> str:
-    """The trained networks' mean test error on their task (they generalise)."""
-    err = sub["test_error"].dropna() if "test_error" in sub else pd.Series(dtype=float)
-    if err.empty:
-        return ""
-    return f"trained W: mean test error {err.mean():.3f} on two classes on the sphere"
 
 
 def _column(df: pd.DataFrame, col: str) -> np.ndarray:

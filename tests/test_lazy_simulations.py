@@ -243,7 +243,7 @@ def test_lazy_gradient_verdicts(gradient_data):
     assert all("upper estimate" in v.statistic or "search" in v.note for v in shrink)
     assert {"grad-norm", "below-bound", "trained-error"} == {f.name for f in ev.figures}
     trained = [v for v in rows if v.params()["W"] == "trained W"]
-    assert trained and all("test error" in v.note for v in trained)
+    assert trained and all("trained W: mean test error" in v.note for v in trained)
 
 
 # -- lazy-single-step -------------------------------------------------------------------------
