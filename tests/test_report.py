@@ -454,3 +454,24 @@ def test_fit_rows_without_points_carry_only_the_fitted_line():
     assert [r["fitted"] for r in line] == [p["fitted"] for p in points]
     # Local slopes are never linked: their figure is not the statistic's.
     assert "fitted" not in fit.summary_rows({"figure": "slopes"}, local=True, verdict=row)[0]
+
+
+def test_timing_table_totals_only_recorded_times_and_says_so():
+    from types import SimpleNamespace
+
+    from reports.tables import timing_table
+
+    def sim(sid, seconds):
+        cfgs = [{"id": f"{sid}-{k}", "config": {}, "blocks": 2, "seconds": t}
+                for k, t in enumerate(seconds)]  # fmt: skip
+        return SimpleNamespace(id=sid, meta={"configs": cfgs, "evaluate_seconds": 0.5})
+
+    data = SimpleNamespace(simulations=[sim("a", [30.0, 10.0]), sim("b", [20.0, None])])
+    rows = timing_table(data).rows
+    assert rows[0][3:5] == ["40.0 s", "100%"]  # b's total is unknown: a holds all the known time
+    assert rows[1][3:5] == ["not recorded", ""]
+    assert rows[-1][0].text == "1 of 2 recorded" and rows[-1][3].text == "40.0 s"
+    data = SimpleNamespace(simulations=[sim("a", [30.0, 10.0]), sim("b", [20.0, 40.0])])
+    rows = timing_table(data).rows
+    assert [r[4] for r in rows[:2]] == ["40%", "60%"]
+    assert rows[-1][0].text == "all" and rows[-1][3].text == "100.0 s"
