@@ -61,7 +61,6 @@ from theorycheck.verdicts import bound_verdict, rate_verdict
 
 #: One network and one input per call: NumPy (BLAS) beats numba's thread start-up at these sizes.
 PATH = "reference"
-FAMILIES = ("W0", "random-sphere", "worst-output", "robustifying", "trained")
 #: Fig. 3 of Wang et al.: C0 values of the sweep (on the exact samplers).
 C0_SWEEP = (10.0, 20.0, 30.0, 40.0)
 #: Largest pre-asymptotic drift of a fitted exponent accepted (as in init-gradient).
