@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from theorycheck import _worker
-from theorycheck.errors import check_int
 from theorycheck.progress import Progress
 from theorycheck.provenance import provenance
+from theorycheck.run_arguments import check_run_arguments
 from theorycheck.seeding import generator
 from theorycheck.simulation import PROFILES, Simulation, config_dict, config_id
 from theorycheck.store import ResultsStore
@@ -114,8 +114,8 @@ def run(
         from theorycheck.errors import UserInputError
 
         raise UserInputError(f"profile must be one of {', '.join(PROFILES)}; got {profile!r}")
-    seed = check_int("seed", seed, minimum=0)
-    workers = check_int("workers", workers)
+    seed, workers, alpha = check_run_arguments(simulations, seed=seed, workers=workers,
+                                               alpha=alpha, path=path, out=out)  # fmt: skip
     store = ResultsStore(out)
     store.check_writable()
     t0 = time.monotonic()
