@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import time
 
+from simulations.lazy_gradient import LazyGradient, LazyGradientConfig
 from simulations.lazy_sign_flips import LazySignFlips, SignFlipConfig
+from simulations.quadratic_rf import QuadraticRF, RFConfig
 
 
 class TinySignFlips(LazySignFlips):
@@ -38,3 +40,25 @@ class SlowTinySignFlips(TinySignFlips):
     def measure(self, config, rng):
         time.sleep(self.delay)
         return super().measure(config, rng)
+
+
+class TinyQuadraticRF(QuadraticRF):
+    """quadratic-rf at one grid line, d = 30: large enough that OpenBLAS splits its products
+    over 2 threads (without the runner's one-thread pin, 2 BLAS threads change the last bits of
+    the end-to-end columns), small enough for a test (about 0.3 s a block)."""
+
+    def _configs(self, profile):
+        yield RFConfig("relu", 30, (0.5, 2.0), 1.0, 1.0, 0.0, 4000, 5, 2, 0.1, 0.05)
+
+
+class TinyLazyGradient(LazyGradient):
+    """lazy-gradient (networks trained in the lazy ball) on one tiny grid point, 2 blocks."""
+
+    def _configs(self, profile):
+        yield LazyGradientConfig(10, 100, 10.0, (0.1,), 3, 1, 2)
+
+
+class ManyTinySignFlips(TinySignFlips):
+    """TinySignFlips with 8 blocks per config: a run long enough to interrupt at random points."""
+
+    n_blocks = 8

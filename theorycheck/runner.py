@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from theorycheck import _worker
+from theorycheck.integrity import blocks_to_compute
 from theorycheck.progress import Progress
 from theorycheck.provenance import provenance
 from theorycheck.run_arguments import check_run_arguments
@@ -31,6 +32,7 @@ from theorycheck.verdicts import (
     verdict_frame,
     with_conditions,
 )
+from theorycheck.writes import remove_stale_temp_files
 
 __all__ = ["RunResult", "Task", "local_executor", "run", "run_block"]
 
@@ -118,9 +120,10 @@ def run(
                                                alpha=alpha, path=path, out=out)  # fmt: skip
     store = ResultsStore(out)
     store.check_writable()
+    remove_stale_temp_files(store.root)  # left by killed runs
     t0 = time.monotonic()
     tasks = list(_tasks(simulations, profile, seed, path))
-    todo = [t for t in tasks if not store.has_block(t.simulation.id, t.cfg_id, seed, t.block)]
+    todo = blocks_to_compute(store, tasks)  # missing, or stored but failing verification
     bar = Progress(len(todo), label=f"theorycheck run ({profile})", enabled=progress)
     root = str(store.root)
     if executor is None and workers > 1:
@@ -205,7 +208,7 @@ def collect_verdicts(
     rows: list[VerdictRow] = []
     sims = []
     for path in sorted(store.root.glob(f"*/verdicts-{profile}-s{seed}.parquet")):
-        df = pd.read_parquet(path)
+        df = store.read_table(f"{path.parent.name}/{path.stem}")  # verified
         sims.append(path.parent.name)
         rows.extend(VerdictRow(**rec) for rec in df.to_dict("records"))
     table = verdict_frame(apply_holm(rows, alpha))
