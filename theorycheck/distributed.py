@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from theorycheck import interrupts
 from theorycheck.errors import UserInputError
 from theorycheck.provenance import package_version
 from theorycheck.store import ResultsStore
@@ -223,11 +224,15 @@ def dask_executor(
     cluster = None
     if kind == "local":
         threads = numba_thread_budget(os.cpu_count() or 1, where)
-        cluster = distributed.LocalCluster(
-            n_workers=where, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
-            silence_logs=logging.ERROR, env={"NUMBA_NUM_THREADS": str(threads)},
-        )  # fmt: skip
-        client = distributed.Client(cluster)
+        # A Ctrl-C during start-up waits for it (a half-started cluster fails to close), and the
+        # workers start with SIGINT blocked: the terminal's Ctrl-C reaches only this process.
+        with interrupts.deferred(), interrupts.children_shielded():
+            cluster = distributed.LocalCluster(
+                n_workers=where, threads_per_worker=1, processes=True,
+                dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
+                env={"NUMBA_NUM_THREADS": str(threads)},
+            )  # fmt: skip
+            client = distributed.Client(cluster)
     else:
         client = reason = None
         try:
@@ -241,6 +246,7 @@ def dask_executor(
                 f"--scheduler {address!r}: cannot reach a dask scheduler there ({reason})"
             )
     try:
+        interrupts.check()
         bad = version_mismatches(client.get_versions(packages=["theorycheck"]), package_version())
         if bad:
             raise UserInputError(
@@ -252,6 +258,7 @@ def dask_executor(
             check_results_dir(client, results_dir)
         yield DistributedExecutor(client, retries=retries)
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        with interrupts.deferred():  # closed in order even if Ctrl-C lands here
+            client.close()
+            if cluster is not None:
+                cluster.close()

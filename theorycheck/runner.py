@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
-from theorycheck import _worker
+from theorycheck import _worker, interrupts
 from theorycheck.integrity import blocks_to_compute
 from theorycheck.progress import Progress
 from theorycheck.provenance import provenance
@@ -90,6 +90,7 @@ def _evaluation_name(sim_id: str, what: str, profile: str, seed: int) -> str:
     return f"{sim_id}/{what}-{profile}-s{seed}"
 
 
+@interrupts.deferring  # SIGINT/SIGTERM stop the run between blocks (Interrupted)
 def run(
     simulations: list[Simulation],
     *,
@@ -134,16 +135,20 @@ def run(
     try:
         if executor is None:
             for t in todo:
+                interrupts.check()
                 bar.advance(run_block(t, root))
         else:
-            futures = [executor.submit(run_block, t, root) for t in todo]
+            with interrupts.children_shielded():  # a terminal's Ctrl-C reaches only this process
+                futures = [executor.submit(run_block, t, root) for t in todo]
             for fut in as_completed(futures):
                 bar.advance(fut.result())
+                interrupts.check()
     finally:
         if owned:
             executor.shutdown(cancel_futures=True)
 
     for sim in simulations:
+        interrupts.check()
         configs = _configs(sim, profile, path)
         data = {
             cfg: store.read_blocks(sim.id, config_id(cfg), seed, sim.blocks(cfg)) for cfg in configs
@@ -159,6 +164,7 @@ def run(
         rows = ev.verdicts if conditions is None else with_conditions(ev.verdicts, conditions)
         store.write_table(_evaluation_name(sim.id, "verdicts", profile, seed),
                           verdict_frame(rows), meta)  # fmt: skip
+    interrupts.check()
     invocation = {
         "seconds": round(time.monotonic() - t0, 1),
         "computed_blocks": len(todo),
@@ -176,7 +182,7 @@ def local_executor(workers: int) -> ProcessPoolExecutor:
     # spawn, not fork: forking a process whose OpenMP runtime is live aborts the child.
     return ProcessPoolExecutor(
         workers, mp_context=multiprocessing.get_context("spawn"),
-        initializer=_worker.pin_threads, initargs=(threads,),
+        initializer=_worker.init_worker, initargs=(threads, os.getpid()),
     )  # fmt: skip
 
 
