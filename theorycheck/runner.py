@@ -16,6 +16,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from theorycheck import _worker, interrupts
 from theorycheck.integrity import blocks_to_compute
@@ -54,7 +55,10 @@ def run_block(task: Task, root: str) -> str:
     sim = task.simulation
     rng = generator(task.seed, sim.id, task.cfg_id, task.block)
     t0 = time.perf_counter()
-    df = sim.measure(task.config, rng)
+    # One BLAS thread whatever the worker count: OpenBLAS's reductions depend on its thread
+    # count, so the stored bits would otherwise depend on the backend (quadratic-rf, -nn).
+    with threadpool_limits(limits=1, user_api="blas"):
+        df = sim.measure(task.config, rng)
     # Wall time of the measurement, for the report's provenance (where the time goes); it is
     # metadata, never part of the stored numbers.
     seconds = round(time.perf_counter() - t0, 3)
