@@ -122,6 +122,18 @@ def test_memory_guards_refuse_before_allocating():
     raises_naming("n", sample_init_statistics, NetworkSpec(d=10, m=10), 10**12, generator(0))
     msg = raises_naming("n*d", sample_inputs, NetworkSpec(d=10**6, m=3), 10**6, generator(0))
     assert "GiB" in msg
+    from theorycheck.exact_span import sample_perturbed_statistics
+    from theorycheck.quadratic.targets import sample_first_layer, sample_target
+    from theorycheck.quadratic.targets import sample_inputs as quadratic_inputs
+    from theorycheck.training import cluster_task, teacher_task
+
+    raises_naming("m", sample_perturbed_statistics, spec, 1, generator(0), family="worst-output",
+                  C0=1.0)  # fmt: skip
+    raises_naming("d", sample_target, 10**6, generator(0))
+    raises_naming("m*d", sample_first_layer, 10**6, 10**6, generator(0))
+    raises_naming("n*d", quadratic_inputs, 10**6, 10**6, generator(0))
+    raises_naming("n_train", teacher_task, 10**6, 10**6, 0, generator(0))
+    raises_naming("n_train", cluster_task, 10**6, 10**6, 0, generator(0))
     # Sizes within the budget still run.
     out = sample_init_statistics(NetworkSpec(d=10, m=100), 3, generator(0), radii=(0.1,))
     assert out.f.shape == (3,)
