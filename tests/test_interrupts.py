@@ -121,3 +121,39 @@ def test_workers_die_with_a_killed_parent(backend, tmp_path):
     before = set(root.rglob("block-*.parquet"))
     time.sleep(1.0)
     assert set(root.rglob("block-*.parquet")) == before  # nobody writes blocks any more
+
+
+class _SignalsItself(ManyTinySignFlips):
+    """Sends itself ``signals`` SIGINTs while measuring the block ``at`` (a numba kernel follows
+    each signal: the interrupt lands as a compiled function runs)."""
+
+    def __init__(self, at: int, signals: int = 1):
+        self.at, self.signals, self.measured = at, signals, 0
+
+    def measure(self, config, rng):
+        self.measured += 1
+        if self.measured == self.at:
+            for _ in range(self.signals):
+                os.kill(os.getpid(), signal.SIGINT)
+        return super().measure(config, rng)
+
+
+def test_from_python_a_signal_stops_run_after_the_block_and_restores_the_handler(tmp_path):
+    from theorycheck.interrupts import Interrupted
+
+    before = signal.getsignal(signal.SIGINT)
+    sim = _SignalsItself(at=3)
+    with pytest.raises(Interrupted):
+        run([sim], seed=0, out=tmp_path, progress=False)
+    assert sim.measured == 3  # the block in progress finished, no other started
+    assert len(list(tmp_path.glob("lazy-sign-flips/*/block-*.parquet"))) == 3
+    assert signal.getsignal(signal.SIGINT) is before
+    # A second signal from Python raises KeyboardInterrupt at once (here in the middle of the
+    # block) instead of ending the interpreter as the CLI does.
+    with pytest.raises(KeyboardInterrupt) as info:
+        run([_SignalsItself(at=1, signals=2)], seed=0, out=tmp_path / "two", progress=False)
+    assert not isinstance(info.value, Interrupted)
+    assert not list((tmp_path / "two").glob("lazy-sign-flips/*/block-*.parquet"))
+    assert signal.getsignal(signal.SIGINT) is before
+    resumed = run([ManyTinySignFlips()], seed=0, out=tmp_path, progress=False)
+    assert resumed.reused_blocks == 3

@@ -199,7 +199,8 @@ def _cmd_conditions(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    previous = interrupts.install()  # first: a Ctrl-C from here on ends in one line, exit 130
+    # First of all: a Ctrl-C from here on ends in one line and exit 130.
+    previous = interrupts.install(hard_exit=True)
     try:
         return _main(argv)
     finally:

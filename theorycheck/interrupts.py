@@ -9,9 +9,11 @@ Standard library only, so that the command line installs it before its first hea
   the flag and prints the one line at once; :func:`check` raises :class:`Interrupted` between
   blocks, after the blocks in flight are stored. Nothing is raised inside a numba kernel or a
   dask call (a ``KeyboardInterrupt`` raised as a compiled function returns surfaced as
-  ``SystemError: CPUDispatcher(...) returned a result with an exception set``). A second signal
-  ends the process at once (``os._exit(130)``): blocks are written atomically, local workers die
-  with their parent, and a rerun removes the temporary files of blocks that were in flight.
+  ``SystemError: CPUDispatcher(...) returned a result with an exception set``). Under the CLI a
+  second signal ends the process at once (``os._exit(130)``): blocks are written atomically,
+  local workers die with their parent, and a rerun removes the temporary files of blocks that
+  were in flight. Called from Python (a notebook), a second signal raises ``KeyboardInterrupt``
+  instead, so that the interpreter survives.
 * :func:`children_shielded`: SIGINT blocked while worker processes are started, so that they
   inherit a blocked SIGINT: a Ctrl-C in the terminal, sent to the whole process group, reaches
   only the parent, which stops them in order (no traceback from each worker).
@@ -54,6 +56,7 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _received: list[int] = []  # signals received since install() / the outermost deferred()
 _announced: list[bool] = []  # [True] once MESSAGE was written
 _deferring = 0
+_hard_exit: list[bool] = [False]  # the CLI's handler: a repeated signal ends the process
 
 
 class Interrupted(KeyboardInterrupt):
@@ -76,10 +79,10 @@ def announced() -> bool:
 
 def _handler(signum, frame) -> None:
     _received.append(signum)
-    if len(_received) > 1:  # the user insists: stop now
+    if len(_received) > 1 and _hard_exit[0]:  # the user insists: stop now
         announce()
         os._exit(EXIT_CODE)
-    if _deferring:
+    if _deferring and len(_received) == 1:
         announce()
         return  # the runner stops at the next block boundary
     raise KeyboardInterrupt
@@ -89,13 +92,15 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def install() -> dict:
+def install(hard_exit: bool = False) -> dict:
     """Route SIGINT and SIGTERM through a fresh flag (main thread only; elsewhere a no-op).
-    Returns the handlers it replaced, for :func:`restore`."""
+    ``hard_exit`` (the CLI): a repeated signal ends the process at once. Returns the handlers it
+    replaced, for :func:`restore`."""
     if not _in_main_thread():
         return {}
     _received.clear()
     _announced.clear()
+    _hard_exit[0] = hard_exit
     previous = {sig: signal.getsignal(sig) for sig in _SIGNALS}
     for sig in _SIGNALS:
         signal.signal(sig, _handler)
@@ -104,6 +109,8 @@ def install() -> dict:
 
 def restore(previous: dict) -> None:
     """Put back the handlers :func:`install` replaced."""
+    if previous:
+        _hard_exit[0] = False
     for sig, h in previous.items():
         if h is not None:
             signal.signal(sig, h)
