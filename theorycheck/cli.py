@@ -10,22 +10,23 @@ is imported before :func:`main` has installed the interrupt handler
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import os
 import sys
-import textwrap
 from typing import TYPE_CHECKING
 
 from theorycheck import interrupts
 
 if TYPE_CHECKING:
+    import argparse
+
     import pandas as pd
 
 DEFAULT_OUT = "theorycheck-results"
 
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+
     p = argparse.ArgumentParser(
         prog="theorycheck",
         description="Monte Carlo verification of adversarial-robustness theorems for two-layer "
@@ -71,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_list() -> None:
+    import textwrap
+
     from simulations import REGISTRY
 
     for sim in REGISTRY.values():
@@ -83,6 +86,8 @@ def _cmd_list() -> None:
 
 
 def _cmd_bounds() -> None:
+    import textwrap
+
     from bounds import catalog_frame
 
     for info in catalog_frame().to_dict("records"):
@@ -142,6 +147,8 @@ def claim_conditions(claim: str, parameters: dict) -> bool | None:
 
 
 def _cmd_run(args) -> None:
+    import contextlib
+
     from simulations import REGISTRY, get_simulation
     from theorycheck.errors import UserInputError
     from theorycheck.runner import run
