@@ -30,20 +30,26 @@ _SCRIPT = textwrap.dedent(
     from _tiny import TinyLazyGradient, TinyQuadraticRF, TinySignFlips
     from theorycheck.runner import run
 
+    def blas_threads():
+        from threadpoolctl import threadpool_info
+
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
     root, mode = sys.argv[1], sys.argv[2]
     sims = [TinySignFlips(), TinyQuadraticRF(), TinyLazyGradient()]
+    workers = None
     if mode == "dask":
         from theorycheck.distributed import dask_executor
 
         with dask_executor("local:2", results_dir=root) as executor:
             run(sims, seed=11, out=root, executor=executor, progress=False)
+            workers = list(executor.client.run(blas_threads).values())
     else:
         run(sims, seed=11, out=root, workers=int(mode), progress=False)
     import numba
-    from threadpoolctl import threadpool_info
 
-    blas = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
-    print(json.dumps({"numba": numba.get_num_threads(), "blas": blas}))
+    print(json.dumps({"numba": numba.get_num_threads(), "blas": blas_threads(),
+                      "dask_workers_blas": workers}))
     """
 )
 
@@ -87,6 +93,8 @@ def test_stored_numbers_are_bit_identical_across_threads_workers_and_dask(tmp_pa
     for name in ("2 workers", "dask local:2"):
         threads[name] = _finish(_start(roots[name], *variants[name]))
     assert threads["1 thread"]["numba"] == 1 and set(threads["1 thread"]["blas"]) == {1}
+    # Every BLAS library of every dask worker (numpy's, scipy's) on one thread for good.
+    assert [set(w) for w in threads["dask local:2"]["dask_workers_blas"]] == [{1}, {1}]
     # The 2-thread process really had 2 BLAS and 2 numba threads at hand (on >= 2 cores).
     if (os.cpu_count() or 1) >= 2:
         assert threads["2 threads"]["numba"] == 2 and set(threads["2 threads"]["blas"]) == {2}

@@ -17,7 +17,9 @@ whose task raised is retried ``retries`` times.
 Oversubscription: each dask worker thread runs one block at a time, and the block's numba kernels
 use ``max(1, cpu_count // dask threads on that host)`` threads (a worker plugin computes the
 budget on the worker and sets ``NUMBA_NUM_THREADS`` before numba is imported there; every task
-pins its own thread, since numba's thread count is per calling thread). The numba on-disk cache
+pins its own thread, since numba's thread count is per calling thread). BLAS runs on one thread
+on every worker (the plugin sets it for good), as it does inside every block's measurement, so
+the stored bits never depend on a BLAS thread count. The numba on-disk cache
 (kernels are ``njit(cache=True)``) sits next to the installed sources, so the worker processes
 of one machine share it; on a cluster with a shared filesystem ``NUMBA_CACHE_DIR`` in the
 workers' environment shares it across machines.
@@ -97,6 +99,20 @@ def _pin_numba_threads(n_threads: int) -> None:
         os.environ["NUMBA_NUM_THREADS"] = str(n_threads)
 
 
+def _one_blas_thread() -> None:
+    """Worker side: BLAS on one thread for good. Each block's measurement pins it to one thread
+    and then restores the count it found (:func:`theorycheck.runner.run_block`); on a worker
+    running several blocks at once in threads, a restore to more threads in one block would
+    otherwise land while another block's products run. BLAS libraries loaded later (scipy's
+    own OpenBLAS) read the environment when they load."""
+    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
+        os.environ[var] = "1"
+    import numpy  # noqa: F401  (loads the BLAS library, so that the limit applies to it)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
+
+
 def _pinned_call(fn: Callable, *args, **kwargs):
     """Worker side: run ``fn`` with this thread's numba thread count set to the budget."""
     if _NUMBA_THREADS is not None:
@@ -122,6 +138,7 @@ def _plugin_class(distributed):
             except Exception:  # an old scheduler: count this worker alone
                 threads = worker.state.nthreads
             _pin_numba_threads(numba_thread_budget(os.cpu_count() or 1, threads))
+            _one_blas_thread()
 
     return PinNumbaThreads
 
