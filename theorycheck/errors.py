@@ -39,8 +39,9 @@ def check_numbers(
     ``low`` to ``high`` (ends open or closed); otherwise a :class:`UserInputError` of one line
     naming ``name``, the allowed range and the first bad entry.
 
-    Booleans, strings, None and complex numbers are not numbers here. Reference: the
-    "Reliability" rules of docs/ (a user error is one line naming the parameter).
+    Booleans, strings, None and complex numbers are not numbers here. Reference:
+    docs/user-guide.md, "When something goes wrong" (a user error is one line naming the
+    parameter, exit code 2).
     """
     domain = _interval(low, high, low_open, high_open) + (" (integer)" if integer else "")
     try:

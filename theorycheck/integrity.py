@@ -8,6 +8,8 @@ A file is used only after :func:`verify` has recomputed both and found them equa
 a flipped bit, a truncated or garbled file, or a block copied under another block's name is
 *bad*, never read as data. The runner recomputes a bad block (one line naming the file); a bad
 table stops the reader with one line naming the file and the command that rebuilds it.
+
+Reference: docs/user-guide.md, "When something goes wrong".
 """
 
 from __future__ import annotations

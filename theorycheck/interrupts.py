@@ -20,6 +20,8 @@ Standard library only, so that the command line installs it before its first hea
 * :func:`die_with_parent` (in each local worker): ``PR_SET_PDEATHSIG`` = SIGKILL on Linux, a
   watchdog thread polling the parent elsewhere, so that a killed parent leaves no worker
   computing blocks.
+
+Reference: docs/user-guide.md, "When something goes wrong".
 """
 
 from __future__ import annotations

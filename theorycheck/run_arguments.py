@@ -2,6 +2,8 @@
 
 Every numeric argument goes through :mod:`theorycheck.errors` (finite, in range, named); the
 results directory must name one (an empty ``--out`` would write into the current directory).
+
+Reference: docs/user-guide.md, "When something goes wrong".
 """
 
 from __future__ import annotations

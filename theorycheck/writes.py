@@ -10,6 +10,8 @@ Temporary files are named ``.tmp-<kind><host>~<pid>~<random><suffix>``: a run re
 the ones whose writer is gone (:func:`remove_stale_temp_files`): a process of this host that no
 longer exists, or any file older than a day (a writer on another host sharing the directory). A
 live concurrent run's temporary files are left alone.
+
+Reference: docs/user-guide.md, "When something goes wrong".
 """
 
 from __future__ import annotations
