@@ -44,6 +44,10 @@ CLI_CASES = [
     (["run", "init-output", "--workers", "0", "--no-report"], "workers"),
     (["run", "init-output", "--out", "", "--no-report"], "--out"),
     (["run", "init-output", "--out", "  ", "--no-report"], "--out"),
+    (["run", "init-output", "--out", "/dev/null/results", "--no-report"], "--out"),
+    (["run", "init-output", "--seed", "x", "--no-report"], "--seed"),  # argparse, in one line
+    (["run", "--profile", "huge"], "--profile"),
+    (["report", "--results", ""], "--results"),
     (["bench", "--seed", "-1"], "--seed"),
     (["bench", "--seed", str(2**64)], "--seed"),
     (["bench", "--csv", "/nonexistent-dir/bench.csv"], "--csv"),

@@ -27,7 +27,13 @@ DEFAULT_OUT = "theorycheck-results"
 def _parser() -> argparse.ArgumentParser:
     import argparse
 
-    p = argparse.ArgumentParser(
+    class Parser(argparse.ArgumentParser):
+        """argparse with errors in one line (the usage is one --help away)."""
+
+        def error(self, message: str):
+            self.exit(2, f"theorycheck: error: {message} (see `{self.prog} --help`)\n")
+
+    p = Parser(
         prog="theorycheck",
         description="Monte Carlo verification of adversarial-robustness theorems for two-layer "
         "networks (Bubeck et al. 2021; Wang et al. 2022).",
@@ -195,6 +201,10 @@ def _cmd_run(args) -> None:
 
 def _cmd_report(args) -> None:
     from reports import build_report
+    from theorycheck.errors import UserInputError
+
+    if not args.results.strip():  # Path('') is the current directory
+        raise UserInputError("--results must name a results directory, got ''")
 
     print(f"report: {build_report(args.results, args.out)}")
 

@@ -84,7 +84,9 @@ class ResultsStore:
             with tempfile.NamedTemporaryFile(dir=self.root):
                 pass
         except OSError as exc:
-            raise UserInputError(f"cannot write results to {self.root}: {exc.strerror}") from None
+            raise UserInputError(
+                f"cannot write results to {self.root} (--out): {exc.strerror}"
+            ) from None
 
     def _write(self, path: Path, df: pd.DataFrame, meta: dict, identity: dict) -> None:
         table = pa.Table.from_pandas(df, preserve_index=False)
