@@ -28,6 +28,8 @@ from theorycheck.verdicts import (
     DEFAULT_ALPHA,
     VerdictRow,
     apply_holm,
+    family_size,
+    rows_from_frame,
     verdict_frame,
     with_conditions,
 )
@@ -163,7 +165,9 @@ def run(
         "backend": _backend(executor, owned, workers),
         "simulations": [sim.id for sim in simulations],
     }
-    verdicts = collect_verdicts(store, profile, seed, alpha, invocation)
+    verdicts = collect_verdicts(
+        store, profile, seed, alpha, invocation, simulations=[sim.id for sim in simulations]
+    )
     return RunResult(verdicts, root, len(todo), len(tasks) - len(todo), time.monotonic() - t0)
 
 
@@ -195,21 +199,29 @@ def _config_record(store: ResultsStore, sim: Simulation, cfg, seed: int) -> dict
 
 
 def collect_verdicts(
-    store: ResultsStore, profile: str, seed: int, alpha: float, invocation: dict | None = None
+    store: ResultsStore,
+    profile: str,
+    seed: int,
+    alpha: float,
+    invocation: dict | None = None,
+    *,
+    simulations: list[str],
 ) -> pd.DataFrame:
-    """Holm-adjust the verdicts of every simulation stored for (profile, seed); store the table.
+    """Holm-adjust the verdicts of the run's ``simulations`` at (profile, seed); store the table.
 
+    The Holm family is the confirmatory rows of exactly these simulations at this profile: fixed
+    by the run, never by what else happens to be stored in the results directory (a run of one
+    simulation is its own family; ``theorycheck run`` of every simulation is the profile's).
     ``invocation``: the wall time and block counts of the ``run`` call that ends here, kept in
     the table's provenance (the report's run time).
     """
     rows: list[VerdictRow] = []
-    sims = []
-    for path in sorted(store.root.glob(f"*/verdicts-{profile}-s{seed}.parquet")):
-        df = pd.read_parquet(path)
-        sims.append(path.parent.name)
-        rows.extend(VerdictRow(**rec) for rec in df.to_dict("records"))
-    table = verdict_frame(apply_holm(rows, alpha))
-    store.write_table("verdicts", table, provenance(profile=profile, seed=seed, alpha=alpha,
-                                                    simulations=sims,
-                                                    invocation=invocation))  # fmt: skip
+    for sim_id in simulations:
+        path = store.root / sim_id / f"verdicts-{profile}-s{seed}.parquet"
+        rows.extend(rows_from_frame(pd.read_parquet(path)))
+    adjusted = apply_holm(rows, alpha)
+    table = verdict_frame(adjusted)
+    meta = provenance(profile=profile, seed=seed, alpha=alpha, simulations=list(simulations),
+                      family_size=family_size(adjusted), invocation=invocation)  # fmt: skip
+    store.write_table("verdicts", table, meta)
     return table
