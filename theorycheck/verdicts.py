@@ -183,6 +183,8 @@ class VerdictRow:
     se: float = math.nan  # standard error of the estimate where a power statement needs it
     level: float = math.nan  # the row's worst-case test level in its family (alpha / size)
     power: str = ""  # what the test would have caught
+    #: Universal rows: replicates whose certificate does not reach the bound (-1: none given).
+    uncertified: int = -1
 
     def params(self) -> dict:
         return json.loads(self.parameters)
@@ -310,7 +312,8 @@ def universal_verdict(
         exceed_ci_high=c.exceed_ci_high if c is not None else 1.0,
         p_value=w.p_value if w is not None else math.nan,
         p_adjusted=w.p_adjusted if w is not None else math.nan,
-        evidence=",".join(e for e, r in (("search", w), ("certified", c)) if r is not None),
+        test="+".join(t for t, r in (("witness", w), ("certificate", c)) if r is not None),
+        uncertified=c.exceedances if c is not None else -1,
         vacuous=bool(vacuous), note="; ".join(filter(None, parts)),
     )  # fmt: skip
     return _decide(row, alpha)
@@ -711,7 +714,7 @@ def statement_verdict(
 # -- the decision -------------------------------------------------------------------------------
 
 _ENGINE_NOTE = re.compile(
-    r"^(\d+/\d+ exceed the bound|about \d+ replicates in all would settle it"
+    r"^(\d+/\d+ exceed the bound|about \d+ (certified )?replicates in all would settle it"
     r"|the exceedance rate is at gamma; more replicates will not settle it"
     r"|no counterexample found[^;]*|an? (lower|upper) estimate cannot [^;]*)(; )?"
 )
@@ -770,8 +773,7 @@ def _law_power(row: VerdictRow, level: float) -> str:
 def _decide_bound(row: VerdictRow, alpha: float, level: float, kind: str) -> VerdictRow:
     gamma = row.gamma
     if kind == UNIVERSAL:
-        can_hold = row.exceed_ci_high < 1.0 or "certified" in row.evidence
-        can_violate = math.isfinite(row.p_value)
+        can_hold, can_violate = "certificate" in row.test, "witness" in row.test
     else:
         can_hold, can_violate = _can(row.side or "upper", row.bias)
     if can_violate and row.p_adjusted < alpha:
@@ -782,6 +784,10 @@ def _decide_bound(row: VerdictRow, alpha: float, level: float, kind: str) -> Ver
         verdict = Verdict.INCONCLUSIVE
         if kind == UNIVERSAL:
             text = "no counterexample found" if can_violate else "not certified"
+            if can_hold:
+                need = replicates_needed(row.uncertified, row.n, gamma, ROW_CONFIDENCE)
+                if row.uncertified / row.n < gamma and need < 10**8:
+                    text += f"; about {need} certified replicates in all would settle it"
         elif not can_hold:
             text = f"{_article(row.bias)} estimate cannot show that the bound holds"
         elif not can_violate:
@@ -789,10 +795,18 @@ def _decide_bound(row: VerdictRow, alpha: float, level: float, kind: str) -> Ver
         else:
             text = _settle_text(row, alpha)
     power = binomial_power(row.n, gamma, level).text(can_hold, can_violate)
-    detail = _ENGINE_NOTE.sub("", row.note)
+    detail, previous = row.note, None
+    while detail != previous:  # strip every sentence an earlier decision wrote
+        previous, detail = detail, _ENGINE_NOTE.sub("", detail)
+    evidence = row.evidence
+    if kind == UNIVERSAL:  # what decided it: a verified witness, a certificate, or the search
+        evidence = (
+            Evidence.CERTIFIED if verdict == Verdict.HOLDS or not can_violate else Evidence.SEARCH
+        )
     return replace(
-        row, verdict=str(verdict), note="; ".join(filter(None, (text, detail))), power=power
-    )
+        row, verdict=str(verdict), note="; ".join(filter(None, (text, detail))), power=power,
+        evidence=str(evidence),
+    )  # fmt: skip
 
 
 def _settle_text(row: VerdictRow, alpha: float) -> str:
