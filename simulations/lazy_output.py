@@ -37,7 +37,13 @@ from theorycheck.lazy_ball import lazy_radius, perturb, worst_output
 from theorycheck.network import NetworkSpec, sample_inputs, sample_network
 from theorycheck.simulation import Evaluation, FigureSpec
 from theorycheck.stats import mean_z_test
-from theorycheck.verdicts import bound_verdict, comparison_verdict, law_verdict
+from theorycheck.verdicts import (
+    Evidence,
+    Quantifier,
+    bound_verdict,
+    comparison_verdict,
+    law_verdict,
+)
 
 #: Claim id of THEORY.md Sec. 2 item 2's relu-at-init facts (a [derived] statement, not a paper's
 #: bound: it has no entry in bounds.REGISTRY).
@@ -132,9 +138,12 @@ class LazyOutput(InitPathSimulation):
                 sup_abs = sub["sup_abs"].to_numpy()
                 for gamma in cfg.gammas:
                     B = float(lemma(m=m, C0=C0, gamma=gamma))
+                    # The sup over the whole ball in closed form: a claim over every W, decided
+                    # on its exact value (both a witness and a certificate).
                     row = bound_verdict(
                         lemma.id, self.id, {**params, "gamma": gamma},
                         "sup over the ball of |f(x; W)| (exact, closed form)", sup_abs, B, gamma,
+                        quantifier=Quantifier.EVERY, evidence=Evidence.EXACT,
                     )  # fmt: skip
                     if not bool(lemma.conditions(m=m, C0=C0, gamma=gamma)):
                         row = replace(row, note="; ".join(filter(None, (

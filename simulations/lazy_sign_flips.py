@@ -32,7 +32,7 @@ from theorycheck.lazy_ball import (
 from theorycheck.network import NetworkSpec, sample_inputs, sample_network
 from theorycheck.simulation import Evaluation, FigureSpec
 from theorycheck.stats import binomial_total_test, ks_test
-from theorycheck.verdicts import bound_verdict, law_verdict
+from theorycheck.verdicts import Evidence, bound_verdict, law_verdict
 
 
 @dataclass(frozen=True)
@@ -125,8 +125,18 @@ class LazySignFlips(StreamingPathMixin, InitPathSimulation):
                 ))  # fmt: skip
                 for gamma in cfg.gammas:
                     B = float(lemma(m=m, C0=C0, gamma=gamma))
+                    # |S_R| is counted exactly per replicate; a bound >= m is no better than the
+                    # trivial |S_R| <= m (vacuous), e.g. C0 = 40 at m = 100.
                     row = bound_verdict(
-                        lemma.id, self.id, {**params, "gamma": gamma}, "|S_R(x)|", x, B, gamma
+                        lemma.id,
+                        self.id,
+                        {**params, "gamma": gamma},
+                        "|S_R(x)|",
+                        x,
+                        B,
+                        gamma,
+                        evidence=Evidence.EXACT,
+                        vacuous=B >= m,
                     )
                     exact_q = float(law.ppf(1 - gamma, m, C0))
                     exact_p = float(law.exceedance(B, m, C0))

@@ -73,6 +73,7 @@ __all__ = [
     "bound_verdict",
     "comparison_verdict",
     "convergence_verdict",
+    "description",
     "implied_constant_verdict",
     "law_verdict",
     "monotone_verdict",
@@ -708,6 +709,16 @@ def statement_verdict(
         float(bound), math.nan, float(estimate), float(estimate), float(estimate), math.nan,
         -1, math.nan, math.nan, math.nan, str(verdict), note, evidence=str(evidence),
         kind=STATEMENT, family="deterministic",
+    )  # fmt: skip
+
+
+def description(row: VerdictRow, why: str) -> VerdictRow:
+    """``row`` kept as a description (``DESCRIPTIVE``, outside the Holm family), saying ``why`` its
+    evidence cannot decide the claim (e.g. an attack's lower estimate of a robust error on a
+    particular W, for a claim over every W that needs a certificate either way)."""
+    return replace(
+        row, verdict=str(Verdict.DESCRIPTIVE), family="descriptive", power="",
+        p_value=math.nan, p_adjusted=math.nan, note="; ".join(filter(None, (why, row.note))),
     )  # fmt: skip
 
 
