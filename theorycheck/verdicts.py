@@ -83,6 +83,7 @@ __all__ = [
     "universal_verdict",
     "verdict_frame",
     "with_conditions",
+    "with_looks",
 ]
 
 DEFAULT_ALPHA = 0.05
@@ -186,6 +187,9 @@ class VerdictRow:
     power: str = ""  # what the test would have caught
     #: Universal rows: replicates whose certificate does not reach the bound (-1: none given).
     uncertified: int = -1
+    #: Looks of a sequential design (:mod:`theorycheck.sequential`): the row's p-value carries
+    #: this Bonferroni factor and its Clopper-Pearson limit is at confidence 1 - 0.05 / looks.
+    looks: int = 1
 
     def params(self) -> dict:
         return json.loads(self.parameters)
@@ -712,6 +716,26 @@ def statement_verdict(
     )  # fmt: skip
 
 
+def with_looks(row: VerdictRow, looks: int, alpha: float = DEFAULT_ALPHA) -> VerdictRow:
+    """``row`` decided under a sequential design of ``looks`` looks (Bonferroni over the looks:
+    p-value times ``looks``, Clopper-Pearson at 1 - 0.05 / ``looks``); re-deciding is stable."""
+    if looks <= 1 or row.looks == looks or _kind(row) in DETERMINISTIC_KINDS:
+        return row
+    if row.family == "descriptive" or _kind(row) == RATE:
+        return replace(row, looks=int(looks))
+    factor = looks / row.looks
+    p = min(1.0, row.p_value * factor) if math.isfinite(row.p_value) else row.p_value
+    changes = {"p_value": p, "p_adjusted": p, "looks": int(looks)}
+    if _kind(row) in (BOUND, UNIVERSAL):
+        confidence = 1 - (1 - ROW_CONFIDENCE) / looks
+        k = row.uncertified if _kind(row) == UNIVERSAL else row.exceedances
+        if k >= 0:
+            changes["exceed_ci_high"] = clopper_pearson(k, row.n, confidence, "upper")[1]
+    level = row.level if math.isfinite(row.level) else alpha
+    changes["level"] = level / factor
+    return _decide(replace(row, **changes), alpha)
+
+
 def description(row: VerdictRow, why: str) -> VerdictRow:
     """``row`` kept as a description (``DESCRIPTIVE``, outside the Holm family), saying ``why`` its
     evidence cannot decide the claim (e.g. an attack's lower estimate of a robust error on a
@@ -796,7 +820,9 @@ def _decide_bound(row: VerdictRow, alpha: float, level: float, kind: str) -> Ver
         if kind == UNIVERSAL:
             text = "no counterexample found" if can_violate else "not certified"
             if can_hold:
-                need = replicates_needed(row.uncertified, row.n, gamma, ROW_CONFIDENCE)
+                need = replicates_needed(
+                    row.uncertified, row.n, gamma, 1 - (1 - ROW_CONFIDENCE) / row.looks
+                )
                 if row.uncertified / row.n < gamma and need < 10**8:
                     text += f"; about {need} certified replicates in all would settle it"
         elif not can_hold:
@@ -805,7 +831,8 @@ def _decide_bound(row: VerdictRow, alpha: float, level: float, kind: str) -> Ver
             text = f"{_article(row.bias)} estimate cannot show that the bound fails"
         else:
             text = _settle_text(row, alpha)
-    power = binomial_power(row.n, gamma, level).text(can_hold, can_violate)
+    confidence = 1 - (1 - ROW_CONFIDENCE) / row.looks
+    power = binomial_power(row.n, gamma, level, confidence).text(can_hold, can_violate)
     detail, previous = row.note, None
     while detail != previous:  # strip every sentence an earlier decision wrote
         previous, detail = detail, _ENGINE_NOTE.sub("", detail)
@@ -821,7 +848,8 @@ def _decide_bound(row: VerdictRow, alpha: float, level: float, kind: str) -> Ver
 
 
 def _settle_text(row: VerdictRow, alpha: float) -> str:
-    need = replicates_needed(row.exceedances, row.n, row.gamma, ROW_CONFIDENCE, alpha=alpha)
+    confidence = 1 - (1 - ROW_CONFIDENCE) / row.looks
+    need = replicates_needed(row.exceedances, row.n, row.gamma, confidence, alpha=alpha / row.looks)
     if need >= 10**8:
         return "the exceedance rate is at gamma; more replicates will not settle it"
     return f"about {need} replicates in all would settle it"
@@ -884,7 +912,8 @@ def apply_holm(rows: list[VerdictRow], alpha: float = DEFAULT_ALPHA) -> list[Ver
     for i, pa in zip(tested, adj, strict=True):
         r = rows[i]
         steps = _steps(r)
-        out[i] = _decide(replace(r, p_adjusted=float(pa), level=alpha / m / steps), alpha)
+        level = alpha / m / steps / r.looks
+        out[i] = _decide(replace(r, p_adjusted=float(pa), level=level), alpha)
     return out
 
 
