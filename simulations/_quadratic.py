@@ -158,20 +158,39 @@ def e2e_verdict(
     sim_id: str,
     params: dict,
     sub: pd.DataFrame,
-    tolerance: float,
     note: str,
     *,
     prefix: str = "e2e",
     reference: str = "eps",
-    statistic: str = "eps: end-to-end least squares vs exact solver",
+    statistic: str = "eps: end-to-end least squares (a fit in the span) vs exact solver (minimum)",
 ):
     """An end-to-end fit (pooled Monte Carlo eps of the columns ``prefix``_*) against the exact
-    solver's eps (column ``reference``), at a relative ``tolerance``."""
-    mean, se, _ = pooled_mc(sub, prefix, "eps")
-    return comparison_verdict(
-        claim, sim_id, params, statistic, mean, float(sub[reference].mean()), tolerance,
-        n=int(sub[f"{prefix}_n"].sum()), ci=(mean - 1.96 * se, mean + 1.96 * se), note=note,
+    solver's eps (column ``reference``), which is the minimum of eps over the model's span.
+
+    The trained model lies in that span, so its eps is >= the solver's for every draw: the fit
+    is a search, its eps an upper estimate of the minimum (evidence ``search``). It can refute
+    the solver (a fit significantly BELOW the minimum: one-sided z-test of the pooled Monte Carlo
+    mean, conditional on the trained models, in the Holm family: law kind, AGREES / DISAGREES
+    with its power), never confirm that the solver's value is attained; its excess over the
+    minimum (~ eps p / n for least squares) is reported in the note, as a description.
+    """
+    mean, se, n = pooled_mc(sub, prefix, "eps")
+    exact = float(sub[reference].mean())
+    z = (mean - exact) / se if se > 0 else (0.0 if mean >= exact else -math.inf)
+    p = float(stats.norm.cdf(z))  # small when the fit beats the minimum
+    excess = mean - exact
+    rel = f" ({excess / exact:+.1%} of the minimum)" if exact > 0 else ""
+    text = (
+        f"excess over the minimum {excess:+.3g} [{excess - 1.96 * se:+.3g}, "
+        f"{excess + 1.96 * se:+.3g}]{rel}; a fit in the span cannot be below the minimum"
+    )
+    row = law_verdict(
+        claim, sim_id, params, statistic, "z one-sided (pooled blocks)", p,
+        sub[f"{prefix}_eps"].to_numpy(), reference_mean=exact, evidence=Evidence.SEARCH,
+        note="; ".join(filter(None, (text, note))),
     )  # fmt: skip
+    return replace(row, n=int(n), estimate=mean, ci_low=mean - 1.96 * se,
+                   ci_high=mean + 1.96 * se, se=se)  # fmt: skip
 
 
 def input_e2e_verdict(
@@ -181,22 +200,25 @@ def input_e2e_verdict(
     sub: pd.DataFrame,
     activation: str,
     inputs: str,
-    tolerance: float,
     note: str,
 ):
-    """End-to-end least squares against the exact solver of its input law; on the sphere the
-    note adds the exact sphere-minus-Gaussian difference (same draws). None when the inputs are
-    on the sphere and no sphere solver exists: a Gaussian solver is no reference for sphere
-    inputs, so those fits are descriptions only (:func:`sphere_gauss_rows`)."""
+    """End-to-end least squares against the exact solver of its input law (:func:`e2e_verdict`);
+    on the sphere the note adds the exact sphere-minus-Gaussian difference (same draws). None
+    when the inputs are on the sphere and no sphere solver exists: a Gaussian solver is no
+    reference for sphere inputs, so those fits are descriptions only
+    (:func:`sphere_gauss_rows`)."""
     if inputs == "gaussian":
-        return e2e_verdict(claim, sim_id, params, sub, tolerance, note)
+        return e2e_verdict(claim, sim_id, params, sub, note)
     if not has_sphere_solver(activation):
         return None
     note += "; exact sphere - Gaussian solver (same draws): " + "; ".join(
         sphere_note(sub, q, f"gauss_{q}", f"d{q}") for q in ("eps", "S")
     )
-    statistic = "eps: end-to-end least squares (sphere inputs) vs exact sphere solver"
-    return e2e_verdict(claim, sim_id, params, sub, tolerance, note, statistic=statistic)
+    statistic = (
+        "eps: end-to-end least squares (sphere inputs, a fit in the span) vs exact sphere "
+        "solver (minimum)"
+    )
+    return e2e_verdict(claim, sim_id, params, sub, note, statistic=statistic)
 
 
 def sphere_gauss_rows(sub: pd.DataFrame, panel: str, x, tag: str = "", *, fits: bool = True):
@@ -216,15 +238,16 @@ def sphere_gauss_rows(sub: pd.DataFrame, panel: str, x, tag: str = "", *, fits: 
 
 
 def sgd_verdict(claim: str, sim_id: str, params: dict, sub: pd.DataFrame, cfg, n_params: int):
-    """Online SGD (columns sgd_*) against the exact solver's eps, at ``cfg.e2e_tolerance``."""
+    """Online SGD (columns sgd_*) against the exact solver's eps: a fit in the span, so an upper
+    estimate of the minimum (:func:`e2e_verdict`)."""
     samples = cfg.sgd_steps * cfg.sgd_batch
     note = (
         f"{cfg.sgd_steps} steps x {cfg.sgd_batch} fresh samples ({samples / n_params:.0f} per "
         "parameter), Polyak-Ruppert average of the second half"
     )
     return e2e_verdict(
-        claim, sim_id, params, sub, cfg.e2e_tolerance, note, prefix="sgd",
-        statistic="eps: online SGD on fresh samples (population risk) vs exact solver",
+        claim, sim_id, params, sub, note, prefix="sgd",
+        statistic="eps: online SGD on fresh samples (a fit in the span) vs exact solver (minimum)",
     )  # fmt: skip
 
 
@@ -287,7 +310,9 @@ def pooled_z_verdict(
         reference_mean=exact,
     )
     # Report the pooled interval (x-sampling error) rather than the spread of block means.
-    return replace(row, n=int(n), estimate=mean, ci_low=mean - 1.96 * se, ci_high=mean + 1.96 * se)
+    return replace(
+        row, n=int(n), estimate=mean, ci_low=mean - 1.96 * se, ci_high=mean + 1.96 * se, se=se
+    )
 
 
 def interval(values) -> tuple[float, float, float]:

@@ -209,7 +209,7 @@ class QuadraticLazy(Simulation):
                 if has_e2e:
                     row = input_e2e_verdict(
                         CLAIM, self.id, {**params, "alpha": cfg.mc_alpha}, sub,
-                        cfg.activation, cfg.inputs, 0.05,
+                        cfg.activation, cfg.inputs,
                         f"lazy NT, f0 at alpha = {cfg.mc_alpha:g}; n/p = {cfg.train_ratio}",
                     )  # fmt: skip
                     if row is not None:

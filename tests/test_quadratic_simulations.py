@@ -22,7 +22,7 @@ import pytest
 import simulations.quadratic_nt as nt_module
 import simulations.quadratic_rf as rf_module
 from simulations import REGISTRY
-from simulations._quadratic import block_se
+from simulations._quadratic import block_se, e2e_verdict
 from simulations.quadratic_lazy import QuadraticLazy
 from simulations.quadratic_nn import QuadraticNN, _sgd_row
 from simulations.quadratic_nt import QuadraticNT
@@ -465,3 +465,23 @@ def test_tradeoff_dip_several_standard_errors_deep_is_violated_and_noise_is_not(
     assert deep.verdict == "VIOLATED", deep
     shallow = _monotone(sim.evaluate({cfg: planted(0.5)}))[regime]
     assert shallow.verdict == "HOLDS", shallow
+
+
+# -- end-to-end fits: a search over the span, tested one-sided ------------------------------------
+
+
+def _e2e_frame(e2e_eps, solver_eps, var=0.25, n=10_000, blocks=3):
+    return pd.DataFrame({"e2e_eps": [e2e_eps] * blocks, "e2e_eps_var": [var] * blocks,
+                         "e2e_n": [n] * blocks, "eps": [solver_eps] * blocks})  # fmt: skip
+
+
+def test_end_to_end_fit_below_the_minimum_refutes_the_solver_and_an_excess_does_not():
+    """Pooled se = sqrt(3 x 0.25 / 1e4) / 3 = 0.00289. A fit 0.03 below the solver's minimum is
+    z = -10.4 (p = 1e-25): DISAGREES after Holm over any family here. A fit 10% above it (the
+    least-squares excess) is no evidence against the solver (p = 1): AGREES, with its power."""
+    low = e2e_verdict("dohmatob2022.rf_error_relu", "quadratic-rf", {}, _e2e_frame(0.47, 0.5), "")
+    assert apply_holm([low])[0].verdict == "DISAGREES" and low.evidence == "search"
+    high = e2e_verdict("dohmatob2022.rf_error_relu", "quadratic-rf", {}, _e2e_frame(0.55, 0.5), "")
+    high = apply_holm([high])[0]
+    assert high.verdict == "AGREES" and high.p_value > 0.99 and "power" in high.power
+    assert "excess over the minimum +0.05" in high.note
