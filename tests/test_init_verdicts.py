@@ -302,3 +302,29 @@ def test_gradient_stability_holds_on_the_exact_sampler():
     assert len(rows) == 1
     assert rows[0].verdict == Verdict.HOLDS
     assert rows[0].evidence == "exact" and rows[0].side == "vanish"
+
+
+def test_gradient_jump_law_refutes_a_doubled_jump_and_not_the_truth():
+    # F5 on materialised networks (relu, d = 24, m = 40, 300 networks): the measured frame is
+    # the truth; doubling ||grad f(x') - grad f(x)||^2 is the planted error. Planted: the
+    # squared jump's sd/mean is about 1 here, so the z-test's z is about 300^(1/2) = 17 at
+    # every perturbation, p far below 1e-12 (the engine's floor for normal approximations):
+    # DISAGREES. Truth: the 12 law rows (4 perturbations x flips, jump, linearisation) each
+    # have p <= 1e-8 with probability 1e-8 (exact binomial for the flips; for the two z-tests,
+    # as far as the normal approximation of a mean of 300 iid terms holds): < 1.2e-7 in all.
+    from simulations.init_gradient_stability import StabilityConfig
+
+    sim = InitGradientStability()
+    cfg = StabilityConfig(24, 40, "relu", "wang", 150, 2)
+    truth = _measure(sim, cfg)
+    laws = ("exact.f5_flips", "exact.f5_gradient_jump", "exact.f5_linearisation_error")
+    rows = [r for r in sim.evaluate({cfg: truth}).verdicts if r.claim in laws]
+    assert len(rows) == 12
+    assert all(r.p_value > 1e-8 for r in rows), [(r.claim, r.p_value) for r in rows]
+    planted = truth.copy()
+    for col in [c for c in planted.columns if c.startswith("jump2_")]:
+        planted[col] *= 2.0
+    jumps = [r for r in sim.evaluate({cfg: planted}).verdicts
+             if r.claim == "exact.f5_gradient_jump"]  # fmt: skip
+    assert len(jumps) == 4
+    assert all(r.verdict == Verdict.DISAGREES and r.p_value < 1e-8 for r in jumps)
