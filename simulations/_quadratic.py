@@ -426,7 +426,7 @@ def monotone_along_psi(
     """The claim "S does not decrease where eps decreases" along psi, on means over blocks with
     their standard errors (:func:`block_se`): a statistical monotonicity test in the Holm family
     (:func:`theorycheck.verdicts.monotone_verdict`, direction +1 in psi), over the psi where the
-    mean eps decreases step by step (the eps-improving chain of the grid).
+    mean eps decreases step by step beyond round-off (the eps-improving chain of the grid).
 
     The blocks' values at neighbouring psi come from the same draw (nested widths) and are
     positively correlated, so the independent-error step test is conservative.
@@ -437,8 +437,8 @@ def monotone_along_psi(
     S = g[S_col].mean().to_numpy(float)
     ses = np.array([block_se(v) for _, v in g[S_col]])
     keep = [0]
-    for i in range(1, psi.size):
-        if eps[i] < eps[keep[-1]]:
+    for i in range(1, psi.size):  # a decrease within round-off (an exact fit's eps ~ 1e-30) is none
+        if eps[i] < eps[keep[-1]] - 1e-9 * max(1.0, abs(eps[keep[-1]])):
             keep.append(i)
     note = f"{len(keep)} of {psi.size} psi on the eps-decreasing chain; S means over blocks"
     return monotone_verdict(
