@@ -334,7 +334,7 @@ def _trust_region_upper(Q: np.ndarray, c: np.ndarray, r: np.ndarray):
     (used only to choose the next majorant, never for soundness).
     """
     lam, vecs = np.linalg.eigh(Q)
-    ct = np.einsum("nij,ni->nj", vecs, c)
+    ct = (np.swapaxes(vecs, 1, 2) @ c[:, :, None])[:, :, 0]  # c in the eigenbasis
     ct2 = ct**2
     lmax = lam[:, -1]
     cn = np.sqrt(ct2.sum(axis=1))
@@ -350,7 +350,7 @@ def _trust_region_upper(Q: np.ndarray, c: np.ndarray, r: np.ndarray):
         hi = np.where(slope < 0.0, hi, mid)
     inv = 1.0 / (hi[:, None] - lam)
     upper = hi * r**2 + (ct * (ct * inv)).sum(axis=1) / 4.0
-    delta = np.einsum("nij,nj->ni", vecs, ct * inv) / 2.0
+    delta = (vecs @ (ct * inv)[:, :, None])[:, :, 0] / 2.0
     return upper, delta
 
 
@@ -373,7 +373,7 @@ def _quadratic_upper(net: Network, loc: _Local, r: np.ndarray, H: np.ndarray, k:
     chunk = max(1, _EIG_CHUNK_DOUBLES // (d * d))
     for lo in range(0, n, chunk):
         sl = slice(lo, lo + chunk)
-        Q = np.einsum("ns,si,sj->nij", w_q[sl], net.W, net.W, optimize=True)
+        Q = (net.W.T[None, :, :] * w_q[sl, None, :]) @ net.W  # sum_s w_q[n, s] w_s w_s^T
         upper[sl], delta[sl] = _trust_region_upper(Q, c[sl], r[sl])
     upper += e
     gap = np.abs(eps * (delta @ net.W.T) - tau)
