@@ -354,3 +354,22 @@ def test_batched_inputs_give_the_per_input_radii_and_bounds():
             assert abs(one.by_route[route][0] - batch.by_route[route][i]) <= 5e-7
         g1 = gradient_norm_lower_bound(net, X[i], R, iterations=20)
         assert g1.lower_bound[0] == pytest.approx(grad.lower_bound[i], rel=1e-9, abs=1e-12)
+
+
+def test_bubeck_units_scale_the_certificates_by_sqrt_d():
+    """One model at two input scales (f_wang(x) = f_bubeck(sqrt(d) x), W_bubeck = W / sqrt(d)):
+    certified radii scale by sqrt(d) and gradient bounds by 1/sqrt(d) (ball radius R/sqrt(d))."""
+    d, m = 9, 50
+    net, rng = _net(d, m, 41)
+    X = sample_inputs(net.spec, 4, rng)
+    bub = Network(NetworkSpec(d=d, m=m, scaling="bubeck"), net.a, net.W / 3.0, net.b, net.c)
+    R = lazy_radius(net.spec, 3.0)
+    assert lazy_radius(bub.spec, 3.0) == pytest.approx(R / 3.0)
+    rw = certified_radius(net, X)
+    rb = certified_radius(bub, 3.0 * X)
+    assert np.all(rw.radius > 0.0)
+    for route in RADIUS_ROUTES:
+        np.testing.assert_allclose(rb.by_route[route], 3.0 * rw.by_route[route], rtol=1e-6)
+    gw = gradient_norm_lower_bound(net, X, R, iterations=20).lower_bound
+    gb = gradient_norm_lower_bound(bub, 3.0 * X, R / 3.0, iterations=20).lower_bound
+    np.testing.assert_allclose(gb, gw / 3.0, rtol=1e-8, atol=1e-12)

@@ -69,9 +69,10 @@ def _check_relu(net: Network, what: str) -> None:
 def _neuron_infima(net: Network, X: np.ndarray, V: np.ndarray, R: float):
     """Per neuron, the exact inf over ||w_s - w_s0|| <= R of a_s 1[<w_s, x> + b_s > 0] <w_s, v>.
 
-    Returns (values (n, m), on (n, m) bool: the infimum is attained (in the closure) on the
-    active side, delta (n, m, 2): the minimiser's deviation as coefficients on (v, Pv/||Pv||) and
-    xh is handled by ``kappa``). Sec. 2 of the derivation.
+    Sec. 2 of the derivation. Returns, each (n, m) unless noted: ``values`` (the infima),
+    ``on`` (the infimum is reached, in the closure, with the neuron active), ``free`` (case A: the
+    minimiser is w_s0 - R sign(a_s) v), ``kc`` and ``rho`` (case B: the minimiser is
+    w_s0 + kc xh - rho sign(a_s) Pv/||Pv||), and per input (n,) ``vx`` = <v, xh>, ``pv`` = ||Pv||.
     """
     a = net.a
     xn = np.linalg.norm(X, axis=1)
@@ -82,13 +83,13 @@ def _neuron_infima(net: Network, X: np.ndarray, V: np.ndarray, R: float):
     can_on = t0 + r > 0.0
     kappa = -t0 / xn[:, None]  # active iff <delta, xh> > kappa
     vx = np.einsum("ij,ij->i", V, xh)  # <v, xh>
-    pv = np.sqrt(np.maximum(1.0 - vx**2, 0.0))  # ||P v|| for unit v
+    pv = np.linalg.norm(V - vx[:, None] * xh, axis=1)  # ||P v|| (sqrt(1 - vx^2) cancels)
     sa = np.sign(a)
     base = (V @ net.W.T) * a  # a_s <w_s0, v>
     # Case A: the unconstrained minimiser -R sign(a_s) v lies in the active half-space.
     free = -R * sa * vx[:, None] >= kappa
     val_free = base - R * np.abs(a)
-    # Case B: the minimiser sits on the hyperplane <delta, xh> = kappa (kappa in (-R, R]).
+    # Case B: the minimiser sits on the hyperplane <delta, xh> = kappa (then kappa in [-R, R)).
     kc = np.clip(kappa, -R, R)
     rho = np.sqrt(np.maximum(R**2 - kc**2, 0.0))
     val_plane = base + a * kc * vx[:, None] - np.abs(a) * rho * pv[:, None]
