@@ -488,13 +488,6 @@ def test_end_to_end_fit_below_the_minimum_refutes_the_solver_and_an_excess_does_
     assert "excess over the minimum +0.05" in high.note
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="theorycheck.verdicts.convergence_verdict reads any significantly negative slope of "
-    "log|gap| as CONVERGES, also a gap settling at a nonzero limit (here 5%); it needs a minimum "
-    "rate or a test of the extrapolated gap (reported to the engine's owner)",
-)
 def test_a_gap_settling_at_five_percent_is_not_read_as_converging():
     """Hand-built exact-solver values: gap = 5% + 2% (40 / d) of the formula at d = 40, 80, 160
     (7%, 6%, 5.5%), block spread 0.01% of it: a formula off by 5% whose finite-d correction is of
