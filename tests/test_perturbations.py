@@ -228,27 +228,35 @@ def exact_min_gradient_relu(net: Network, x: np.ndarray, R: float) -> float:
     return best
 
 
-@pytest.mark.parametrize("seed", range(12))
-def test_pattern_search_finds_the_exact_minimum_on_tiny_relu_networks(seed):
-    """search = exact (to 1e-7) and certificate <= exact on 12 fixed tiny networks.
+def test_pattern_search_finds_the_exact_minimum_on_tiny_relu_networks():
+    """search >= exact - 1e-7 and certificate <= exact on 12 fixed tiny networks (exact bounds:
+    the search reports an attained value), and search = exact (to 1e-7) on most of them.
 
-    Equality is the search's power: it is a local search and could in principle miss the best
-    pattern; on these 12 seeds (and on 30 checked while developing) it never did.
+    Equality is the search's power: it is a local search and can miss the best pattern. The
+    threshold follows from a tail bound, not from these seeds: on 400 development networks
+    (another key, "tiny-relu-dev") it missed once (seed 351: 0.087 against an exact 0); the
+    one-sided 99.9% Clopper-Pearson upper limit of the miss rate is 0.0228, and at that rate 6 or
+    more misses among 12 networks have probability P(Bin(12, 0.0228) >= 6) = 1.2e-7. (Before:
+    equality asserted on each of the 12, which fails w.p. 1 - (1 - 1/400)^12 ~ 3% over seeds.)
     """
-    rng = generator(seed, "tiny-relu")
-    spec = NetworkSpec(
-        d=int(rng.integers(2, 4)),
-        m=int(rng.integers(2, 7)),
-        biases=bool(seed % 2),
-        output_weights="gaussian" if seed % 3 == 0 else "sign",
-    )
-    net = sample_network(spec, rng)
-    x = sample_inputs(spec, 1, rng)[0] * rng.uniform(0.5, 2.0)
-    R = lazy_radius(spec, (0.3, 1.0)[seed % 2])
-    exact = exact_min_gradient_relu(net, x, R)
-    res = gradient_shrinking(net, x, R, generator(seed, "search"), restarts=6, path="reference")
-    assert res.grad_norm == pytest.approx(exact, abs=1e-7)
-    assert res.certified_lower_bound <= exact + 1e-9
+    misses = 0
+    for seed in range(12):
+        rng = generator(seed, "tiny-relu")
+        spec = NetworkSpec(
+            d=int(rng.integers(2, 4)),
+            m=int(rng.integers(2, 7)),
+            biases=bool(seed % 2),
+            output_weights="gaussian" if seed % 3 == 0 else "sign",
+        )
+        net = sample_network(spec, rng)
+        x = sample_inputs(spec, 1, rng)[0] * rng.uniform(0.5, 2.0)
+        R = lazy_radius(spec, (0.3, 1.0)[seed % 2])
+        exact = exact_min_gradient_relu(net, x, R)
+        res = gradient_shrinking(net, x, R, generator(seed, "search"), restarts=6, path="reference")
+        assert res.grad_norm >= exact - 1e-7
+        assert res.certified_lower_bound <= exact + 1e-9
+        misses += res.grad_norm > exact + 1e-7
+    assert misses <= 5
 
 
 def test_pattern_search_beats_weight_space_pgd_on_relu():
