@@ -27,8 +27,9 @@ Two further kinds of grid line (config fields):
 * ``sgd_steps > 0``: online SGD on fresh samples (theorycheck.quadratic.online_sgd_linear, a
   stochastic gradient of the population risk each step) as a third end-to-end fit, at a small d
   where it converges in a few seconds; its eps is judged against the solver.
-* ``solver_only=True``: the exact solver alone at a further d (widths with 4 <= m <= 640 in
-  the quick profile), for the convergence verdicts.
+* ``solver_only=True``: the exact solver alone at a further d (widths with 4 <= m and
+  m d <= 25600 in the quick profile: twice the main line's largest fit), for the convergence
+  verdicts; small psi reaches d = 320, psi = 8 has d = 10, 20, 40.
 """
 
 from __future__ import annotations
@@ -85,8 +86,9 @@ class RFConfig(FitLines):
     n_blocks: int
 
 
-#: Further d of the solver-only convergence lines and their largest width, per profile.
-CONVERGENCE = {"quick": ((20, 80, 160, 320), 640), "full": ((30, 60, 240, 480), 1280)}
+#: Further d of the solver-only convergence lines and the largest m d they solve, per profile
+#: (twice the main line's largest fit: 40 x 320 quick, 120 x 960 full).
+CONVERGENCE = {"quick": ((10, 20, 80, 160, 320), 25_600), "full": ((30, 60, 240, 480), 230_400)}
 
 #: Grid points of the sphere lines and of the online-SGD line.
 SPHERE_PSIS = (0.5, 1.0, 2.0)
@@ -121,8 +123,9 @@ class QuadraticRF(Simulation):
     limitations = (
         "The formulas are d -> infinity limits; the solver is exact at each simulated d and the "
         "formulas are judged by whether the gap shrinks over >= 3 values of d (the spread over "
-        "draws of W, beta, B0 enters as a standard error over blocks). Convergence lines stop at "
-        "m = 640 (quick), so psi = 8 has fewer values of d. End-to-end least squares on "
+        "draws of W, beta, B0 enters as a standard error over blocks). Convergence lines solve "
+        "m d <= 25600 (quick), so large psi is judged at small d (psi = 8: d = 10, 20, 40), "
+        "where the O(psi / d) correction is still large. End-to-end least squares on "
         "n = train_ratio * p samples "
         "has an excess test error of order eps p / n and an excess robustness of its own (the "
         "small-variance directions of the features carry large gradient energy): its S is shown, "
@@ -135,9 +138,9 @@ class QuadraticRF(Simulation):
         for act in ("relu", "gelu", "tanh", "quadratic"):
             Ftr = 1.0 if act == "quadratic" else 0.0  # the RF formula for general sigma has tau = 0
             yield RFConfig(act, d, PSI_GRID, 1.0, 1.0, Ftr, mc, ratio, blocks)
-            extra, max_width = CONVERGENCE[profile]
+            extra, max_md = CONVERGENCE[profile]
             for d_c in extra:
-                psis = convergence_psis(d_c, PSI_GRID, max_width=max_width)
+                psis = convergence_psis(d_c, PSI_GRID, max_md=max_md)
                 yield RFConfig(act, d_c, psis, 1.0, 1.0, Ftr, 0, 0, 3, solver_only=True)
         # Sphere lines at the quick d (relu and t^2: exact sphere solver; gelu: none).
         for act in ("relu", "quadratic", "gelu"):
