@@ -293,9 +293,10 @@ def test_the_stored_table_has_parameters_as_columns_and_round_trips():
 
 
 def test_the_bottom_line_never_counts_outside_rows_as_refutations():
-    def row(claim, verdict, conditions):
+    def row(claim, verdict, conditions, family="confirmatory"):
         fixed = {"simulation": "s", "parameters": '{"d": 1}', "evidence": "exact", "note": ""}
-        return {"claim": claim, "verdict": verdict, "conditions": conditions, **fixed}
+        return {"claim": claim, "verdict": verdict, "conditions": conditions, "family": family,
+                **fixed}  # fmt: skip
 
     table = pd.DataFrame([
         row("wang2022.a", "VIOLATED", "outside"), row("wang2022.a", "HOLDS", "inside"),
@@ -304,6 +305,11 @@ def test_the_bottom_line_never_counts_outside_rows_as_refutations():
         row("dohmatob2022.d", "CONVERGES", "unknown"),
         row("bubeck2021.e", "INCONCLUSIVE", "unknown"), row("bubeck2021.e", "HOLDS", "unknown"),
         row("exact.f", "DESCRIPTIVE", "unknown"),
+        # A deterministic computation next to tests of the claim is no test of it ...
+        row("wang2022.g", "AGREES", "unknown", "deterministic"),
+        row("wang2022.g", "HOLDS", "outside"),
+        # ... but it is when nothing else checks the claim (an identity computed exactly).
+        row("exact.h", "HOLDS", "unknown", "deterministic"),
     ])  # fmt: skip
     line = bottom_line(table).set_index("claim")["status"]
     assert line["wang2022.a"] == "fails only outside its conditions"
@@ -312,6 +318,8 @@ def test_the_bottom_line_never_counts_outside_rows_as_refutations():
     assert line["dohmatob2022.d"] == "converges"
     assert line["bubeck2021.e"] == "undecided"
     assert "exact.f" not in line
+    assert line["wang2022.g"] == "undecided"
+    assert line["exact.h"] == "holds at every decided point inside its conditions"
     # Findings first.
     assert line.index[0] == "wang2022.b"
     assert list(line.index) == sorted(line.index, key=lambda c: STATUSES.index(line[c]))

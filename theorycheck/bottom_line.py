@@ -68,7 +68,15 @@ def bottom_line(verdicts: pd.DataFrame) -> pd.DataFrame:
         refuted = inside[inside["verdict"].isin(_REFUTING)]
         nonconv = refuted[refuted["verdict"] == "DOES NOT CONVERGE"]
         refuted = refuted[refuted["verdict"] != "DOES NOT CONVERGE"]
-        supporting = inside[inside["verdict"].isin(_SUPPORTING)]
+        # A deterministic row (an exact computation, e.g. of where a width window opens) can
+        # refute a claim; it supports it only when nothing else tests the claim (an identity
+        # checked exactly): next to sampled tests, it is a fact about the setting, not a test.
+        family = sub["family"] if "family" in sub else pd.Series("confirmatory", sub.index)
+        only_exact = bool((family == "deterministic").all())
+        fam_in = family.loc[inside.index]
+        supporting = inside[
+            inside["verdict"].isin(_SUPPORTING) & (only_exact | (fam_in != "deterministic"))
+        ]
         undecided = inside[inside["verdict"] == "INCONCLUSIVE"]
         if len(refuted):
             status = STATUSES[0]
@@ -86,13 +94,17 @@ def bottom_line(verdicts: pd.DataFrame) -> pd.DataFrame:
             conv = (supporting["verdict"] == "CONVERGES").all()
             status = STATUSES[4] if conv else STATUSES[3]
             detail = f"{len(supporting)} rows"
-        elif len(undecided) or len(inside) == 0:
+        elif len(undecided) or len(supporting) == 0:
             status = STATUSES[5]
-            detail = (
-                f"{len(undecided)} undecided, {len(supporting)} supporting rows inside"
-                if len(inside)
-                else "no decided row inside its conditions"
-            )
+            if len(undecided):
+                detail = f"{len(undecided)} undecided, {len(supporting)} supporting rows inside"
+            else:
+                seen = outside["verdict"].value_counts().to_dict()
+                detail = "no decided test inside its conditions" + (
+                    "; outside: " + ", ".join(f"{v} {k}" for k, v in sorted(seen.items()))
+                    if seen
+                    else ""
+                )
             hint = _settle(undecided)
             if hint:
                 detail += f"; {hint}"
