@@ -260,12 +260,22 @@ def test_pattern_search_finds_the_exact_minimum_on_tiny_relu_networks():
 
 
 def test_pattern_search_beats_weight_space_pgd_on_relu():
-    """The exact-per-pattern search is the stronger adversary (fixed seeds, d=20, m=200, C0=3).
+    """The exact-per-pattern search is the stronger adversary (d=20, m=200, C0=3), and the
+    certificate's flip term is necessary: without it ("||P grad f0|| - radial term") the bound
+    would sit above a point of the ball that the search exhibits.
 
-    Development: init 3.38 / 3.59, pattern search 0.77 / 1.18, weight-space PGD 2.00 / 1.92,
-    certificate 0 / 0, and ||P grad f0|| - radial term 1.65 / 1.58.
+    Exact on every network: both searches end at or below ||grad f(W0)|| (W0 is in the ball) and
+    above the certificate. The rest is counted over 6 independent networks, with thresholds from
+    tail bounds on 400 development networks (another key, "pattern-vs-pgd-dev"): the pattern
+    search was above weight-space PGD (by more than 1e-9) on none of them (one-sided 99.9%
+    Clopper-Pearson upper limit 0.0171), so it loses on 5 or more of 6 w.p. P(Bin(6, 0.0171)
+    >= 5) = 8.7e-9; it undercut ||P grad f0|| - radial term on 387 of 400 (the no-witness rate's
+    upper limit is 0.0697), so no witness among 6 has probability 0.0697^6 = 1.2e-7. (Before: 2
+    fixed networks, each required to be a witness: 13 of 400 development networks are not, so
+    that test failed ~6% of seeds.)
     """
-    for seed in range(2):
+    wins = witnesses = 0
+    for seed in range(6):
         rng = generator(seed, "pattern-vs-pgd")
         spec = NetworkSpec(d=20, m=200)
         net = sample_network(spec, rng)
@@ -274,12 +284,15 @@ def test_pattern_search_beats_weight_space_pgd_on_relu():
         pattern = gradient_shrinking(net, x, R, rng, restarts=2, path="reference")
         pgd = gradient_shrinking(net, x, R, rng, steps=40, restarts=1, method="pgd",
                                  path="reference")  # fmt: skip
-        assert pattern.grad_norm <= pgd.grad_norm < pattern.grad_norm_init
-        assert pattern.certified_lower_bound <= pattern.grad_norm
-        # The certificate's flip term is necessary: without it ("||P grad f0|| - radial term")
-        # the bound would sit above a point of the ball that the search exhibits.
+        tol = TOL * scale(net, x)
+        assert pattern.grad_norm <= pattern.grad_norm_init + tol
+        assert pgd.grad_norm <= pattern.grad_norm_init + tol
+        assert pattern.certified_lower_bound <= min(pattern.grad_norm, pgd.grad_norm) + tol
+        wins += pattern.grad_norm <= pgd.grad_norm + 1e-9
         cert = gradient_norm_certificate(net, x, R)
-        assert pattern.grad_norm < cert.p_grad_norm_init - cert.radial_term
+        witnesses += pattern.grad_norm < cert.p_grad_norm_init - cert.radial_term
+    assert wins >= 2
+    assert witnesses >= 1
 
 
 def test_gradient_shrinking_rejects_pattern_for_smooth_activations():

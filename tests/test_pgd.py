@@ -159,23 +159,33 @@ def test_min_flip_radius_beats_the_single_step_for_relu():
 
 
 def test_adversarial_mode_keeps_lowering_the_margin_against_given_labels():
+    """Exact on every network: margins never rise, successes are real, deltas stay in the ball,
+    and stepping past the first flip never ends above stopping there. Counted: past the first
+    flip PGD lowers some margin by > 1e-3 on at least one of 4 independent networks. On 400
+    development networks (another key, "adv-mode-dev") every one had such an input (4 to 12 of
+    12); the one-sided 99.9% Clopper-Pearson upper limit of the rate of networks without one is
+    0.0171, so none among 4 has probability 0.0171^4 = 8.6e-8. (Before: one network, no bound.)
+    """
     spec = NetworkSpec(d=10, m=50)
-    rng = generator(8, "adv-mode")
-    net = sample_network(spec, rng)
-    X = sample_inputs(spec, 12, rng)
-    y = np.where(rng.random(12) < 0.5, -1.0, 1.0)
-    res = pgd_attack(net, X, 0.3, steps=10, y=y, stop_at_flip=False, path="reference")
-    f0 = f_at(net, X)
-    assert np.all(res.margin <= y * f0)
-    np.testing.assert_allclose(res.margin, y * f_at(net, X + res.delta), rtol=1e-12, atol=1e-14)
-    already = y * f0 <= 0.0
-    assert np.all(res.success[already]) and np.all(res.steps_taken[already] == 0)
-    assert np.all(res.delta_norm <= 0.3 * (1 + 1e-12))
-    # Stepping past the first flip can only lower the margin further (the two runs batch the
-    # inputs differently, so equal trajectories may differ by rounding).
-    stop = pgd_attack(net, X, 0.3, steps=10, y=y, path="reference")
-    assert np.all(res.margin <= stop.margin + 1e-12)
-    assert np.any(res.margin < stop.margin - 1e-3)
+    lowered = 0
+    for seed in range(4):
+        rng = generator(seed, "adv-mode")
+        net = sample_network(spec, rng)
+        X = sample_inputs(spec, 12, rng)
+        y = np.where(rng.random(12) < 0.5, -1.0, 1.0)
+        res = pgd_attack(net, X, 0.3, steps=10, y=y, stop_at_flip=False, path="reference")
+        f0 = f_at(net, X)
+        assert np.all(res.margin <= y * f0)
+        np.testing.assert_allclose(res.margin, y * f_at(net, X + res.delta), rtol=1e-12, atol=1e-14)
+        already = y * f0 <= 0.0
+        assert np.all(res.success[already]) and np.all(res.steps_taken[already] == 0)
+        assert np.all(res.delta_norm <= 0.3 * (1 + 1e-12))
+        # Stepping past the first flip can only lower the margin further (the two runs batch the
+        # inputs differently, so equal trajectories may differ by rounding).
+        stop = pgd_attack(net, X, 0.3, steps=10, y=y, path="reference")
+        assert np.all(res.margin <= stop.margin + 1e-12)
+        lowered += bool(np.any(res.margin < stop.margin - 1e-3))
+    assert lowered >= 1
 
 
 def test_bad_input_is_rejected():
