@@ -90,7 +90,7 @@ LARGE_END = 4
 #: The worst-case level of one row of the quick profile's Holm family (about 1000 rows).
 FAMILY_LEVEL = DEFAULT_ALPHA / 1000
 #: Exact-path configs up to this width get the replicates of :func:`_power_replicates`.
-POWER_MAX_WIDTH = 300
+POWER_MAX_WIDTH = 1000
 
 
 @dataclass(frozen=True)

@@ -101,13 +101,16 @@ RATE_GAMMA = 0.1
 #: Descriptive rate fits: the exponent excess shown as pre-asymptotic.
 RATE_TOLERANCE = 0.1
 #: Bootstrap replicates of the rate and implied-constant fits (the slope's standard error to
-#: about 3.5%, enough for its one-sided 95% limit).
-N_BOOT = 400
+#: about 5%, enough for its one-sided 95% limit; the fits over 5440 replicates per point are
+#: most of the evaluation's time).
+N_BOOT = 200
 #: The worst-case level of one row of the quick profile's Holm family (about 1000 rows): the
 #: level at which sample sizes are chosen for power.
 FAMILY_LEVEL = DEFAULT_ALPHA / 1000
 #: Implied constants are tested over the last this-many points of a grid line (at least).
 LARGE_END = 4
+#: Exact-path configs up to this width get the replicates of :func:`_power_replicates`.
+POWER_MAX_WIDTH = 10_000
 #: t* = +inf (the ray never flips) enters quantile fits as this finite stand-in: a quantile that
 #: reaches it means that no constant works at that point.
 T_INF = 1e300
@@ -233,41 +236,42 @@ class InitSingleStep(InitPathSimulation):
     def _configs(self, profile):
         # relu goes through the exact sampler (O(m) per network whatever d is): its d grids span
         # three decades and more, so implied constants have >= 4 points at the large end, and its
-        # bubeck-scaling configs there have the replicates that give the never-flips bound power
+        # configs up to POWER_MAX_WIDTH have the replicates that give the never-flips bound power
         # at gamma = 0.01. gelu draws materialised networks (d m normals each): a shorter grid
-        # at a smaller width.
+        # at a smaller width, its rows stating their (low) power.
         n_power = _power_replicates()
         if profile == "quick":
             m, dims, blocks = 1000, (25, 100, 400, 1600, 6400, 25_600), 2
             gelu = {"bubeck": (25, 50, 100, 200, 400), "wang": (25, 100, 400)}
-            gelu_m, gelu_per_block, wang_per_block, small_per_block = 250, 150, 500, 500
+            gelu_m, gelu_per_block, small_per_block = 250, 150, 500
             widths = ()  # the quick profile follows d only
             f4_points = ((100, 20), (400, 400))
             search = (100, 1000, 5, 20, 2)
         else:
             m, dims, blocks = 10_000, (25, 100, 400, 1600, 10_000, 100_000), 4
             gelu = {"bubeck": (25, 100, 400, 1600), "wang": (25, 100, 400, 1600)}
-            gelu_m, gelu_per_block, wang_per_block, small_per_block = 2000, 500, 500, 500
+            gelu_m, gelu_per_block, small_per_block = 2000, 500, 500
             widths = (1000, 3162, 31_623, 100_000)  # with m = 10_000: a line over m at d = 1e5
             f4_points = (*F4_MEDIAN_TSTAR_OVER_SLIN, (100_000, 1000))
             search = (100, 1000, 10, 100, 10)  # 100 networks x 100 inputs
         relu_path = default_path("relu")
         big = -(-n_power // blocks)  # the power's replicates, split over the blocks
+
+        def per(width: int) -> int:
+            return big if width <= POWER_MAX_WIDTH else small_per_block
+
         for scaling in ("bubeck", "wang"):
             for d in dims:
-                per = (big if d >= dims[-LARGE_END] else small_per_block) if scaling == "bubeck" \
-                    else wang_per_block  # fmt: skip
-                yield SingleStepConfig(d, m, "relu", scaling, per, blocks, relu_path)
+                yield SingleStepConfig(d, m, "relu", scaling, per(m), blocks, relu_path)
         for mm in widths:
-            yield SingleStepConfig(dims[-1], mm, "relu", "bubeck", small_per_block, blocks,
-                                   relu_path)  # fmt: skip
+            yield SingleStepConfig(dims[-1], mm, "relu", "bubeck", per(mm), blocks, relu_path)
         for scaling, grid in gelu.items():
             for d in grid:
                 yield SingleStepConfig(d, gelu_m, "gelu", scaling, gelu_per_block, blocks,
                                        default_path("gelu"))  # fmt: skip
         for d, mm in f4_points:
             if not (d in dims and mm == m) and not (d == dims[-1] and mm in widths):
-                yield SingleStepConfig(d, mm, "relu", "bubeck", 200, blocks, relu_path)
+                yield SingleStepConfig(d, mm, "relu", "bubeck", per(mm), blocks, relu_path)
         for activation in ("relu", "gelu"):
             d, mm, nets, inputs, nb = search
             yield EtaSearchConfig(d, mm, activation, nets, inputs, nb)
