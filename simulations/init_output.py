@@ -312,10 +312,10 @@ class InitOutput(StreamingPathMixin, InitPathSimulation):
                 ))  # fmt: skip
             rng = generator(0, "bootstrap", self.id, var, scaling, activation, fixed, value)
             fit = fit_rate(x, samples, rng, n_boot=N_BOOT, statistic="mean")
-            rows.append(rate_verdict(
+            rows.append(replace(rate_verdict(
                 order.id, self.id, params, f"E|f(x)| over {var}", fit, order.exponents[var],
                 order.order, RATE_TOLERANCE, variable=var,
-            ))  # fmt: skip
+            ), evidence=str(evidence)))  # fmt: skip
             summary += fit.summary_rows({
                 "figure": "rate-slopes", "panel": f"over {var} ({scaling} scaling)",
                 "series": f"{activation}, {fixed} = {value}", "reference": order.exponents[var]},

@@ -572,6 +572,8 @@ class InitSingleStep(InitPathSimulation):
             if lost:
                 row = replace(row, note=f"{lost} inputs never flipped (t* = inf), left out; "
                               + row.note)  # fmt: skip
+            evidence = _evidence(cfgs[0]) if len({c.path for c in cfgs}) == 1 else "sampled"
+            row = replace(row, evidence=evidence)
             verdicts.append(row)
             series = f"{activation}, {scaling} units"
             summary += fit.summary_rows({"figure": "perturbation", "panel": scaling,
@@ -584,11 +586,11 @@ class InitSingleStep(InitPathSimulation):
                 k_step = float(step.exponents["d"])
                 eta = [tv / gv for tv, gv in zip(t, g, strict=True)]
                 fit = fit_rate(dims, eta, rng, n_boot=N_BOOT, statistic=1 - RATE_GAMMA)
-                verdicts.append(rate_verdict(
+                verdicts.append(replace(rate_verdict(
                     step.id, self.id, params, "1-gamma quantile of the step eta* = "
                     "t*/||grad f|| (wang units)", fit, k_step, step.order, RATE_TOLERANCE,
                     variable="d",
-                ))  # fmt: skip
+                ), evidence=evidence))  # fmt: skip
                 summary += fit.summary_rows({"figure": "rate-slopes", "panel": "eta* (wang)",
                                              "series": series, "reference": k_step},
                                             local=True)  # fmt: skip

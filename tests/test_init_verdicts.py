@@ -209,6 +209,22 @@ def test_single_step_refutes_an_implied_constant_growing_like_d_to_0_2():
     assert rows and all(r.verdict == Verdict.HOLDS for r in rows)
 
 
+@pytest.mark.parametrize("gamma", (0.1, 0.01))
+def test_single_step_never_flips_bound_refutes_a_doubled_rate(gamma):
+    # "w.p. >= 1 - gamma some step flips" needs P(the ray never flips) <= gamma whatever the
+    # constant. Deterministic frame: exactly 2 gamma n rays never flip (t* = inf), n = 5440;
+    # the row at that gamma is VIOLATED, the other gamma's row agrees with its own rate.
+    n = 5440
+    t = _half_normal(n)
+    t[: round(2 * gamma * n)] = np.inf
+    cfg = SingleStepConfig(400, 1000, "relu", "bubeck", n, 1, "exact")
+    ev = InitSingleStep().evaluate({cfg: _step_frame(t)})
+    rows = {r.params()["gamma"]: r for r in ev.verdicts if r.kind == "bound"}
+    assert rows[gamma].verdict == Verdict.VIOLATED
+    assert rows[gamma].exceedances == round(2 * gamma * n)
+    assert rows[gamma].evidence == "exact" and "power" in rows[gamma].power
+
+
 @pytest.fixture(scope="module")
 def true_single_step():
     """The simulation's own measurements on the exact path, both scalings, 4 values of d."""
