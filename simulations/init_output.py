@@ -242,6 +242,12 @@ class InitOutput(StreamingPathMixin, InitPathSimulation):
                        "grid midpoint (d or m)", "local slope", logx=True,
                        caption="Slope between neighbouring grid points with a stratified "
                                "bootstrap 95% CI; dashed: the claimed exponent 0."),
+            FigureSpec("implied-constant", f"Implied constants of |f| in Theta(1): the "
+                       f"{1 - ORDER_GAMMA:g} and {ORDER_GAMMA:g} quantiles of |f| at each grid "
+                       "point", "d or m", "|f| quantile", logx=True, logy=True,
+                       caption="Order-statistic 95% CIs. O(1) needs the upper quantile bounded, "
+                               "Omega(1) the lower one bounded away from 0; the verdicts test "
+                               "their trend over the large end of each line."),
         ]  # fmt: skip
         return Evaluation(verdicts + rate_rows, pd.DataFrame(summary + rate_summary), figures)
 
@@ -301,6 +307,12 @@ class InitOutput(StreamingPathMixin, InitPathSimulation):
             params = {fixed: value, "activation": activation, "scaling": scaling}
             tail = max(LARGE_END, math.ceil(len(x) / 2)) if len(x) >= LARGE_END else len(x)
             for side, q in (("upper", 1 - ORDER_GAMMA), ("lower", ORDER_GAMMA)):
+                for xv, smp in zip(x, samples, strict=True):
+                    ci = quantile_ci(smp, q)
+                    summary.append({"figure": "implied-constant", "panel": f"over {var} "
+                                    f"({scaling} scaling)", "series": f"{activation}, {fixed} = "
+                                    f"{value}, {q:g} quantile", "x": xv, "estimate": ci.estimate,
+                                    "ci_low": ci.low, "ci_high": ci.high})  # fmt: skip
                 rng = generator(0, "implied", self.id, var, scaling, activation, fixed, value, side)
                 fit = implied_constant(x[-tail:], samples[-tail:], np.ones(tail), rng,
                                        n_boot=N_BOOT, statistic=q)  # fmt: skip
