@@ -12,9 +12,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import simulations.lazy_output as lazy_output_module
+from bounds import get_bound
 from simulations import REGISTRY
 from simulations.lazy_gradient import FAMILIES, LazyGradient, LazyGradientConfig
 from simulations.lazy_gradient_stability import LazyGradientStability, StabilityConfig
@@ -171,6 +173,39 @@ def test_lazy_output_on_the_exact_path():
     assert len(facts) == 4 * sum(len(c.C0s) for c in data)
     assert all(v.p_value > STRICT for v in facts if v.test != "relative error")
     assert not any("random-sphere" in v.statistic for v in facts)
+
+
+def test_lazy_sign_flips_decides_lemma_4_3_only_with_power_and_refutes_a_planted_excess():
+    from simulations.lazy_sign_flips import SignFlipConfig
+    from theorycheck.power import replicates_for_power
+
+    sim = REGISTRY["lazy-sign-flips"]
+    gamma, m, C0 = 0.1, 1000, 10.0
+    n = replicates_for_power(gamma, 0.05 / 1000)
+    cfg = SignFlipConfig(m, 4, (C0,), (gamma,), n, 1, "wang", "exact")
+    rng = generator(5, "planted-flips")
+    p = float(get_bound("exact.f6_flippable").probability(m, C0))
+    B = float(get_bound("wang2022.lemma_4_3")(m=m, C0=C0, gamma=gamma))
+    truth = rng.binomial(m, p, n)  # the exact law of |S_R|
+    planted = truth.copy()
+    planted[: int(0.3 * n)] = int(B) + 1  # 30% of networks above the bound: 3 gamma
+
+    def frame(x):
+        return pd.DataFrame({"replicate": np.arange(n), "C0": C0, "f0": 0.0, "flippable": x})
+
+    def lemma_rows(x):
+        rows = apply_holm(sim.evaluate({cfg: frame(x)}).verdicts, 1e-6)
+        return [r for r in rows if r.claim == "wang2022.lemma_4_3"]
+
+    # The bound is loose (P(|S_R| > B) is ~1e-3 here): the truth HOLDS; 30% above it is refuted
+    # at family-wise 1e-6 (P(K >= 0.3 n | 0.1) is astronomically small for n ~ 470).
+    assert [r.verdict for r in lemma_rows(truth)] == ["HOLDS"]
+    bad = lemma_rows(planted)
+    assert [r.verdict for r in bad] == ["VIOLATED"] and bad[0].evidence == "exact"
+    # Below the replicates power needs, the row is a description, never a verdict.
+    small = SignFlipConfig(m, 4, (C0,), (gamma,), 50, 1, "wang", "exact")
+    rows = sim.evaluate({small: frame(truth)[:50]}).verdicts
+    assert [r.verdict for r in rows if r.claim == "wang2022.lemma_4_3"] == ["DESCRIPTIVE"]
 
 
 def test_lazy_sign_flips_on_the_exact_path():
