@@ -93,6 +93,10 @@ from theorycheck.verdicts import (
 ETAS = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
 #: Perturbation sizes ||delta|| (bubeck units) at which the end-point flip is evaluated.
 S_VALUES = (0.25, 0.5, 1.0, 2.0)
+#: Values c of eta ||grad f||^2 (= C3 sqrt(log(1/gamma)); the same number in both scalings) at
+#: which the end point of the prescribed step is evaluated: the end-point reading of the implied
+#: constant beside the first-flip one.
+C_VALUES = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
 #: gamma of the theorems' "with probability >= 1 - gamma": implied constants are 1 - gamma
 #: quantiles, and the never-flips bound is checked at each.
 THEOREM_GAMMAS = (0.1, 0.01)
@@ -167,8 +171,10 @@ def _bubeck_factors(scaling: str, d: int) -> tuple[float, float, float]:
 
 
 def _flip_columns() -> list[str]:
-    """End-point flip columns: at bubeck-unit multipliers eta, then at sizes ||delta|| = s."""
-    return [f"flip_eta_{e:g}" for e in ETAS] + [f"flip_s_{s:g}" for s in S_VALUES]
+    """End-point flip columns: at bubeck-unit multipliers eta, at sizes ||delta|| = s, and at the
+    prescribed steps eta ||grad f||^2 = c."""
+    return ([f"flip_eta_{e:g}" for e in ETAS] + [f"flip_s_{s:g}" for s in S_VALUES]
+            + [f"flip_c_{c:g}" for c in C_VALUES])  # fmt: skip
 
 
 @functools.cache
@@ -301,6 +307,7 @@ class InitSingleStep(InitPathSimulation):
             steps = np.concatenate([
                 np.array(ETAS) * eta_unit,
                 np.array(S_VALUES) * dist_unit / gnorm,  # ||eta grad f|| = s
+                np.array(C_VALUES) / gnorm**2,  # eta ||grad f||^2 = c, in every scaling
             ])  # fmt: skip
             f_end = output_and_gradient(net, x + steps[:, None] * direction[None, :],
                                         path=config.path).f  # fmt: skip
@@ -315,7 +322,11 @@ class InitSingleStep(InitPathSimulation):
         ||grad f||^power along the ray (spec units) of :func:`sample_init_statistics` (a
         bubeck-unit step eta is eta * eta_unit here and moves by eta * eta_unit * ||grad f||)."""
         eta_unit, dist_unit = _units(spec)
-        steps = [(e * eta_unit, 1.0) for e in ETAS] + [(s * dist_unit, 0.0) for s in S_VALUES]
+        steps = (
+            [(e * eta_unit, 1.0) for e in ETAS]
+            + [(s * dist_unit, 0.0) for s in S_VALUES]
+            + [(c, -1.0) for c in C_VALUES]
+        )  # t = eta ||grad f|| = c / ||grad f||
         st = sample_init_statistics(spec, n, rng, steps=steps)
         frame = pd.DataFrame({"replicate": np.arange(n), "f": st.f, "grad_norm": st.grad_norm,
                               "t_star": st.t_star, "zero_output": st.zero_output})  # fmt: skip
@@ -396,6 +407,11 @@ class InitSingleStep(InitPathSimulation):
                        caption="Clopper-Pearson 95% CIs; dashed: the linear prediction's exact "
                                "flip rate I_{s^2/d}(1/2, (d-1)/2) (relu, F3) or its "
                                "d -> infinity limit (gelu)."),
+            FigureSpec("flip-c", "End-point flip rate at the prescribed step eta ||grad f||^2 = "
+                       "c (= C3 sqrt(log(1/gamma)))", "c", "P(sign f(x + delta) != sign f(x))",
+                       caption="Clopper-Pearson 95% CIs; dashed: P(t* ||grad f|| <= c), the "
+                               "first-flip reading of the implied constants. An end point can "
+                               "flip back after t*, so the end-point rate may fall short of it."),
             FigureSpec("perturbation", "1 - gamma quantile (gamma = 0.1) of the flipping "
                        "perturbation t* = ||eta* grad f|| vs d", "input dimension d",
                        "t* quantile", logx=True, logy=True,
@@ -500,6 +516,16 @@ class InitSingleStep(InitPathSimulation):
                 summary.append(_proportion(k, n, {
                     "figure": "flip-s", "panel": cfg.activation, "series": series, "x": s,
                     "reference": float(ref_s)}))  # fmt: skip
+        # The prescribed step eta ||grad f||^2 = c: the end point's flip rate beside the rate at
+        # which the first flip is reached by then (t* ||grad f|| <= c), the reading the implied
+        # constants use; an end point past t* may have flipped back.
+        reach = t_star * ok["grad_norm"].to_numpy()
+        for c in C_VALUES:
+            k = int(ok[f"flip_c_{c:g}"].astype(bool).sum())
+            summary.append(_proportion(k, len(ok), {
+                "figure": "flip-c", "panel": cfg.activation,
+                "series": f"d = {cfg.d}, m = {cfg.m}, {cfg.scaling}", "x": c,
+                "reference": float(np.mean(reach <= c))}))  # fmt: skip
         return verdicts, summary
 
     def _implied_rows(self, steps: dict):

@@ -25,9 +25,9 @@ from simulations.init_gradient_stability import InitGradientStability, RayStabil
 from simulations.init_output import GAMMAS, InitOutput, OutputConfig
 from simulations.init_single_step import (
     ETAS,
-    S_VALUES,
     InitSingleStep,
     SingleStepConfig,
+    _flip_columns,
 )
 from theorycheck.seeding import generator
 from theorycheck.simulation import config_id
@@ -178,7 +178,7 @@ def _step_frame(t_star: np.ndarray, grad_norm: float = 1.0, f: float = 0.3) -> p
     frame = pd.DataFrame({"replicate": np.arange(n), "f": np.full(n, f),
                           "grad_norm": np.full(n, grad_norm), "t_star": t_star,
                           "zero_output": np.zeros(n, dtype=bool)})  # fmt: skip
-    for name in [f"flip_eta_{e:g}" for e in ETAS] + [f"flip_s_{s:g}" for s in S_VALUES]:
+    for name in _flip_columns():
         frame[name] = False
     return frame
 
