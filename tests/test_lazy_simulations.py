@@ -39,7 +39,8 @@ STRICT = 1e-7
 class TinyOutput(LazyOutput):
     def _configs(self, profile):
         for m in (20, 300):
-            yield OutputConfig(m, 3, (1.0, 10.0), (0.1,), networks_per_block=200, n_blocks=2)
+            # 500 replicates: the 472 that gamma = 0.1 needs for a powered Lemma 4.1 row.
+            yield OutputConfig(m, 3, (1.0, 10.0), (0.1,), networks_per_block=250, n_blocks=2)
 
 
 class TinyGradient(LazyGradient):
@@ -140,6 +141,9 @@ def test_lazy_output_verdicts(output_data):
     lemma = [v for v in ev.verdicts if v.claim == "wang2022.lemma_4_1"]
     assert len(lemma) == 4 and all(v.verdict == "HOLDS" for v in lemma)
     assert all(v.slack > 1 for v in lemma)
+    # Every W of the ball, on the exact sup: both a witness and a certificate.
+    assert all(v.quantifier == "every W in the ball" and v.evidence == "exact" for v in lemma)
+    assert all("VIOLATED at rate 2 gamma w.p. 1.00" in v.power for v in lemma)
     assert {"sup-abs", "sup-mean", "sup-var", "gap"} == {f.name for f in ev.figures}
 
 
