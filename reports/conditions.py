@@ -3,9 +3,9 @@
 Two sources, neither recomputed here:
 
 * the ``conditions`` column of the verdict table: at each grid point, whether the claim's
-  conditions held ("hold" / "fail"), evaluated by the runner with the claim's
-  ``Bound.conditions`` when it stored the verdicts ("n/a": the statement has no conditions beyond
-  its parameter domains, or the row's parameters do not fix them, e.g. a rate fitted over d);
+  conditions held ("inside" / "outside"), evaluated by the runner with the claim's
+  ``Bound.conditions`` when it stored the verdicts ("unknown": the statement has no conditions
+  beyond its parameter domains, or the row's parameters do not fix them, e.g. a rate fitted over d);
 * the summary and verdicts of the ``width-window`` simulation: the exact edges of Wang et al.'s
   width window against d, the dimensions Bubeck et al. allow at each width, the window at the
   dimensions of Wang et al.'s Fig. 2 and the smallest d with a non-empty window.
@@ -101,7 +101,7 @@ def condition_counts(rows: pd.DataFrame, claim: ClaimText | None = None) -> Cond
     """Count the grid points of ``rows`` (verdict rows of one claim) by their ``conditions``."""
     points = _points(rows)
     status = points["conditions"].astype(str) if len(points) else pd.Series(dtype=str)
-    failing = [_params(p) for p in points.loc[status == "fail", "parameters"]]
+    failing = [_params(p) for p in points.loc[status == "outside", "parameters"]]
     names = _names(claim)
     if names is None:
         names = list(dict.fromkeys(k for d in failing for k in d if k not in _RATE_KEYS))
@@ -114,9 +114,9 @@ def condition_counts(rows: pd.DataFrame, claim: ClaimText | None = None) -> Cond
         shown = ", ".join(_value(v) for v in decoded[:_MAX_VALUES])
         parts.append(f"{name} = {shown}{', …' if len(decoded) > _MAX_VALUES else ''}")
     return ConditionCounts(
-        hold=int((status == "hold").sum()),
-        fail=int((status == "fail").sum()),
-        na=int((~status.isin(["hold", "fail"])).sum()),
+        hold=int((status == "inside").sum()),
+        fail=int((status == "outside").sum()),
+        na=int((~status.isin(["inside", "outside"])).sum()),
         fail_at="; ".join(parts),
     )
 
@@ -225,7 +225,7 @@ def grid_points(verdicts: pd.DataFrame, prefix: str, x: str, y: str) -> list[Gri
     out = []
     rows = verdicts[
         verdicts["claim"].astype(str).str.startswith(prefix)
-        & verdicts["conditions"].isin(["hold", "fail"])
+        & verdicts["conditions"].isin(["inside", "outside"])
     ]
     for (claim, status), sub in rows.groupby(["claim", "conditions"], sort=True):
         pts = set()
@@ -239,7 +239,7 @@ def grid_points(verdicts: pd.DataFrame, prefix: str, x: str, y: str) -> list[Gri
                 pts.add((xv, yv))
         if pts:
             xy = np.array(sorted(pts))
-            out.append(GridPoints(str(claim), status == "hold", xy[:, 0], xy[:, 1]))
+            out.append(GridPoints(str(claim), status == "inside", xy[:, 0], xy[:, 1]))
     return out
 
 

@@ -9,7 +9,8 @@ Inputs (all through :class:`theorycheck.store.ResultsStore`):
 * ``verdicts.parquet`` — the Holm-adjusted verdict table (fields of
   :class:`theorycheck.verdicts.VerdictRow`); its metadata holds the run's provenance, profile,
   seed, alpha and the list of simulation ids.
-  Tables written before the ``conditions`` column existed load with "n/a" in it.
+  Tables written before the ``conditions`` column existed load with "unknown" in it; the words
+  of older tables ("hold", "fail", "n/a") are read as "inside", "outside", "unknown".
 * ``<simulation>/summary-<profile>-s<seed>.parquet`` — columns figure, panel, series, x,
   estimate, ci_low, ci_high and optionally reference and bound; metadata title, claims,
   limitations, figures (name, title, xlabel, ylabel, logx, logy, caption) and provenance.
@@ -136,7 +137,7 @@ class ReportData:
     simulations: list[SimulationResult]
     claims: dict[str, ClaimText] | None = None
     warnings: list[str] = field(default_factory=list)
-    # False when the verdict table predates the ``conditions`` column (every row reads "n/a").
+    # False when the verdict table predates the ``conditions`` column (every row reads "unknown").
     conditions_recorded: bool = True
 
     @property
@@ -173,7 +174,9 @@ def load_results(results: str | Path) -> ReportData:
         )
     conditions_recorded = "conditions" in verdicts.columns
     if not conditions_recorded:
-        verdicts = verdicts.assign(conditions="n/a")  # stored before the column existed
+        verdicts = verdicts.assign(conditions="unknown")  # stored before the column existed
+    old = {"hold": "inside", "fail": "outside", "n/a": "unknown"}
+    verdicts["conditions"] = verdicts["conditions"].astype(str).replace(old)
     meta = store.read_meta("verdicts")
     profile, seed = meta.get("profile", "quick"), meta.get("seed", 0)
     sim_ids = list(meta.get("simulations") or [])

@@ -412,7 +412,7 @@ def _condition_entries(panel: ConditionPanel) -> list[tuple[str, Artist]]:
         entries.append((panel.vline[1], Line2D([], [], color="0.15", linestyle=":", lw=1.4)))
     for pts in panel.points:
         st = _point_style(panel, pts.claim)
-        what = "hold" if pts.holds else "fail"
+        what = "inside" if pts.holds else "outside"
         n = len(pts.x)
         entries.append(
             (

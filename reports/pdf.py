@@ -43,7 +43,7 @@ from reports.figures import (
 from reports.layout import LEADING, Column, Document, OutlineEntry, Table
 from reports.style import GREY, H2_SIZE, SMALL_SIZE, TITLE_SIZE, style_context
 from reports.tables import (
-    REFUTING,
+    bottom_line_table,
     conditions_table,
     configurations_table,
     counts_sentence,
@@ -54,6 +54,7 @@ from reports.tables import (
     summary_table,
     timing_table,
 )
+from theorycheck.bottom_line import bottom_line
 from theorycheck.errors import UserInputError
 from theorycheck.provenance import package_version
 from theorycheck.writes import atomic_write, remove_stale_temp_files
@@ -177,28 +178,22 @@ def _title_page(data: ReportData, doc: Document, outline: list[OutlineEntry] | N
     for sim in data.simulations:
         doc.text(f"{sim.title}  [{sim.id}]", hanging="•  ", space_after=1.0)
 
-    _h2(doc, "Verdicts")
+    _h2(doc, "Bottom line")
     v = data.verdicts
-    doc.text(f"{len(v)} tests at grid points: {counts_sentence(v['verdict'])}.")
-    refuted = v[v["verdict"].isin(REFUTING)]
-    if refuted.empty:
-        doc.text(
-            "No test refuted its claim after the Holm adjustment.", weight="bold", space_after=4.0
-        )
-    else:
-        claims = ", ".join(dict.fromkeys(refuted["claim"]))
-        doc.text(
-            f"{len(refuted)} tests refute their claim after the Holm adjustment: {claims}.",
-            weight="bold",
-            space_after=1.0 if (refuted["conditions"] == "fail").any() else 4.0,
-        )
-        outside = int((refuted["conditions"] == "fail").sum())
-        if outside:
-            doc.text(
-                f"{outside} of them lie where the claim's own conditions fail: they test the "
-                f"statement beyond what the paper proves (see “{CONDITIONS}”).",
-                space_after=4.0,
-            )
+    line = bottom_line(v)
+    family = data.meta.get("family_size")
+    size = f"a Holm family of {family} confirmatory rows" if family is not None else "Holm"
+    doc.text(
+        f"Per paper and claim, findings first. Refutations (VIOLATED, DISAGREES, DOES NOT "
+        f"CONVERGE) control the family-wise error at α = {alpha} over {size}; each HOLDS, AGREES "
+        f"or CONVERGES is a per-row 95% statement whose power is in its row. Rows outside a "
+        f"claim's own conditions never count as refutations; descriptive rows are outside the "
+        f"family.",
+        space_after=3.0,
+    )
+    doc.table(bottom_line_table(line), continued="Bottom line (continued)")
+    _h2(doc, "Verdicts")
+    doc.text(f"{len(v)} rows at grid points: {counts_sentence(v['verdict'])}.", space_after=4.0)
     doc.table(summary_table(data), continued="Verdict summary (continued)")
     conf = f"{100 * (1 - float(alpha)):g}%"
     _note(

@@ -27,6 +27,7 @@ __all__ = [
     "PASSING",
     "REFUTING",
     "VERDICT_ORDER",
+    "bottom_line_table",
     "conditions_cell",
     "conditions_table",
     "configurations_table",
@@ -43,9 +44,12 @@ __all__ = [
     "verdict_counts",
 ]
 
-VERDICT_ORDER = ("HOLDS", "VIOLATED", "INCONCLUSIVE", "AGREES", "DISAGREES")
-REFUTING = ("VIOLATED", "DISAGREES")
-PASSING = ("HOLDS", "AGREES")
+VERDICT_ORDER = (
+    "HOLDS", "VIOLATED", "INCONCLUSIVE", "AGREES", "DISAGREES", "CONVERGES", "DOES NOT CONVERGE",
+    "DESCRIPTIVE",
+)  # fmt: skip
+REFUTING = ("VIOLATED", "DISAGREES", "DOES NOT CONVERGE")
+PASSING = ("HOLDS", "AGREES", "CONVERGES")
 _DASH = "–"
 
 
@@ -91,15 +95,16 @@ def verdict_cell(verdict: str) -> Cell:
 
 
 def conditions_cell(conditions: str) -> Cell:
-    """Whether the claim's conditions hold at the grid point: hold, fail (italic), n/a (grey)."""
+    """Whether the claim's conditions hold at the grid point: inside, outside (italic), unknown
+    (grey)."""
     text = str(conditions)
-    if text == "fail":
+    if text == "outside":
         return Cell(text, style="italic")
-    return Cell(text, color=GREY if text not in ("hold", "fail") else "black")
+    return Cell(text, color=GREY if text not in ("inside", "outside") else "black")
 
 
 def _conditions_note(conditions: str) -> str:
-    return f"conditions {conditions}" if conditions in ("hold", "fail") else ""
+    return f"conditions {conditions}" if conditions in ("inside", "outside") else ""
 
 
 def verdict_counts(verdicts: pd.Series) -> dict[str, int]:
@@ -170,6 +175,20 @@ def _group_title(key: tuple[str, str, str], rows: pd.DataFrame, fixed: dict) -> 
 def _point(parameters: str, varying: list[str]) -> str:
     d = _params(parameters)
     return ", ".join(f"{k} = {_fmt_value(d.get(k))}" for k in varying) or "(single point)"
+
+
+def bottom_line_table(line: pd.DataFrame) -> Table:
+    """The bottom line (:func:`theorycheck.bottom_line.bottom_line`): per paper, one row per
+    claim with its status (refutations in bold) and where / why."""
+    columns = [Column("claim"), Column("status", wrap=True), Column("where, how", wrap=True)]
+    rows: list = []
+    for paper, sub in line.groupby("paper", sort=False):
+        rows.append(GroupRow(str(paper)))
+        for r in sub.itertuples():
+            bold = r.status.startswith(("refuted", "does not"))
+            rows.append([Cell(r.claim), Cell(r.status, "bold" if bold else "normal"),
+                         Cell(str(r.detail))])  # fmt: skip
+    return Table(columns, rows)
 
 
 def summary_table(data: ReportData) -> Table:
@@ -465,9 +484,9 @@ def conditions_table(data: ReportData) -> Table:
     columns = [
         Column("claim"),
         Column("conditions of\nthe statement", wrap=True),
-        Column("hold", align="right"),
-        Column("fail", align="right"),
-        Column("n/a", align="right"),
+        Column("inside", align="right"),
+        Column("outside", align="right"),
+        Column("unknown", align="right"),
         Column("where they fail", wrap=True),
     ]
     v = data.verdicts

@@ -18,6 +18,7 @@ networks; smooth activations and biases always do.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,16 +35,20 @@ from simulations._common import (
 )
 from theorycheck.forward import output_and_gradient
 from theorycheck.network import NetworkSpec, sample_inputs, sample_network
-from theorycheck.rates import fit_rate
+from theorycheck.rates import fit_rate, implied_constant
 from theorycheck.seeding import generator
 from theorycheck.simulation import Evaluation, FigureSpec
 from theorycheck.stats import ks_test, mean_z_test
-from theorycheck.verdicts import law_verdict, rate_verdict
+from theorycheck.verdicts import Evidence, implied_constant_verdict, law_verdict, rate_verdict
 
 #: Largest drift of a Theta(1) exponent over a finite grid accepted as pre-asymptotic.
 RATE_TOLERANCE = 0.1
 #: Bootstrap replicates of the rate fits.
 N_BOOT = 1000
+#: Failure probability of the high-probability reading of Theta(1).
+GAMMA = 0.1
+#: Extra dimensions of the bubeck relu lines (exact sampler).
+BUBECK_EXTRA_DIMS = {"quick": (30, 300, 3000), "full": (1_000_000,)}
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,10 @@ class InitGradient(StreamingPathMixin, InitPathSimulation):
             dims = widths = (10, 100, 1000, 10_000, 100_000)
             per_block, blocks = 500, 4
         for scaling in ("wang", "bubeck"):
-            for d in dims:
+            # Bubeck et al.'s Theta(1) is read through implied constants over d: >= 4 points at
+            # the large end of each line (the exact sampler is cheap in d).
+            line = sorted({*dims, *BUBECK_EXTRA_DIMS[profile]}) if scaling == "bubeck" else dims
+            for d in line:
                 for m in widths:
                     yield GradientConfig(d, m, "relu", scaling, False, per_block, blocks,
                                          default_path("relu"))  # fmt: skip
@@ -111,22 +119,25 @@ class InitGradient(StreamingPathMixin, InitPathSimulation):
             g2 = df["grad_norm_sq"].to_numpy() * (cfg.d if cfg.scaling == "bubeck" else 1.0)
             params = {"d": cfg.d, "m": cfg.m, "activation": cfg.activation,
                       "scaling": cfg.scaling, "biases": cfg.biases, "path": cfg.path}  # fmt: skip
+            law = {"m": cfg.m, "d": cfg.d}
             if cfg.activation == "relu" and not cfg.biases:
-                law = {"m": cfg.m, "d": cfg.d}
+                # The mean and variance of the z-row come from the catalog's law (E = d/2).
+                mean = float(f2.mean(**law))
                 verdicts.append(law_verdict(
                     f2.id, self.id, params, "||grad f||^2 ~ (N/m) chi2_d (wang units)", "KS",
-                    ks_test(g2, lambda t, law=law: f2.cdf(t, **law)), g2, reference_mean=cfg.d / 2,
+                    ks_test(g2, lambda t, law=law: f2.cdf(t, **law)), g2, reference_mean=mean,
                 ))  # fmt: skip
                 verdicts.append(law_verdict(
                     f2.id, self.id, params, "E||grad f||^2 = d/2 (wang units)",
-                    "z (exact variance)", mean_z_test(g2, cfg.d / 2, f2.var(**law)), g2,
-                    reference_mean=cfg.d / 2,
+                    "z (exact variance)", mean_z_test(g2, mean, f2.var(**law)), g2,
+                    reference_mean=mean,
                 ))  # fmt: skip
-                reference = cfg.d / 2
+                reference = mean
             else:
                 energy = get_bound(f"exact.grad_energy_{cfg.activation}")
-                # With biases b ~ N(0,1) relu keeps E||grad f||^2 = d/2 (THEORY.md F2).
-                reference = cfg.d / 2 if cfg.biases else float(energy(d=cfg.d))
+                # With biases b ~ N(0,1) relu keeps F2's mean E||grad f||^2 = d/2, only the mean
+                # (docs/derivations/exact_laws_at_init.md, "With hidden biases").
+                reference = float(f2.mean(**law)) if cfg.biases else float(energy(d=cfg.d))
                 verdicts.append(law_verdict(
                     energy.id, self.id, params, "E||grad f||^2 (wang units)", "z (sample variance)",
                     mean_z_test(g2, reference), g2, reference_mean=reference,
@@ -158,7 +169,9 @@ class InitGradient(StreamingPathMixin, InitPathSimulation):
 
     def _rate_rows(self, data) -> tuple[list, list]:
         """||grad f|| in Theta(1) (bubeck scaling, relu, no biases): over d at each m, over m at
-        each d (grids with at least two points)."""
+        each d (grids with at least two points). The claim is decided through its implied
+        constants over the large end of each line (the 1 - gamma quantile of ||grad f|| must stay
+        bounded, the gamma quantile away from 0); the fitted slopes are descriptions."""
         claim = get_bound("bubeck2021.gradient_norm")
         by: dict[tuple, dict] = {}
         for cfg, df in data.items():
@@ -180,6 +193,17 @@ class InitGradient(StreamingPathMixin, InitPathSimulation):
                 claim.order, RATE_TOLERANCE, variable=var,
             )  # fmt: skip
             rows.append(row)
+            tail = grid[-max(4, math.ceil(len(grid) / 2)) :]
+            x = np.asarray(tail, dtype=float)
+            for side, q in (("upper", 1 - GAMMA), ("lower", GAMMA)):
+                implied = implied_constant(x, [samples[v] for v in tail], np.ones(x.size), rng,
+                                           n_boot=N_BOOT, statistic=q)  # fmt: skip
+                rows.append(implied_constant_verdict(
+                    claim.id, self.id, {fixed: value, "activation": "relu", "scaling": "bubeck",
+                                        "gamma": GAMMA},
+                    f"||grad f(x)|| (bubeck scaling), {q:g} quantile over {var}", implied,
+                    side=side, variable=var, evidence=Evidence.EXACT,
+                ))  # fmt: skip
             if var == "d":
                 summary += fit.summary_rows({"figure": "bubeck-norm", "panel": "main",
                                              "series": f"m = {value}"}, verdict=row)  # fmt: skip

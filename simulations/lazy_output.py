@@ -35,9 +35,17 @@ from theorycheck.exact import sample_init_statistics
 from theorycheck.forward import output_and_gradient
 from theorycheck.lazy_ball import lazy_radius, perturb, worst_output
 from theorycheck.network import NetworkSpec, sample_inputs, sample_network
+from theorycheck.power import replicates_for_power
 from theorycheck.simulation import Evaluation, FigureSpec
 from theorycheck.stats import mean_z_test
-from theorycheck.verdicts import bound_verdict, comparison_verdict, law_verdict
+from theorycheck.verdicts import (
+    Evidence,
+    Quantifier,
+    bound_verdict,
+    comparison_verdict,
+    description,
+    law_verdict,
+)
 
 #: Claim id of THEORY.md Sec. 2 item 2's relu-at-init facts (a [derived] statement, not a paper's
 #: bound: it has no entry in bounds.REGISTRY).
@@ -64,6 +72,11 @@ def worst_output_moments(m: int, C0: float) -> tuple[float, float]:
     """(E sup f, Var sup f) over the lazy ball for relu at init, a = +-1, ||x|| = 1 (wang):
     (C0/2, 1/2 + C0^2/(4m)). THEORY.md Sec. 2 item 2; derivation in the module docstring."""
     return C0 / 2.0, 0.5 + C0**2 / (4.0 * m)
+
+
+#: The worst-case level of a row in a family of ~1000 confirmatory rows (the quick profile's):
+#: bound rows with fewer replicates than power needs there are descriptions.
+POWER_LEVEL = 0.05 / 1000
 
 
 class LazyOutput(InitPathSimulation):
@@ -132,10 +145,17 @@ class LazyOutput(InitPathSimulation):
                 sup_abs = sub["sup_abs"].to_numpy()
                 for gamma in cfg.gammas:
                     B = float(lemma(m=m, C0=C0, gamma=gamma))
+                    # The sup over the whole ball in closed form: a claim over every W, decided
+                    # on its exact value (both a witness and a certificate).
                     row = bound_verdict(
                         lemma.id, self.id, {**params, "gamma": gamma},
                         "sup over the ball of |f(x; W)| (exact, closed form)", sup_abs, B, gamma,
+                        quantifier=Quantifier.EVERY, evidence=Evidence.EXACT,
                     )  # fmt: skip
+                    needed = replicates_for_power(gamma, POWER_LEVEL)
+                    if len(sup_abs) < needed:  # could neither hold nor fail with due power
+                        row = description(row, f"n = {len(sup_abs)} < the {needed} replicates "
+                                               "power needs")  # fmt: skip
                     if not bool(lemma.conditions(m=m, C0=C0, gamma=gamma)):
                         row = replace(row, note="; ".join(filter(None, (
                             row.note, "outside the condition m >= C_m log(2/gamma)"))))  # fmt: skip

@@ -61,7 +61,7 @@ from theorycheck.lazy_ball import lazy_radius, perturb
 from theorycheck.network import Network, NetworkSpec, sample_network
 from theorycheck.pgd import pgd_attack
 from theorycheck.simulation import Evaluation, FigureSpec, Simulation
-from theorycheck.verdicts import bound_verdict
+from theorycheck.verdicts import Evidence, Quantifier, bound_verdict, description
 
 #: One network at a time: NumPy (BLAS) beats numba's thread start-up at these sizes (measured on
 #: 2 loaded cores: first_sign_flip on 100 inputs, d = 400, m = 1000, 0.27 s vs 1.9 s).
@@ -273,7 +273,12 @@ class LazyRobustError(Simulation):
             cor.id, self.id, {**kw, "R sqrt(d)": c, "W": family, "attack": label},
             f"robust error at radius R ({label} lower estimate)", x, B,
             float(cor.failure_probability(GAMMA)), side="lower",
+            quantifier=Quantifier.PARTICULAR, evidence=Evidence.SEARCH, bias="lower",
         )  # fmt: skip
+        # The corollary is over every W of the ball: an attack on particular W gives a lower
+        # estimate of their robust error, which can neither refute it (that needs a certified
+        # upper estimate) nor confirm it (that needs every W). Kept as a description.
+        row = description(row, "an attack on particular W cannot decide a claim over every W")
         notes = [row.note, "outside the width window (C3 = C4 = 1)"]
         if label == "PGD":
             g = law_summary(gain, {})

@@ -6,10 +6,14 @@ Each block draws one target (F1 = F2 = 1, GOE-like B0) and one nested first laye
 every regime exactly at every psi = m/d: RF (relu, gelu, t^2), NT (relu a.e., gelu, t^2), the
 quadratic network at its global optimum (Eckart-Young), and lazy NT (gelu) at init scales alpha.
 
-The claim is checked as a statement along psi, per regime and per block (nested widths, so eps
-can only decrease): wherever eps decreases, S does not decrease. It is checked on the exact
-finite-d solver and, separately, on the asymptotic formulas of QUADRATIC.md. Also checked for
-every fit: S >= Var f* - eps (Poincare), and S + 2 eps = S(f*) + F1^2 for sigma = t^2.
+The claim is checked along psi, per regime: wherever eps decreases, S does not decrease. At the
+finite d it is a statistical monotonicity test of the mean S over blocks (a block is one draw
+of the target and the first layer; standard errors from the spread over blocks), on the psi
+where the mean eps decreases, in the Holm family (``monotone`` verdicts): a dip of S counts only
+when it is several standard errors deep. On the asymptotic formulas (docs/derivations/
+quadratic.md; exact, no sampling) it is a checked statement. The derived tradeoff forms are
+exact identities and inequalities of every fit, checked on the exact solver values at round-off:
+S >= Var f* - eps (Poincare), and S + 2 eps = S(f*) + F1^2 for sigma = t^2.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from simulations._quadratic import (
     PSI_GRID,
     identity_statement,
     interval,
+    monotone_along_psi,
     poincare_statement,
     tradeoff_statement,
     width,
@@ -107,10 +112,13 @@ class QuadraticTradeoff(Simulation):
     claims = (CLAIM, "dohmatob2022.tradeoff_poincare", "dohmatob2022.tradeoff_identity_t2")
     limitations = (
         "The claim is checked at the grid points only, on exact population fits (infinite "
-        "samples) at one finite d, and on the d -> infinity formulas; a decrease of S smaller "
-        "than 1e-9 S is treated as round-off. With F1 > 0 the t^2 models never fit the linear "
-        "part, so their eps includes F1^2 at every width. relu NT is discontinuous: its S is "
-        "the almost-everywhere value and it is left out of the Poincare check."
+        "samples) at one finite d, averaged over a few draws, and on the d -> infinity formulas "
+        "(a decrease of a formula's S smaller than 1e-9 S is treated as round-off). The draws "
+        "at neighbouring psi share the target and the nested first layer, so the step test, "
+        "which treats their errors as independent, is conservative. With F1 > 0 the t^2 "
+        "models never fit the linear part, so their eps includes F1^2 at every width. relu NT "
+        "is discontinuous: its S is the almost-everywhere value and it is left out of the "
+        "Poincare check."
     )
 
     def _configs(self, profile):
@@ -160,12 +168,12 @@ class QuadraticTradeoff(Simulation):
                 sub = df[df["regime"] == label]
                 params = {"regime": label, "d": cfg.d, "blocks": int(sub["block"].nunique())}
                 verdicts.append(
-                    tradeoff_statement(
+                    monotone_along_psi(
                         CLAIM,
                         self.id,
                         params,
                         "along psi: S does not decrease where eps decreases "
-                        "(exact solver, each block)",
+                        "(exact solver, mean over blocks)",
                         sub,
                         "eps",
                         "S",

@@ -175,16 +175,13 @@ def _params(cfg: WindowConfig, claim: str, **extra) -> str:
 
 def _exact_row(sim_id: str, claim: str, params: str, statistic: str, estimate: float,
                reference: float, agrees: bool, note: str) -> VerdictRow:  # fmt: skip
-    """A deterministic verdict: an exact computation compared with a stated number.
-
-    p = 1 when they agree, 0 when they do not, so the verdict engine (and Holm) decides AGREES or
-    DISAGREES exactly as the comparison does.
-    """
-    p = 1.0 if agrees else 0.0
+    """A deterministic verdict: an exact computation compared with a stated number (no sampling,
+    no p-value, outside the Holm family)."""
     return VerdictRow(
         claim, sim_id, params, statistic, "exact computation", 1, float(reference), math.nan,
-        float(estimate), float(estimate), float(estimate), math.nan, -1, math.nan, p, p,
-        "AGREES" if agrees else "DISAGREES", note,
+        float(estimate), float(estimate), float(estimate), math.nan, -1, math.nan, math.nan,
+        math.nan, "AGREES" if agrees else "DISAGREES", note, evidence="exact", kind="comparison",
+        family="deterministic",
     )  # fmt: skip
 
 

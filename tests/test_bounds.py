@@ -106,6 +106,19 @@ def test_f1_explicit_bound_holds_exactly_for_every_m(m, gamma):
     assert tail <= gamma * (1 + 1e-9)
 
 
+@pytest.mark.parametrize("m", [1, 3, 50, 1000])
+def test_f1_mean_and_variance_match_the_mixture(m):
+    # Moments by numerical integration of the mixture CDF (a route independent of the catalog's
+    # _mean/_var): E f = int_0^inf (P(f > x) - P(f < -x)) dx, E f^2 = int_0^inf 2x P(|f| > x) dx.
+    x = np.linspace(0, 40, 400_001)
+    # P(f < -x), also at x = 0 where cdf(-0) would count the atom P(f = 0) = 2^-m.
+    upper, lower = 1 - f1.cdf(x, m=m), f1.cdf(-np.maximum(x, 1e-300), m=m)
+    mean = np.trapezoid(upper - lower, x)
+    second = np.trapezoid(2 * x * (upper + lower), x)
+    assert mean == pytest.approx(float(f1.mean(m=m)), abs=1e-6)
+    assert second - mean**2 == pytest.approx(float(f1.var(m=m)), rel=1e-4)
+
+
 def test_f1_law_point_mass_at_zero_is_2_to_minus_m():
     for m in (1, 3, 8):
         jump = f1.cdf([0.0], m=m)[0] - f1.cdf([-1e-300], m=m)[0]
@@ -123,7 +136,7 @@ def test_f2_mean_and_variance_match_the_mixture(m, d):
     sf = 1 - f2.cdf(x, m=m, d=d)
     mean = np.trapezoid(sf, x)
     second = np.trapezoid(2 * x * sf, x)
-    assert mean == pytest.approx(d / 2, rel=1e-4)
+    assert mean == pytest.approx(f2.mean(m=m, d=d), rel=1e-4)
     assert second - mean**2 == pytest.approx(f2.var(m=m, d=d), rel=1e-3)
 
 

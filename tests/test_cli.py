@@ -56,6 +56,9 @@ def test_verdict_table_format_shows_verdicts_and_tally():
     table = pd.DataFrame({
         "simulation": ["s"], "claim": ["c"], "parameters": ['{"m": 10}'], "estimate": [1.0],
         "bound": [2.0], "slack": [2.0], "p_adjusted": [0.5], "verdict": ["HOLDS"],
+        "conditions": ["outside"], "evidence": ["certified"],
     })  # fmt: skip
     text = format_verdicts(table)
     assert "HOLDS" in text and "m: 10" in text and "1 verdicts (HOLDS: 1)" in text
+    # The qualifiers a reader needs beside the verdict.
+    assert "outside" in text and "certified" in text

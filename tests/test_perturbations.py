@@ -228,36 +228,54 @@ def exact_min_gradient_relu(net: Network, x: np.ndarray, R: float) -> float:
     return best
 
 
-@pytest.mark.parametrize("seed", range(12))
-def test_pattern_search_finds_the_exact_minimum_on_tiny_relu_networks(seed):
-    """search = exact (to 1e-7) and certificate <= exact on 12 fixed tiny networks.
+def test_pattern_search_finds_the_exact_minimum_on_tiny_relu_networks():
+    """search >= exact - 1e-7 and certificate <= exact on 12 fixed tiny networks (exact bounds:
+    the search reports an attained value), and search = exact (to 1e-7) on most of them.
 
-    Equality is the search's power: it is a local search and could in principle miss the best
-    pattern; on these 12 seeds (and on 30 checked while developing) it never did.
+    Equality is the search's power: it is a local search and can miss the best pattern. The
+    threshold follows from a tail bound, not from these seeds: on 400 development networks
+    (another key, "tiny-relu-dev") it missed once (seed 351: 0.087 against an exact 0); the
+    one-sided 99.9% Clopper-Pearson upper limit of the miss rate is 0.0228, and at that rate 6 or
+    more misses among 12 networks have probability P(Bin(12, 0.0228) >= 6) = 1.2e-7. (Before:
+    equality asserted on each of the 12, which fails w.p. 1 - (1 - 1/400)^12 ~ 3% over seeds.)
     """
-    rng = generator(seed, "tiny-relu")
-    spec = NetworkSpec(
-        d=int(rng.integers(2, 4)),
-        m=int(rng.integers(2, 7)),
-        biases=bool(seed % 2),
-        output_weights="gaussian" if seed % 3 == 0 else "sign",
-    )
-    net = sample_network(spec, rng)
-    x = sample_inputs(spec, 1, rng)[0] * rng.uniform(0.5, 2.0)
-    R = lazy_radius(spec, (0.3, 1.0)[seed % 2])
-    exact = exact_min_gradient_relu(net, x, R)
-    res = gradient_shrinking(net, x, R, generator(seed, "search"), restarts=6, path="reference")
-    assert res.grad_norm == pytest.approx(exact, abs=1e-7)
-    assert res.certified_lower_bound <= exact + 1e-9
+    misses = 0
+    for seed in range(12):
+        rng = generator(seed, "tiny-relu")
+        spec = NetworkSpec(
+            d=int(rng.integers(2, 4)),
+            m=int(rng.integers(2, 7)),
+            biases=bool(seed % 2),
+            output_weights="gaussian" if seed % 3 == 0 else "sign",
+        )
+        net = sample_network(spec, rng)
+        x = sample_inputs(spec, 1, rng)[0] * rng.uniform(0.5, 2.0)
+        R = lazy_radius(spec, (0.3, 1.0)[seed % 2])
+        exact = exact_min_gradient_relu(net, x, R)
+        res = gradient_shrinking(net, x, R, generator(seed, "search"), restarts=6, path="reference")
+        assert res.grad_norm >= exact - 1e-7
+        assert res.certified_lower_bound <= exact + 1e-9
+        misses += res.grad_norm > exact + 1e-7
+    assert misses <= 5
 
 
 def test_pattern_search_beats_weight_space_pgd_on_relu():
-    """The exact-per-pattern search is the stronger adversary (fixed seeds, d=20, m=200, C0=3).
+    """The exact-per-pattern search is the stronger adversary (d=20, m=200, C0=3), and the
+    certificate's flip term is necessary: without it ("||P grad f0|| - radial term") the bound
+    would sit above a point of the ball that the search exhibits.
 
-    Development: init 3.38 / 3.59, pattern search 0.77 / 1.18, weight-space PGD 2.00 / 1.92,
-    certificate 0 / 0, and ||P grad f0|| - radial term 1.65 / 1.58.
+    Exact on every network: both searches end at or below ||grad f(W0)|| (W0 is in the ball) and
+    above the certificate. The rest is counted over 6 independent networks, with thresholds from
+    tail bounds on 400 development networks (another key, "pattern-vs-pgd-dev"): the pattern
+    search was above weight-space PGD (by more than 1e-9) on none of them (one-sided 99.9%
+    Clopper-Pearson upper limit 0.0171), so it loses on 5 or more of 6 w.p. P(Bin(6, 0.0171)
+    >= 5) = 8.7e-9; it undercut ||P grad f0|| - radial term on 387 of 400 (the no-witness rate's
+    upper limit is 0.0697), so no witness among 6 has probability 0.0697^6 = 1.2e-7. (Before: 2
+    fixed networks, each required to be a witness: 13 of 400 development networks are not, so
+    that test failed ~6% of seeds.)
     """
-    for seed in range(2):
+    wins = witnesses = 0
+    for seed in range(6):
         rng = generator(seed, "pattern-vs-pgd")
         spec = NetworkSpec(d=20, m=200)
         net = sample_network(spec, rng)
@@ -266,12 +284,15 @@ def test_pattern_search_beats_weight_space_pgd_on_relu():
         pattern = gradient_shrinking(net, x, R, rng, restarts=2, path="reference")
         pgd = gradient_shrinking(net, x, R, rng, steps=40, restarts=1, method="pgd",
                                  path="reference")  # fmt: skip
-        assert pattern.grad_norm <= pgd.grad_norm < pattern.grad_norm_init
-        assert pattern.certified_lower_bound <= pattern.grad_norm
-        # The certificate's flip term is necessary: without it ("||P grad f0|| - radial term")
-        # the bound would sit above a point of the ball that the search exhibits.
+        tol = TOL * scale(net, x)
+        assert pattern.grad_norm <= pattern.grad_norm_init + tol
+        assert pgd.grad_norm <= pattern.grad_norm_init + tol
+        assert pattern.certified_lower_bound <= min(pattern.grad_norm, pgd.grad_norm) + tol
+        wins += pattern.grad_norm <= pgd.grad_norm + 1e-9
         cert = gradient_norm_certificate(net, x, R)
-        assert pattern.grad_norm < cert.p_grad_norm_init - cert.radial_term
+        witnesses += pattern.grad_norm < cert.p_grad_norm_init - cert.radial_term
+    assert wins >= 2
+    assert witnesses >= 1
 
 
 def test_gradient_shrinking_rejects_pattern_for_smooth_activations():
@@ -413,7 +434,9 @@ def test_drift_certificate_operator_form_is_theory_formula():
 
 def _grid_sup_2d(net, x, rho, n=301):
     g = np.linspace(-rho, rho, n)
-    P = np.array([(u, v) for u in g for v in g if u * u + v * v <= rho * rho])
+    U, V = np.meshgrid(g, g, indexing="ij")
+    P = np.stack([U.ravel(), V.ravel()], axis=1)
+    P = P[U.ravel() ** 2 + V.ravel() ** 2 <= rho * rho]
     return gradient_difference(net, np.repeat(x[None], len(P), 0), P, path="reference").max()
 
 
@@ -436,9 +459,19 @@ def test_drift_search_matches_a_dense_grid_in_two_dimensions_smooth(activation):
 def test_drift_search_on_relu_in_two_dimensions_usually_reaches_the_grid_sup():
     """d = 2, relu: D is piecewise constant and the best cell can be a thin sliver the search
     misses (a known weakness of any local search; the result stays a valid lower estimate).
-    Development: on these 20 seeds 18 reach >= 0.99 of the grid sup, the worst 0.66 (seed 45,
-    a cell that 3 of ~70000 grid points hit). Asserted: >= 16 of 20, and never above the
-    certificate."""
+
+    Exact, on every network: the grid and the search stay below the certificate, and the search
+    is at least D at its own deterministic start points rho (+-grad f / ||grad f||).
+
+    Statistical, with a threshold from a tail bound rather than from these seeds: on 100
+    development networks of the same spec drawn with another key ("drift-2d-dev", seeds 0-99)
+    the search reached >= 0.99 of the grid sup on 90; the one-sided 99.9% Clopper-Pearson lower
+    limit of that rate is p0 = 0.775. If the rate is >= p0, fewer than 6 of 20 independent
+    networks reach it with probability P(Bin(20, 0.775) <= 5) = 9.1e-7 < 1e-6. Power: a random
+    point of the disc lands in the best cells on 3.5% of the disc on average (the same 40
+    development networks' grids), so it would reach 6 of 20 with probability ~1e-4. (The test
+    asserted 16 of 20 before, tuned to these seeds: 18 reach here.)
+    """
     reached = 0
     for seed in range(0, 60, 3):
         rng = generator(seed, "drift-2d")
@@ -449,7 +482,11 @@ def test_drift_search_on_relu_in_two_dimensions_usually_reaches_the_grid_sup():
         grid = _grid_sup_2d(net, x, 0.5)
         reached += res.value >= 0.99 * grid
         assert max(res.value, grid) <= res.certificate
-    assert reached >= 16
+        g = output_and_gradient(net, x[None], path="reference").grad[0]
+        starts = 0.5 * np.array([g, -g]) / np.linalg.norm(g)
+        at_starts = gradient_difference(net, np.repeat(x[None], 2, 0), starts, path="reference")
+        assert res.value >= at_starts.max() * (1 - 1e-12)
+    assert reached >= 6
 
 
 def test_drift_search_reaches_the_closed_form_for_the_quadratic_activation():
@@ -469,19 +506,29 @@ def test_drift_search_reaches_the_closed_form_for_the_quadratic_activation():
 
 @pytest.mark.parametrize("activation", ["relu", "softplus"])
 def test_drift_search_beats_random_perturbations(activation):
-    """The search beats the best of 50 independent random deltas of norm rho (fixed seeds).
+    """The search beats the best of 50 independent random deltas of norm rho (d=40, m=400).
 
-    Development (d=100, m=1000): relu rho=0.05 search 3.01 vs best random 1.55; softplus 0.24 vs
-    0.13. Here d=40, m=400 (the same picture, cheaper).
+    Threshold from a tail bound, not from a seed: on 200 development networks per activation
+    (another key, "drift-vs-random-dev") the search beat the best random delta on all 200
+    (ratio search / best random: relu min 1.42, median 1.73; softplus min 1.28, median 1.61);
+    the one-sided 99.9% Clopper-Pearson lower limit of that rate is p0 = 0.001^(1/200) = 0.966.
+    At p >= p0, fewer than 2 of 6 independent networks are won with probability
+    P(Bin(6, 0.966) <= 1) = 2.6e-7 < 1e-6. Power: a "search" that returned a random delta of
+    norm rho would be exchangeable with the 50 and beat them all with probability 1/51, so it
+    would win 2 of 6 with probability 5.5e-3. (Before: one network, asserted > 1.3 x best random,
+    the ratio that network happened to clear.)
     """
     spec = NetworkSpec(d=40, m=400, activation=activation)
-    rng = generator(4, "drift-vs-random", activation)
-    net = sample_network(spec, rng)
-    x = sample_inputs(spec, 1, rng)[0]
     rho = 0.1
-    G = generator(5, "random-deltas").standard_normal((50, spec.d))
-    G = rho * G / np.linalg.norm(G, axis=1, keepdims=True)
-    random_best = gradient_difference(net, np.repeat(x[None], 50, 0), G, path="reference").max()
-    res = gradient_drift_search(net, x, rho, rng, path="reference")
-    assert res.value > 1.3 * random_best
-    assert res.value <= res.certificate
+    wins = 0
+    for seed in range(6):
+        rng = generator(seed, "drift-vs-random", activation)
+        net = sample_network(spec, rng)
+        x = sample_inputs(spec, 1, rng)[0]
+        G = rng.standard_normal((50, spec.d))
+        G = rho * G / np.linalg.norm(G, axis=1, keepdims=True)
+        random_best = gradient_difference(net, np.repeat(x[None], 50, 0), G, path="reference")
+        res = gradient_drift_search(net, x, rho, rng, path="reference")
+        wins += res.value > random_best.max()
+        assert res.value <= res.certificate
+    assert wins >= 2

@@ -77,7 +77,7 @@ def _bound_rows(n_points: int) -> list[VerdictRow]:
                 p_adjusted=min(1.0, 10 * p),
                 verdict=v,
                 note=note,
-                conditions="hold" if i % 2 == 0 else "fail",
+                conditions="inside" if i % 2 == 0 else "outside",
             )
         )
     return rows
@@ -258,8 +258,11 @@ def test_outline_has_one_section_per_simulation_and_matches_the_pages(store, rep
     # This small store fits one page per section, but toy-law's second figure (the rate fit).
     pages = {e.title: e.last_page - e.first_page + 1 for e in outline}
     assert pages.pop(f"2. {SIMULATIONS['toy-law']}") == 2
+    # The summary opens with the bottom line, then the counts and contents: two pages here.
+    summary_pages = pages.pop(SUMMARY)
+    assert summary_pages in (1, 2)
     assert set(pages.values()) == {1}
-    assert _page_count(report) == outline[-1].last_page == len(outline) + 1
+    assert _page_count(report) == outline[-1].last_page == len(outline) + summary_pages
 
 
 def test_text_layer_names_sections_verdicts_and_claims(store, report):
@@ -362,17 +365,17 @@ def test_with_conditions_records_hold_fail_and_not_applicable():
         return answers[params["m"]]
 
     out = with_conditions(rows, conditions)
-    assert [r.conditions for r in out] == ["hold", "fail", "n/a"]
+    assert [r.conditions for r in out] == ["inside", "outside", "unknown"]
     assert seen == [("toy.lemma_1", 10), ("toy.lemma_1", 20), ("toy.lemma_1", 40)]
     # Only the new field changes.
     assert [asdict(r) | {"conditions": ""} for r in out] == [
         asdict(r) | {"conditions": ""} for r in rows
     ]
-    assert VerdictRow(**{**asdict(rows[0]), "conditions": "n/a"}) == replace_conditions(rows[0])
+    assert VerdictRow(**{**asdict(rows[0]), "conditions": "unknown"}) == replace_conditions(rows[0])
 
 
 def replace_conditions(row: VerdictRow) -> VerdictRow:
-    """A row built without the field: the default is "n/a"."""
+    """A row built without the field: the default is "unknown"."""
     fields = {k: v for k, v in asdict(row).items() if k != "conditions"}
     return VerdictRow(**fields)
 
@@ -402,12 +405,12 @@ def test_old_verdict_tables_without_the_conditions_column_load(tmp_path):
         store.write_table(f"{sim}/verdicts-{PROFILE}-s{SEED}", old[old["simulation"] == sim])
     data = load_results(root)
     assert not data.conditions_recorded
-    assert set(data.verdicts["conditions"]) == {"n/a"}
+    assert set(data.verdicts["conditions"]) == {"unknown"}
     text = _flat(_pdftotext(build_report(root, tmp_path / "old.pdf")))
     assert "was not recorded with these results" in text
     # The runner's collection step reads them too (the field's default).
     table = collect_verdicts(store, PROFILE, SEED, 0.05)
-    assert len(table) == len(old) and set(table["conditions"]) == {"n/a"}
+    assert len(table) == len(old) and set(table["conditions"]) == {"unknown"}
 
 
 def test_width_window_page_from_the_stored_windows(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -26,6 +27,13 @@ def _normal_samples(key):
     return generator(12345, "verdict-tests", key).standard_normal(N)
 
 
+def _normal_quantiles():
+    """The N quantiles Phi^{-1}((i + 1/2) / N) of N(0, 1): a deterministic "sample" with exactly
+    GAMMA N = 1000 values above Phi^{-1}(1 - GAMMA) (those with (i + 1/2) / N > 0.95, i >= 19000).
+    """
+    return stats.norm.ppf((np.arange(N) + 0.5) / N)
+
+
 def test_a_true_bound_holds():
     # True 99.5% quantile as the bound at gamma = 0.05: exceedance rate 0.005 << 0.05.
     # With n = 20000 the CP upper limit is ~0.006, so HOLDS; for a correct engine the chance of
@@ -46,10 +54,20 @@ def test_a_bound_ten_percent_too_small_is_violated():
 
 
 def test_an_exact_quantile_is_not_violated_and_says_what_would_settle_it():
+    # A bound at the exact (1 - gamma)-quantile sits on the boundary: on random samples the engine
+    # may read HOLDS with probability up to its per-row 5% (the former version of this test, on
+    # seeded normal samples, failed 30 of 400 seeds). Here the exceedance count is exactly
+    # gamma n = 1000 (deterministic sample of quantiles): P(K >= 1000 | gamma) = 0.5, the CP
+    # upper limit 0.0526 > gamma, so the verdict is INCONCLUSIVE for every correct engine.
     bound = stats.norm.isf(GAMMA)
-    row = bound_verdict("c", "s", {}, "X", _normal_samples("exact"), bound, GAMMA)
+    row = bound_verdict("c", "s", {}, "X", _normal_quantiles(), bound, GAMMA)
+    assert row.exceedances == GAMMA * N
     assert row.verdict == Verdict.INCONCLUSIVE
     assert "replicates" in row.note
+    # On a random sample the only error the engine must not make is VIOLATED: with alpha = 1e-7
+    # the exact binomial test rejects the true rate gamma with probability <= 1e-7.
+    random = bound_verdict("c", "s", {}, "X", _normal_samples("exact"), bound, GAMMA, alpha=1e-7)
+    assert random.verdict != Verdict.VIOLATED
 
 
 def test_lower_bounds_are_checked_from_below():
@@ -60,11 +78,16 @@ def test_lower_bounds_are_checked_from_below():
 
 def test_law_verdicts_agree_with_the_right_law_and_reject_a_wrong_one():
     x = _normal_samples("law")
-    # KS against N(0,1): p-value uniform under the null; against N(0, 1.1^2): D ~ 0.016 at
-    # n = 20000, p < 1e-4 (a correct implementation fails the first assertion w.p. 0.05 over
-    # seeds, here fixed).
-    right = law_verdict("c", "s", {}, "X", "KS", ks_test(x, stats.norm.cdf), x, 0.0)
-    wrong = law_verdict("c", "s", {}, "X", "KS", ks_test(x, stats.norm(0, 1.1).cdf), x, 0.0)
+    # Both rows at alpha = 1e-7 (at the default 0.05 the first assertion failed 20 of 400 seeds).
+    # KS against N(0, 1): exact p-value, uniform under the null, so AGREES fails w.p. 1e-7.
+    # Against N(0, 1.25^2): the laws' KS distance is sup|Phi(t) - Phi(t/1.25)| = 0.0538 (at
+    # t = 1.113); the test rejects when D > kstwo.isf(1e-7, 20000) = 0.0205, and D <= 0.0205 needs
+    # sup|F_n - Phi| >= 0.033, probability <= 2 exp(-2 n 0.033^2) = 2e-19 (DKW, Massart 1990).
+    # Failure probability of this test <= 1.1e-7.
+    right = law_verdict("c", "s", {}, "X", "KS", ks_test(x, stats.norm.cdf), x, 0.0, alpha=1e-7)
+    wrong = law_verdict(
+        "c", "s", {}, "X", "KS", ks_test(x, stats.norm(0, 1.25).cdf), x, 0.0, alpha=1e-7
+    )
     assert right.verdict == Verdict.AGREES
     assert wrong.verdict == Verdict.DISAGREES
 
@@ -104,17 +127,37 @@ def test_replicates_needed_is_enough_at_the_observed_rate(k, n, gamma):
 
 
 def test_quantile_and_mean_intervals_cover_the_truth():
+    # Level 1 - 1e-7 each (at 95% each, as before, the test failed 29 of 400 seeds): the
+    # order-statistic interval is conservative (coverage >= level) and the t interval is exact
+    # for normal samples, so a correct implementation fails the coverage assertions w.p. <= 2e-7.
     x = _normal_samples("ci")
-    assert quantile_ci(x, 0.9).contains(stats.norm.ppf(0.9))
-    assert mean_ci(x).contains(0.0)
+    level = 1 - 1e-7
+    q90 = stats.norm.ppf(0.9)
+    assert quantile_ci(x, 0.9, level).contains(q90)
+    assert mean_ci(x, level).contains(0.0)
+    # ... and they are not vacuous. The quantile interval's upper end is the order statistic
+    # x_(u), u = binom.ppf(1 - 5e-8, N, 0.9) = 18222; it reaches q90 + 0.2 only if
+    # #{x < q90 + 0.2} ~ Bin(N, Phi(1.4816) = 0.9308) is <= 18222 (mean 18615, sd 36):
+    # probability < 1e-20. The t interval has half-width 5.33 s / sqrt(N) ~ 0.038 (s within 2%
+    # of 1 w.p. 1 - 1e-10); it contains +-0.1 only if |mean| >= 0.06 = 8.8 sd: < 1e-17.
+    assert not quantile_ci(x, 0.9, level).contains(q90 + 0.2)
+    assert not quantile_ci(x, 0.9, level).contains(q90 - 0.2)
+    assert not mean_ci(x, level).contains(0.1)
+    assert not mean_ci(x, level).contains(-0.1)
 
 
 def test_integer_ks_accepts_a_binomial_with_a_big_atom():
     # Bin(100, 0.99993): almost every sample is 100. scipy's ks_1samp gives D = 1 here.
+    # Thresholds 1e-7: the integer KS p-value is conservative (P(p <= a) <= a for a discrete
+    # law) and the exact two-sided binomial test is valid: summed over the law of the 40000
+    # trials, P(binomial p <= 1e-7) = 4.9e-8, so a correct implementation fails w.p. <= 1.5e-7.
+    # (Before: thresholds 0.5 and 1e-3, failure probability 6.6e-4 from the second.)
+    # Power of the first: the values below 100 number K ~ Bin(400, 1 - 0.99993^100 = 0.00698),
+    # D = |K/400 - 0.00698| (plus ~1e-5 below 99); a wrong D = 1 gives p = 0.
     rng = generator(7, "atom")
     x = rng.binomial(100, 0.99993, size=400)
-    assert ks_test(x, lambda t: stats.binom.cdf(t, 100, 0.99993), integer=True) > 0.5
-    assert binomial_total_test(int(x.sum()), 400 * 100, 0.99993) > 1e-3
+    assert ks_test(x, lambda t: stats.binom.cdf(t, 100, 0.99993), integer=True) > 1e-7
+    assert binomial_total_test(int(x.sum()), 400 * 100, 0.99993) > 1e-7
 
 
 def test_integer_ks_rejects_a_shifted_binomial():
@@ -125,7 +168,9 @@ def test_integer_ks_rejects_a_shifted_binomial():
 def test_holm_keeps_what_a_simulation_added_to_a_note():
     from dataclasses import replace
 
-    x = _normal_samples("note")
+    # The deterministic quantile sample: exactly gamma n exceedances, INCONCLUSIVE for every
+    # correct engine (on random samples this test failed with the 10% of the exact-quantile one).
+    x = _normal_quantiles()
     row = bound_verdict("c", "s", {}, "X", x, stats.norm.isf(GAMMA), GAMMA)
     row = replace(row, note="; ".join(filter(None, (row.note, "exact: quantile 1.64"))))
     once = apply_holm([row])[0]

@@ -118,7 +118,9 @@ def format_verdicts(table: pd.DataFrame) -> str:
         "estimate": table["estimate"].map(lambda v: f"{v:.4g}"),
         "bound/ref": table["bound"].map(lambda v: f"{v:.4g}"),
         "slack": table["slack"].map(lambda v: "" if v != v else f"{v:.2f}"),
-        "p(Holm)": table["p_adjusted"].map(lambda v: f"{v:.2g}"),
+        "p(Holm)": table["p_adjusted"].map(lambda v: "" if v != v else f"{v:.2g}"),
+        "conditions": table["conditions"],
+        "evidence": table["evidence"],
         "verdict": table["verdict"],
     })  # fmt: skip
     counts = table["verdict"].value_counts().to_dict()
@@ -130,9 +132,11 @@ def format_verdicts(table: pd.DataFrame) -> str:
 def claim_conditions(claim: str, parameters: dict) -> bool | None:
     """Whether the registered claim's conditions hold at a verdict row's grid point.
 
-    None (not applicable) when the claim is not a registered bound, has no conditions beyond
-    its parameter domains, or the row's parameters do not give every parameter of the bound
-    (e.g. a rate fitted over a grid of d). Constants the row records (e.g. C2) are used.
+    None (unknown) when the claim is not a registered bound, has no conditions beyond its
+    parameter domains, or the row's parameters do not give every parameter of the bound. A row
+    over a grid (``over`` and ``grid`` in its parameters, e.g. an implied constant over d) is
+    inside when the conditions hold at every grid value, outside when they hold at none, and
+    unknown when they hold at some. Constants the row records (e.g. C2) are used.
     References: :meth:`bounds._base.Bound.conditions`.
     """
     from bounds import REGISTRY
@@ -142,6 +146,14 @@ def claim_conditions(claim: str, parameters: dict) -> bool | None:
     bound = REGISTRY.get(claim)
     if bound is None or type(bound)._conditions is Bound._conditions:
         return None
+    over, grid = parameters.get("over"), parameters.get("grid")
+    if over is not None and isinstance(grid, list) and grid:
+        answers = {_conditions_at(bound, {**parameters, over: v}) for v in grid}
+        return answers.pop() if len(answers) == 1 else None
+    return _conditions_at(bound, parameters)
+
+
+def _conditions_at(bound, parameters: dict) -> bool | None:
     names = [p.name for p in bound.params] + [c.name for c in bound.constants]
     if any(p.name not in parameters for p in bound.params):
         return None
@@ -190,6 +202,11 @@ def _cmd_run(args) -> None:
     # The whole catalog: runs of different simulations into one directory share this table.
     ResultsStore(args.out).write_table("claims", catalog_frame())
     print(format_verdicts(result.verdicts))
+    from theorycheck.bottom_line import bottom_line, format_bottom_line
+    from theorycheck.verdicts import family_size, rows_from_frame
+
+    size = family_size(rows_from_frame(result.verdicts))
+    print("\n" + format_bottom_line(bottom_line(result.verdicts), size))
     print(f"\n{result.computed_blocks} blocks computed, {result.reused_blocks} reused from "
           f"{result.root} in {result.seconds:.1f}s")  # fmt: skip
     if not args.no_report:

@@ -24,12 +24,15 @@ from theorycheck.progress import Progress
 from theorycheck.provenance import provenance
 from theorycheck.run_arguments import check_run_arguments
 from theorycheck.seeding import generator
+from theorycheck.sequential import look_count, next_blocks, undecided_configs, with_design_looks
 from theorycheck.simulation import PROFILES, Simulation, config_dict, config_id
 from theorycheck.store import ResultsStore
 from theorycheck.verdicts import (
     DEFAULT_ALPHA,
     VerdictRow,
     apply_holm,
+    family_size,
+    rows_from_frame,
     verdict_frame,
     with_conditions,
 )
@@ -83,13 +86,6 @@ def _configs(sim: Simulation, profile: str, path: str | None) -> list:
     return sim.configs(profile, path if path in sim.paths else None)
 
 
-def _tasks(simulations, profile, seed, path):
-    for sim in simulations:
-        for cfg in _configs(sim, profile, path):
-            for b in range(sim.blocks(cfg)):
-                yield Task(sim, cfg, b, seed)
-
-
 def _evaluation_name(sim_id: str, what: str, profile: str, seed: int) -> str:
     return f"{sim_id}/{what}-{profile}-s{seed}"
 
@@ -127,57 +123,99 @@ def run(
     store.check_writable()
     remove_stale_temp_files(store.root)  # left by killed runs
     t0 = time.monotonic()
-    tasks = list(_tasks(simulations, profile, seed, path))
-    todo = blocks_to_compute(store, tasks)  # missing, or stored but failing verification
-    bar = Progress(len(todo), label=f"theorycheck run ({profile})", enabled=progress)
     root = str(store.root)
+    # Look 0: every config's own blocks; sequential simulations (theorycheck.sequential) then
+    # give the configs of undecided rows the next look's blocks, up to their budget.
+    blocks = {
+        (sim.id, config_id(cfg)): sim.blocks(cfg)
+        for sim in simulations
+        for cfg in _configs(sim, profile, path)
+    }
     if executor is None and workers > 1:
         executor = local_executor(workers)
         owned = True
     else:
         owned = False
+    computed = reused = 0
+    evaluations: dict[str, tuple] = {}
+    pending = list(simulations)
+    look = 0
     try:
-        if executor is None:
-            for t in todo:
+        while pending:
+            tasks = [
+                Task(sim, cfg, b, seed)
+                for sim in pending
+                for cfg in _configs(sim, profile, path)
+                for b in range(blocks[sim.id, config_id(cfg)])
+            ]
+            todo = blocks_to_compute(store, tasks)  # missing, or stored but failing verification
+            computed += len(todo)
+            reused += len(tasks) - len(todo) if look == 0 else 0
+            label = f"theorycheck run ({profile})" + (f", look {look}" if look else "")
+            _compute(todo, root, executor, Progress(len(todo), label=label, enabled=progress))
+            extend = []
+            for sim in pending:
                 interrupts.check()
-                bar.advance(run_block(t, root))
-        else:
-            with interrupts.children_shielded():  # a terminal's Ctrl-C reaches only this process
-                futures = [executor.submit(run_block, t, root) for t in todo]
-            for fut in as_completed(futures):
-                bar.advance(fut.result())
-                interrupts.check()
+                configs = _configs(sim, profile, path)
+                data = {
+                    cfg: store.read_blocks(sim.id, config_id(cfg), seed,
+                                           blocks[sim.id, config_id(cfg)])
+                    for cfg in configs
+                }  # fmt: skip
+                t_eval = time.perf_counter()
+                ev = sim.evaluate(data)
+                rows = with_design_looks(sim, ev.verdicts)
+                evaluations[sim.id] = (sim, configs, ev, rows, time.perf_counter() - t_eval)
+                grow = False
+                for cfg in undecided_configs(configs, rows) if look_count(sim) > 1 else []:
+                    key = (sim.id, config_id(cfg))
+                    more = next_blocks(sim, cfg, blocks[key])
+                    if more > blocks[key]:
+                        blocks[key], grow = more, True
+                if grow:
+                    extend.append(sim)
+            pending, look = extend, look + 1
     finally:
         if owned:
             executor.shutdown(cancel_futures=True)
 
-    for sim in simulations:
-        interrupts.check()
-        configs = _configs(sim, profile, path)
-        data = {
-            cfg: store.read_blocks(sim.id, config_id(cfg), seed, sim.blocks(cfg)) for cfg in configs
-        }
-        t_eval = time.perf_counter()
-        ev = sim.evaluate(data)
+    for sim_id, (sim, configs, ev, rows, seconds) in evaluations.items():
+        records = [_config_record(store, sim, cfg, seed, blocks[sim_id, config_id(cfg)])
+                   for cfg in configs]  # fmt: skip
         meta = provenance(simulation=sim.id, profile=profile, seed=seed,
                           title=sim.title, claims=list(sim.claims), limitations=sim.limitations,
-                          figures=[asdict(f) for f in ev.figures],
-                          configs=[_config_record(store, sim, cfg, seed) for cfg in configs],
-                          evaluate_seconds=round(time.perf_counter() - t_eval, 3))  # fmt: skip
+                          figures=[asdict(f) for f in ev.figures], configs=records,
+                          looks=look_count(sim), evaluate_seconds=round(seconds, 3))  # fmt: skip
         store.write_table(_evaluation_name(sim.id, "summary", profile, seed), ev.summary, meta)
-        rows = ev.verdicts if conditions is None else with_conditions(ev.verdicts, conditions)
+        rows = rows if conditions is None else with_conditions(rows, conditions)
         store.write_table(_evaluation_name(sim.id, "verdicts", profile, seed),
                           verdict_frame(rows), meta)  # fmt: skip
     interrupts.check()
     invocation = {
         "seconds": round(time.monotonic() - t0, 1),
-        "computed_blocks": len(todo),
-        "reused_blocks": len(tasks) - len(todo),
+        "computed_blocks": computed,
+        "reused_blocks": reused,
         "backend": _backend(executor, owned, workers),
         "simulations": [sim.id for sim in simulations],
     }
-    verdicts = collect_verdicts(store, profile, seed, alpha, invocation)
-    return RunResult(verdicts, root, len(todo), len(tasks) - len(todo), time.monotonic() - t0)
+    verdicts = collect_verdicts(
+        store, profile, seed, alpha, invocation, simulations=[sim.id for sim in simulations]
+    )
+    return RunResult(verdicts, root, computed, reused, time.monotonic() - t0)
+
+
+def _compute(todo: list[Task], root: str, executor: Executor | None, bar: Progress) -> None:
+    """Measure and store the blocks of ``todo``, inline or on ``executor``."""
+    if executor is None:
+        for t in todo:
+            interrupts.check()
+            bar.advance(run_block(t, root))
+        return
+    with interrupts.children_shielded():  # a terminal's Ctrl-C reaches only this process
+        futures = [executor.submit(run_block, t, root) for t in todo]
+    for fut in as_completed(futures):
+        bar.advance(fut.result())
+        interrupts.check()
 
 
 def local_executor(workers: int) -> ProcessPoolExecutor:
@@ -198,31 +236,39 @@ def _backend(executor, owned: bool, workers: int) -> str:
     return type(executor).__name__
 
 
-def _config_record(store: ResultsStore, sim: Simulation, cfg, seed: int) -> dict:
-    """A config's id, fields, block count and the summed measurement time of its blocks (None
-    when a block was stored without one), for the report's provenance."""
-    cfg_id, n = config_id(cfg), sim.blocks(cfg)
+def _config_record(store: ResultsStore, sim: Simulation, cfg, seed: int, n: int) -> dict:
+    """A config's id, fields, the blocks its verdicts used and the summed measurement time of
+    those blocks (None when a block was stored without one), for the report's provenance."""
+    cfg_id = config_id(cfg)
     seconds = [store.block_meta(sim.id, cfg_id, seed, b).get("seconds") for b in range(n)]
     total = None if any(s is None for s in seconds) else round(sum(seconds), 3)
     return {"id": cfg_id, "config": config_dict(cfg), "blocks": n, "seconds": total}
 
 
 def collect_verdicts(
-    store: ResultsStore, profile: str, seed: int, alpha: float, invocation: dict | None = None
+    store: ResultsStore,
+    profile: str,
+    seed: int,
+    alpha: float,
+    invocation: dict | None = None,
+    *,
+    simulations: list[str],
 ) -> pd.DataFrame:
-    """Holm-adjust the verdicts of every simulation stored for (profile, seed); store the table.
+    """Holm-adjust the verdicts of the run's ``simulations`` at (profile, seed); store the table.
 
+    The Holm family is the confirmatory rows of exactly these simulations at this profile: fixed
+    by the run, never by what else happens to be stored in the results directory (a run of one
+    simulation is its own family; ``theorycheck run`` of every simulation is the profile's).
     ``invocation``: the wall time and block counts of the ``run`` call that ends here, kept in
     the table's provenance (the report's run time).
     """
     rows: list[VerdictRow] = []
-    sims = []
-    for path in sorted(store.root.glob(f"*/verdicts-{profile}-s{seed}.parquet")):
-        df = store.read_table(f"{path.parent.name}/{path.stem}")  # verified
-        sims.append(path.parent.name)
-        rows.extend(VerdictRow(**rec) for rec in df.to_dict("records"))
-    table = verdict_frame(apply_holm(rows, alpha))
-    store.write_table("verdicts", table, provenance(profile=profile, seed=seed, alpha=alpha,
-                                                    simulations=sims,
-                                                    invocation=invocation))  # fmt: skip
+    for sim_id in simulations:
+        stored = store.read_table(_evaluation_name(sim_id, "verdicts", profile, seed))  # verified
+        rows.extend(rows_from_frame(stored))
+    adjusted = apply_holm(rows, alpha)
+    table = verdict_frame(adjusted)
+    meta = provenance(profile=profile, seed=seed, alpha=alpha, simulations=list(simulations),
+                      family_size=family_size(adjusted), invocation=invocation)  # fmt: skip
+    store.write_table("verdicts", table, meta)
     return table

@@ -79,7 +79,10 @@ class Simulation:
     title : one line for the report.
     claims : ids of the bounds/laws in ``bounds.REGISTRY`` this simulation checks.
     limitations : what the simulation can and cannot show (printed in the report).
-    paths : the computation paths (SPEC.md "Architecture") a user may choose with ``path=`` /
+    max_block_factor : a power of 2; > 1 makes the simulation sequential
+        (:mod:`theorycheck.sequential`): the configs of undecided rows get up to this many times
+        their ``n_blocks``, in looks that double the blocks.
+    paths : the computation paths (docs/user-guide.md) a user may choose with ``path=`` /
         ``--path``; empty when the simulation computes one way only. Configs then carry the path
         they use in a ``path`` field, so the results of different paths are stored apart.
     """
@@ -89,6 +92,7 @@ class Simulation:
     claims: tuple[str, ...] = ()
     limitations: str = ""
     paths: tuple[str, ...] = ()
+    max_block_factor: int = 1
 
     def configs(self, profile: str, path: str | None = None) -> list:
         """The grid of configs for ``profile`` (quick or full), computed with ``path`` where the

@@ -95,29 +95,41 @@ def clopper_pearson(k: int, n: int, level: float = 0.95, side: str = "two-sided"
     return low, high
 
 
-def replicates_needed(k: int, n: int, gamma: float, level: float = 0.95, cap: int = 10**8) -> int:
-    """Replicates for the one-sided CP upper limit to fall below gamma at the observed rate.
+def replicates_needed(
+    k: int, n: int, gamma: float, level: float = 0.95, cap: int = 10**8, *, alpha: float = 0.05
+) -> int:
+    """Replicates in all that would settle a bound row if its exceedance rate stayed at k/n.
 
-    With k = 0 it is the n' at which zero exceedances give an upper limit <= gamma
-    (1 - (1 - level)^(1/n') <= gamma). Otherwise it assumes the rate stays at k/n and returns
-    ``cap`` when that rate is not below gamma (more data cannot show HOLDS).
+    * k/n < gamma: the n' at which the one-sided CP upper limit (at ``level``) falls to gamma
+      (with k = 0: 1 - (1 - level)^(1/n') <= gamma), so the row reads HOLDS;
+    * k/n > gamma: the n' at which P(K' >= k/n n' | gamma) < ``alpha``, so it reads VIOLATED;
+    * k/n = gamma: ``cap`` (no number of replicates settles a rate that sits at gamma).
     """
     if k == 0:
         return max(n, math.ceil(math.log(1 - level) / math.log1p(-gamma)))
     rate = k / n
-    if rate >= gamma:
+    if rate == gamma:
         return cap
+    if rate < gamma:
+
+        def settled(size: int) -> bool:
+            return clopper_pearson(round(rate * size), size, level, "upper")[1] <= gamma
+    else:
+
+        def settled(size: int) -> bool:
+            return float(stats.binom.sf(math.ceil(rate * size) - 1, size, gamma)) < alpha
+
     lo, hi = n, n
-    while clopper_pearson(round(rate * hi), hi, level, "upper")[1] > gamma:
+    while not settled(hi):
         lo, hi = hi, hi * 2
         if hi > cap:
             return cap
     while hi - lo > max(1, lo // 100):
         mid = (lo + hi) // 2
-        if clopper_pearson(round(rate * mid), mid, level, "upper")[1] > gamma:
-            lo = mid
-        else:
+        if settled(mid):
             hi = mid
+        else:
+            lo = mid
     return hi
 
 
