@@ -2,10 +2,11 @@
 
     python tests/_cli_tiny.py [--fsize BYTES] ARGS...    (e.g. run lazy-sign-flips --out DIR)
 
-Prints ``ready`` before calling :func:`theorycheck.cli.main`; the simulation is registered inside
-the CLI's run command, so every heavy import happens after the CLI installed its interrupt
-handler, as in the console script. ``--fsize`` caps the size of every file this process writes
-(RLIMIT_FSIZE, the ENOSPC of a nearly full disk: writes past it fail with EFBIG).
+Prints ``ready`` as soon as :func:`theorycheck.cli.main` has installed its interrupt handler
+(what it does first); the simulation is registered inside the CLI's run command, so every heavy
+import happens after that, as in the console script. ``--fsize`` caps the size of every file
+this process writes (RLIMIT_FSIZE, the ENOSPC of a nearly full disk: writes past it fail with
+EFBIG).
 """
 
 import sys
@@ -24,7 +25,17 @@ def _cmd_run(args):
     return _original(args)
 
 
+def _install_then_ready(*args, **kwargs):
+    previous = _original_install(*args, **kwargs)
+    print("ready", flush=True)
+    return previous
+
+
 if __name__ == "__main__":
+    from theorycheck import interrupts
+
+    _original_install = interrupts.install
+    interrupts.install = _install_then_ready
     argv = sys.argv[1:]
     if argv[:1] == ["--fsize"]:
         import resource
@@ -35,5 +46,4 @@ if __name__ == "__main__":
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
         argv = argv[2:]
     cli._cmd_run = _cmd_run
-    print("ready", flush=True)
     sys.exit(cli.main(argv))

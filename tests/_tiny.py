@@ -48,7 +48,8 @@ class TinyQuadraticRF(QuadraticRF):
     the end-to-end columns), small enough for a test (about 0.3 s a block)."""
 
     def _configs(self, profile):
-        yield RFConfig("relu", 30, (0.5, 2.0), 1.0, 1.0, 0.0, 4000, 5, 2, 0.1, 0.05)
+        yield RFConfig(activation="relu", d=30, psis=(0.5, 2.0), F1sq=1.0, F2sq=1.0, Ftrsq=0.0,
+                       mc_samples=4000, train_ratio=5, n_blocks=2)  # fmt: skip
 
 
 class TinyLazyGradient(LazyGradient):

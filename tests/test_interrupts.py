@@ -55,12 +55,12 @@ def reference(tmp_path_factory) -> Path:
 
 
 BACKENDS = {
-    # name: (extra CLI arguments, delays in seconds after "ready")
-    # inline: start-up imports (0 to ~2 s), numba blocks, evaluation; 8 runs of ~4 s.
-    "inline": ((), (0.0, 0.05, *random.Random(130).sample([x / 10 for x in range(2, 60)], 6))),
+    # name: (extra CLI arguments, delays as fractions of an uninterrupted run's duration)
+    # inline: start-up imports, numba blocks, evaluation; 8 runs of a few seconds.
+    "inline": ((), (0.0, 0.01, *(random.Random(130).uniform(0.05, 0.8) for _ in range(6)))),
     # workers and dask clusters take ~10 s to start on 2 busy cores: fewer, longer runs.
-    "workers 2": (("--workers", "2"), (0.3, random.Random(131).uniform(2, 20))),
-    "dask local:2": (("--scheduler", "local:2"), (random.Random(132).uniform(1, 25),)),
+    "workers 2": (("--workers", "2"), (0.05, random.Random(131).uniform(0.2, 0.8))),
+    "dask local:2": (("--scheduler", "local:2"), (random.Random(132).uniform(0.65, 0.85),)),
 }
 
 
@@ -70,7 +70,11 @@ def test_interrupts_at_random_points_end_in_one_line_and_resume_identically(
 ):
     if backend.startswith("dask"):
         pytest.importorskip("distributed")
-    extra, delays = BACKENDS[backend]
+    extra, fractions = BACKENDS[backend]
+    t0 = time.monotonic()
+    proc = _start(tmp_path / "timing", *extra)
+    assert proc.wait(timeout=300) == 0
+    delays = [f * (time.monotonic() - t0) for f in fractions]  # this machine's speed, now
     root = tmp_path / "results"
     outcomes = []
     for k, delay in enumerate(delays):
@@ -78,16 +82,20 @@ def test_interrupts_at_random_points_end_in_one_line_and_resume_identically(
         time.sleep(delay)
         sig = signal.SIGTERM if k % 3 == 2 else signal.SIGINT
         os.killpg(proc.pid, sig)
-        _out, err = proc.communicate(timeout=300)
+        out, err = proc.communicate(timeout=300)
         assert "Traceback" not in err and "Error" not in err, (delay, err)
-        if proc.returncode == 0:  # finished before the signal: nothing to check but silence
-            assert err == "", (delay, err)
+        if proc.returncode != 130:
+            # The run finished before the signal (which then met the default handler as the
+            # interpreter exited: -2/-15), or the signal came while a dask cluster started and
+            # SIGINT was ignored: a complete run, in silence.
+            assert proc.returncode in (0, -signal.SIGINT, -signal.SIGTERM), (delay, err)
+            assert err == "" and "blocks computed" in out, (delay, out, err)
             outcomes.append("finished")
             continue
         assert proc.returncode == 130, (delay, proc.returncode, err)
         assert err.splitlines() == [MESSAGE], (delay, err)
         outcomes.append("interrupted")
-    assert outcomes.count("interrupted") >= len(delays) - 1, outcomes
+    assert outcomes.count("interrupted") >= len(delays) / 2, outcomes  # not a vacuous test
     proc = _start(root, *extra)
     _out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err

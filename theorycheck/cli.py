@@ -141,7 +141,6 @@ def claim_conditions(claim: str, parameters: dict) -> bool | None:
     """
     from bounds import REGISTRY
     from bounds._base import Bound
-    from theorycheck.errors import UserInputError
 
     bound = REGISTRY.get(claim)
     if bound is None or type(bound)._conditions is Bound._conditions:
@@ -154,6 +153,8 @@ def claim_conditions(claim: str, parameters: dict) -> bool | None:
 
 
 def _conditions_at(bound, parameters: dict) -> bool | None:
+    from theorycheck.errors import UserInputError
+
     names = [p.name for p in bound.params] + [c.name for c in bound.constants]
     if any(p.name not in parameters for p in bound.params):
         return None
@@ -233,10 +234,14 @@ def _cmd_conditions(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # First of all: a Ctrl-C from here on ends in one line and exit 130.
-    previous = interrupts.install(hard_exit=True)
+    previous: dict = {}
     try:
+        # First of all: a Ctrl-C from here on ends in one line and exit 130.
+        previous = interrupts.install(hard_exit=True)
         return _main(argv)
+    except KeyboardInterrupt:  # landed before the handler was in place
+        interrupts.announce()
+        raise SystemExit(interrupts.EXIT_CODE) from None
     finally:
         interrupts.restore(previous)
 

@@ -241,9 +241,10 @@ def dask_executor(
     cluster = None
     if kind == "local":
         threads = numba_thread_budget(os.cpu_count() or 1, where)
-        # A Ctrl-C during start-up waits for it (a half-started cluster fails to close), and the
-        # workers start with SIGINT blocked: the terminal's Ctrl-C reaches only this process.
-        with interrupts.deferred(), interrupts.children_shielded():
+        # The workers start with SIGINT ignored: the terminal's Ctrl-C reaches only this process,
+        # which closes them in order (a SIGTERM during start-up waits for it: a half-started
+        # cluster fails to close).
+        with interrupts.deferred(), interrupts.children_ignore_sigint():
             cluster = distributed.LocalCluster(
                 n_workers=where, threads_per_worker=1, processes=True,
                 dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,

@@ -17,6 +17,8 @@ Standard library only, so that the command line installs it before its first hea
 * :func:`children_shielded`: SIGINT blocked while worker processes are started, so that they
   inherit a blocked SIGINT: a Ctrl-C in the terminal, sent to the whole process group, reaches
   only the parent, which stops them in order (no traceback from each worker).
+  :func:`children_ignore_sigint` does the same for a local dask cluster, whose processes are
+  started from threads with SIGINT unblocked.
 * :func:`die_with_parent` (in each local worker): ``PR_SET_PDEATHSIG`` = SIGKILL on Linux, a
   watchdog thread polling the parent elsewhere, so that a killed parent leaves no worker
   computing blocks.
@@ -42,6 +44,7 @@ __all__ = [
     "announce",
     "announced",
     "check",
+    "children_ignore_sigint",
     "children_shielded",
     "deferred",
     "deferring",
@@ -171,6 +174,23 @@ def children_shielded() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+@contextlib.contextmanager
+def children_ignore_sigint() -> Iterator[None]:
+    """SIGINT ignored by this process while processes are started within, from threads that do
+    not inherit this thread's blocked mask (dask's event-loop thread runs with SIGINT unblocked,
+    so :func:`children_shielded` does not reach its workers): an ignored disposition survives
+    fork and exec, and Python then installs no SIGINT handler in the child. The price: a Ctrl-C
+    while a local dask cluster starts (a few seconds) is lost; SIGTERM still stops the run."""
+    if not _in_main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
 
 
 _PR_SET_PDEATHSIG = 1
