@@ -96,6 +96,8 @@ FLAT_TOLERANCE = 0.1
 #: The smallest p-value a normal (CLT or bootstrap) approximation is trusted to resolve; smaller
 #: values are reported as this floor (exact binomial p-values are not floored).
 P_FLOOR = 1e-12
+#: The power statement of a deterministic row.
+EXACT_POWER = "exact computation: no sampling error (rounding tolerance stated in the note)"
 #: An asymptotic formula's gap must shrink at least like d^-1/2, over the grid and at its last
 #: step, to read as converging (the finite-size corrections of the formulas checked here are
 #: O(1/d)); a slower shrinking gap may be settling at a nonzero value.
@@ -703,7 +705,7 @@ def comparison_verdict(
         reference, math.nan, estimate, float(lo), float(hi), float(slack), -1, math.nan,
         math.nan, math.nan, str(Verdict.AGREES if agrees else Verdict.DISAGREES),
         "; ".join(filter(None, (text, note))), evidence=str(evidence), kind=COMPARISON,
-        family="deterministic",
+        family="deterministic", power=EXACT_POWER,
     )  # fmt: skip
 
 
@@ -727,7 +729,7 @@ def statement_verdict(
         claim, simulation, _params_json(parameters), statistic, STATEMENT_TEST, int(n),
         float(bound), math.nan, float(estimate), float(estimate), float(estimate), math.nan,
         -1, math.nan, math.nan, math.nan, str(verdict), note, evidence=str(evidence),
-        kind=STATEMENT, family="deterministic",
+        kind=STATEMENT, family="deterministic", power=EXACT_POWER,
     )  # fmt: skip
 
 
@@ -786,7 +788,9 @@ def _kind(row: VerdictRow) -> str:
 def _decide(row: VerdictRow, alpha: float) -> VerdictRow:
     kind = _kind(row)
     level = row.level if math.isfinite(row.level) else alpha
-    if kind in DETERMINISTIC_KINDS or row.family == "descriptive" or kind == RATE:
+    if kind in DETERMINISTIC_KINDS:
+        return row if row.power else replace(row, power=EXACT_POWER)
+    if row.family == "descriptive" or kind == RATE:
         return row
     if kind in (BOUND, UNIVERSAL):
         return _decide_bound(row, alpha, level, kind)
@@ -799,7 +803,14 @@ def _decide(row: VerdictRow, alpha: float) -> VerdictRow:
             verdict = Verdict.CONVERGES
         else:
             verdict = Verdict.INCONCLUSIVE
-        return replace(row, verdict=str(verdict))
+        half = (row.ci_high - row.ci_low) / 2
+        power = (
+            f"power: a gap beyond {half:.3g} at the largest {row.params().get('over', 'd')} "
+            "(95%), or one shrinking slower than d^-1/2"
+            if half > 0
+            else "power: exact values; a gap shrinking slower than d^-1/2 reads INCONCLUSIVE"
+        )
+        return replace(row, verdict=str(verdict), power=power)
     if kind == MONOTONE:
         verdict = Verdict.VIOLATED if row.p_adjusted < alpha else Verdict.HOLDS
         power = f"power: a step against the claim of {mean_detectable(row.se, level):.3g} (0.9)"
