@@ -483,6 +483,9 @@ def rate_verdict(
     tolerance: float = 0.1,
     variable: str = "x",
     alpha: float = DEFAULT_ALPHA,
+    *,
+    evidence: str = Evidence.SAMPLED,
+    quantifier: str = Quantifier.RANDOM,
 ) -> VerdictRow:
     """A fitted rate "statistic ~ C variable^k" as a description (``DESCRIPTIVE``).
 
@@ -511,7 +514,8 @@ def rate_verdict(
         claim, simulation, _params_json(params), statistic, RATE_TEST, int(np.sum(fit.n)),
         float(exponent), math.nan, float(fit.exponent), float(ci_low), float(ci_high), math.nan,
         -1, math.nan, math.nan, math.nan, str(Verdict.DESCRIPTIVE), "; ".join(hints),
-        kind=RATE, family="descriptive", se=float(fit.se),
+        kind=RATE, family="descriptive", se=float(fit.se), evidence=str(evidence),
+        quantifier=str(quantifier),
     )  # fmt: skip
 
 
