@@ -29,7 +29,9 @@ Two further kinds of grid line (config fields):
   where it converges in a few seconds; its eps is judged against the solver.
 * ``solver_only=True``: the exact solver alone at a further d (widths with 4 <= m and
   m d <= 25600 in the quick profile: twice the main line's largest fit), for the convergence
-  verdicts; small psi reaches d = 320, psi = 8 has d = 10, 20, 40.
+  verdicts; small psi reaches d = 320, psi = 8 has d = 10, 20, 40. sigma = t^2 (the cheap
+  Frobenius route) gets 4 times the budget and stops below m = d(d+1)/2, where the features span
+  every quadratic form and the fit is exact whatever the formula (not a point of the limit).
 """
 
 from __future__ import annotations
@@ -140,7 +142,11 @@ class QuadraticRF(Simulation):
             yield RFConfig(act, d, PSI_GRID, 1.0, 1.0, Ftr, mc, ratio, blocks)
             extra, max_md = CONVERGENCE[profile]
             for d_c in extra:
-                psis = convergence_psis(d_c, PSI_GRID, max_md=max_md)
+                if act == "quadratic":  # Frobenius route: cheap, but saturated at m >= d(d+1)/2
+                    psis = convergence_psis(d_c, PSI_GRID, max_md=4 * max_md)
+                    psis = tuple(p for p in psis if width(p, d_c) < d_c * (d_c + 1) // 2)
+                else:
+                    psis = convergence_psis(d_c, PSI_GRID, max_md=max_md)
                 yield RFConfig(act, d_c, psis, 1.0, 1.0, Ftr, 0, 0, 3, solver_only=True)
         # Sphere lines at the quick d (relu and t^2: exact sphere solver; gelu: none).
         for act in ("relu", "quadratic", "gelu"):
