@@ -57,6 +57,7 @@ from simulations._quadratic import (
     sgd_verdict,
     solver_summary,
     sphere_gauss_rows,
+    values_by_d,
     width,
 )
 from theorycheck.activations import get_activation
@@ -154,9 +155,9 @@ class QuadraticNT(Simulation):
             if act == "tanh":  # exact at every d with F1 = 0 (module docstring)
                 continue
             extra, max_md = CONVERGENCE[profile]
-            for d_c in extra:
+            for d_c in (*extra, d):  # at the main d, more draws beside the main line's
                 psis = convergence_psis(d_c, PSI_GRID, max_md=max_md)
-                blocks_c = CONVERGENCE_BLOCKS
+                blocks_c = CONVERGENCE_BLOCKS - (blocks if d_c == d else 0)
                 yield NTConfig(act, d_c, psis, 0.0, 1.0, 0, 0, 0, blocks_c, solver_only=True)
         for act in ("relu", "quadratic", "gelu"):
             psis = SPHERE_PSIS_T2 if act == "quadratic" else SPHERE_PSIS
@@ -337,11 +338,7 @@ class QuadraticNT(Simulation):
                     continue
                 bound, fparams = formula
                 for psi in sorted({p for _, df in group for p in df["psi"]}):
-                    by_d = {
-                        cfg.d: df.loc[df["psi"] == psi, q].to_numpy(float)
-                        for cfg, df in group
-                        if (df["psi"] == psi).any()
-                    }
+                    by_d = values_by_d(group, psi, q)
                     if len(by_d) < 3 and act != "tanh":
                         continue
                     verdicts.append(
