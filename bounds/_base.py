@@ -14,7 +14,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from theorycheck.errors import UserInputError
+from theorycheck.errors import UserInputError, check_numbers
 
 __all__ = ["Bound", "Constant", "ExactLaw", "Kind", "Param"]
 
@@ -41,28 +41,32 @@ class Param:
     integer: bool = False
 
     def validate(self, value) -> np.ndarray:
-        arr = np.asarray(value, dtype=float)
-        lo, hi = ("(" if self.low_open else "["), (")" if self.high_open else "]")
-        domain = f"{lo}{self.low:g}, {self.high:g}{hi}" + (" (integer)" if self.integer else "")
-        if arr.size == 0:
-            raise UserInputError(f"{self.name} is empty")
-        if np.any(np.isnan(arr)):
-            raise UserInputError(f"{self.name} must lie in {domain}, got NaN")
-        below = arr <= self.low if self.low_open else arr < self.low
-        above = arr >= self.high if self.high_open else arr > self.high
-        if np.any(below | above) or (self.integer and np.any(arr != np.round(arr))):
-            bad = arr[below | above | (arr != np.round(arr) if self.integer else False)]
-            raise UserInputError(f"{self.name} must lie in {domain}, got {bad.ravel()[0]:g}")
-        return arr
+        """``value`` as a float array in the domain (finite), or a one-line error naming it."""
+        return check_numbers(self.name, value, low=self.low, high=self.high,
+                             low_open=self.low_open, high_open=self.high_open,
+                             integer=self.integer)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Constant:
-    """An unspecified universal constant of a statement, with the default the product uses."""
+    """An unspecified universal constant of a statement, with the default the product uses.
+
+    The statements' constants are positive ("there exist constants C > 0 such that ..."), so
+    the default domain is (0, inf); an override outside it, or not finite, is refused.
+    """
 
     name: str
     default: float
     doc: str
+    low: float = 0.0
+    high: float = math.inf
+    low_open: bool = True
+
+    def validate(self, value, bound_id: str = "") -> np.ndarray:
+        """``value`` as a float array in the constant's domain, or a one-line error naming it."""
+        where = f"{bound_id}: constant " if bound_id else "constant "
+        return check_numbers(f"{where}{self.name}", value, low=self.low, high=self.high,
+                             low_open=self.low_open)  # fmt: skip
 
 
 class Bound:
@@ -108,10 +112,7 @@ class Bound:
             raise UserInputError(f"{self.id}: missing parameter(s) {', '.join(sorted(missing))}")
         values = {p.name: p.validate(kwargs[p.name]) for p in self.params}
         for c in self.constants:
-            v = np.asarray(kwargs.get(c.name, c.default), dtype=float)
-            if np.any(~np.isfinite(v)):
-                raise UserInputError(f"{self.id}: constant {c.name} must be finite")
-            values[c.name] = v
+            values[c.name] = c.validate(kwargs.get(c.name, c.default), self.id)
         arrays = np.broadcast_arrays(*values.values())
         return dict(zip(values, arrays, strict=True))
 

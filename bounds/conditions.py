@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bounds._base import Bound
-from theorycheck.errors import UserInputError
+from theorycheck.errors import UserInputError, check_real
 
 __all__ = [
     "DEFAULT_GAMMA",
@@ -167,10 +167,9 @@ def _window_inputs(bound: Bound, gamma: float, constants: dict) -> tuple[float, 
             f"{bound.id}: unknown constant(s) {', '.join(sorted(unknown))}; "
             f"its constants are {', '.join(known) or 'none'}"
         )
-    used = {**known, **{k: float(v) for k, v in constants.items()}}
-    for name, value in used.items():
-        if not (math.isfinite(value) and value > 0):
-            raise UserInputError(f"{bound.id}: constant {name} must be a finite number > 0")
+    by_name = {c.name: c for c in bound.constants}
+    used = {**known, **constants}
+    used = {k: float(by_name[k].validate(v, bound.id)) for k, v in used.items()}
     p = _param(bound, "gamma")
     gamma = float(p.validate(gamma)) if p is not None else float(gamma)
     return gamma, used
@@ -317,10 +316,8 @@ def conditions_report(bound_id: str, d, m=(), gamma=None, constants=()) -> str:
     d = _parse_count("d", d)
     widths = [_parse_count("m", v) for v in (m or ())]
     gamma = DEFAULT_GAMMA if gamma is None else gamma
-    try:
-        gamma = float(gamma)
-    except (TypeError, ValueError):
-        raise UserInputError(f"gamma must be a number in (0, 1), got {gamma!r}") from None
+    # A failure probability, whether or not this claim has a width window that uses it.
+    gamma = check_real("gamma", gamma, low=0.0, high=1.0, low_open=True, high_open=True)
     info = bound.describe()
     lines = [f"{bound.id}  [{info['kind']}]", f"  citation:    {info['citation']}"]
     lines += textwrap.wrap(info["statement"], 96, initial_indent="  statement:   ",

@@ -19,8 +19,6 @@ nothing depends on the results' location or on the clock.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib as mpl
@@ -59,7 +57,7 @@ from reports.tables import (
 from theorycheck.bottom_line import bottom_line
 from theorycheck.errors import UserInputError
 from theorycheck.provenance import package_version
-from theorycheck.store import make_readable
+from theorycheck.writes import atomic_write, remove_stale_temp_files
 
 __all__ = [
     "APPENDIX",
@@ -95,14 +93,9 @@ def build_report(results: str | Path, out: str | Path | None = None) -> Path:
     path = Path(out) if out is not None else Path(results) / "report.pdf"
     if path.is_dir():
         raise UserInputError(f"--out {path} is a directory; give a file name such as report.pdf")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-report-", suffix=".pdf")
-        os.close(fd)
-        make_readable(tmp)
-    except OSError as exc:
-        raise UserInputError(f"cannot write the report to {path}: {exc.strerror}") from None
-    try:
+    remove_stale_temp_files(path.parent, depth=0)  # e.g. .tmp-report-*.pdf of a killed report
+
+    def write(tmp: str) -> None:
         with style_context():
             outline = _stable_outline(data)
             metadata = {
@@ -114,11 +107,9 @@ def build_report(results: str | Path, out: str | Path | None = None) -> Path:
             }
             with PdfPages(tmp, metadata=metadata) as pdf:
                 _compose(data, Document(pdf, _footer(data)), outline)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+
+    kept = f"the stored results are kept (`theorycheck report --results {results}` rebuilds it)"
+    return atomic_write(path, write, kept=kept, kind="report")
 
 
 def report_outline(results: str | Path) -> list[OutlineEntry]:

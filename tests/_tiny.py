@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from simulations.lazy_gradient import LazyGradient, LazyGradientConfig
 from simulations.lazy_sign_flips import LazySignFlips, SignFlipConfig
+from simulations.quadratic_rf import QuadraticRF, RFConfig
 from theorycheck.simulation import Evaluation, Simulation
 from theorycheck.verdicts import bound_verdict
 
@@ -81,3 +83,25 @@ class Coins(Simulation):
 class FixedCoins(Coins):
     id = "fixed-coins"
     max_block_factor = 1
+
+
+class TinyQuadraticRF(QuadraticRF):
+    """quadratic-rf at one grid line, d = 30: large enough that OpenBLAS splits its products
+    over 2 threads (without the runner's one-thread pin, 2 BLAS threads change the last bits of
+    the end-to-end columns), small enough for a test (about 0.3 s a block)."""
+
+    def _configs(self, profile):
+        yield RFConfig("relu", 30, (0.5, 2.0), 1.0, 1.0, 0.0, 4000, 5, 2, 0.1, 0.05)
+
+
+class TinyLazyGradient(LazyGradient):
+    """lazy-gradient (networks trained in the lazy ball) on one tiny grid point, 2 blocks."""
+
+    def _configs(self, profile):
+        yield LazyGradientConfig(10, 100, 10.0, (0.1,), 3, 1, 2)
+
+
+class ManyTinySignFlips(TinySignFlips):
+    """TinySignFlips with 8 blocks per config: a run long enough to interrupt at random points."""
+
+    n_blocks = 8

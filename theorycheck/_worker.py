@@ -1,4 +1,4 @@
-"""Worker-process initialiser: pin numba's and the BLAS libraries' thread counts.
+"""Worker-process initialiser: pin numba's and BLAS' thread counts; die with the parent.
 
 Without it each of N workers runs a BLAS pool as wide as the machine: on 2 cores with 2 workers a
 quick run took 786 s instead of 70 s. The environment variables take effect only if numpy and
@@ -24,3 +24,13 @@ def pin_threads(n_threads: int) -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(n_threads)  # the libraries loaded already (none if numpy is not imported)
+
+
+def init_worker(n_threads: int, parent_pid: int) -> None:
+    """Initialiser of a local worker process: pin its threads (:func:`pin_threads`) and make it
+    die with its parent (:func:`theorycheck.interrupts.die_with_parent`): a killed ``theorycheck
+    run --workers N`` leaves no worker computing blocks."""
+    from theorycheck.interrupts import die_with_parent
+
+    die_with_parent(parent_pid)
+    pin_threads(n_threads)

@@ -422,13 +422,19 @@ def add_arguments(p) -> None:
 
 def run_from_args(args) -> int:
     from theorycheck.errors import check_int
+    from theorycheck.run_arguments import MAX_SEED
+    from theorycheck.writes import atomic_write, check_writable_file
 
     repeats = check_int("--repeats", args.repeats)
+    seed = check_int("--seed", args.seed, minimum=0, maximum=MAX_SEED)
+    if args.csv is not None:  # before the benchmark, not after it
+        check_writable_file(args.csv, "--csv")
     workloads = WORKLOADS[1:2] if args.quick else WORKLOADS
     print("theorycheck bench: " + "; ".join(
         f"{w.name}: {w.n_networks} networks x {w.n_inputs} inputs" for w in workloads))  # fmt: skip
-    df = run_bench(workloads, repeats=repeats, seed=args.seed, torch_walk=not args.no_walk)
+    df = run_bench(workloads, repeats=repeats, seed=seed, torch_walk=not args.no_walk)
     print(format_report(df))
-    if args.csv:
-        df.to_csv(args.csv, index=False)
+    if args.csv is not None:
+        atomic_write(args.csv, lambda tmp: df.to_csv(tmp, index=False),
+                     kept="the table above is the benchmark's result")  # fmt: skip
     return 0

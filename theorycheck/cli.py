@@ -2,26 +2,38 @@
 
 This module is the composition root: it is the one place in ``theorycheck`` that imports the
 registries in ``bounds`` and ``simulations`` and the report builder in ``reports``; the rest of
-the package never does. User errors print one line and exit with code 2.
+the package never does. User errors print one line and exit with code 2; an interrupt (SIGINT,
+SIGTERM), wherever it lands, prints one line and exits with code 130. Only the standard library
+is imported before :func:`main` has installed the interrupt handler
+(:mod:`theorycheck.interrupts`), so a Ctrl-C during the start-up imports is handled too.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import os
 import sys
-import textwrap
+from typing import TYPE_CHECKING
 
-import pandas as pd
+from theorycheck import interrupts
 
-from theorycheck.errors import UserInputError
+if TYPE_CHECKING:
+    import argparse
+
+    import pandas as pd
 
 DEFAULT_OUT = "theorycheck-results"
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        """argparse with errors in one line (the usage is one --help away)."""
+
+        def error(self, message: str):
+            self.exit(2, f"theorycheck: error: {message} (see `{self.prog} --help`)\n")
+
+    p = Parser(
         prog="theorycheck",
         description="Monte Carlo verification of adversarial-robustness theorems for two-layer "
         "networks (Bubeck et al. 2021; Wang et al. 2022).",
@@ -66,6 +78,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_list() -> None:
+    import textwrap
+
     from simulations import REGISTRY
 
     for sim in REGISTRY.values():
@@ -78,6 +92,8 @@ def _cmd_list() -> None:
 
 
 def _cmd_bounds() -> None:
+    import textwrap
+
     from bounds import catalog_frame
 
     for info in catalog_frame().to_dict("records"):
@@ -91,6 +107,8 @@ def _cmd_bounds() -> None:
 
 def format_verdicts(table: pd.DataFrame) -> str:
     """The verdict table as printed by ``theorycheck run``."""
+    import pandas as pd
+
     if table.empty:
         return "(no verdicts)"
     show = pd.DataFrame({
@@ -123,6 +141,7 @@ def claim_conditions(claim: str, parameters: dict) -> bool | None:
     """
     from bounds import REGISTRY
     from bounds._base import Bound
+    from theorycheck.errors import UserInputError
 
     bound = REGISTRY.get(claim)
     if bound is None or type(bound)._conditions is Bound._conditions:
@@ -146,8 +165,14 @@ def _conditions_at(bound, parameters: dict) -> bool | None:
 
 
 def _cmd_run(args) -> None:
+    import contextlib
+
     from simulations import REGISTRY, get_simulation
+    from theorycheck.errors import UserInputError
     from theorycheck.runner import run
+
+    if not args.out.strip():  # before abspath('') turns it into the current directory
+        raise UserInputError("--out must name a results directory, got ''")
 
     sims = [get_simulation(i) for i in args.ids] if args.ids else list(REGISTRY.values())
     if args.path is not None:
@@ -193,6 +218,10 @@ def _cmd_run(args) -> None:
 
 def _cmd_report(args) -> None:
     from reports import build_report
+    from theorycheck.errors import UserInputError
+
+    if not args.results.strip():  # Path('') is the current directory
+        raise UserInputError("--results must name a results directory, got ''")
 
     print(f"report: {build_report(args.results, args.out)}")
 
@@ -204,8 +233,17 @@ def _cmd_conditions(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    # First of all: a Ctrl-C from here on ends in one line and exit 130.
+    previous = interrupts.install(hard_exit=True)
     try:
+        return _main(argv)
+    finally:
+        interrupts.restore(previous)
+
+
+def _main(argv: list[str] | None) -> int:
+    try:
+        args = _parser().parse_args(argv)
         if args.command == "list":
             _cmd_list()
         elif args.command == "bounds":
@@ -220,17 +258,24 @@ def main(argv: list[str] | None = None) -> int:
             from theorycheck.bench import run_from_args
 
             run_from_args(args)
-    except UserInputError as exc:
-        print(f"theorycheck: error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    except SystemExit:
+        raise
     except BrokenPipeError:  # e.g. `theorycheck list | head`
         sys.stderr.close()
         raise SystemExit(0) from None
-    except KeyboardInterrupt:
-        print(
-            "theorycheck: interrupted; stored blocks are kept and a rerun resumes", file=sys.stderr
-        )
-        raise SystemExit(130) from None
+    except BaseException as exc:
+        # Whatever an interrupt surfaced as (KeyboardInterrupt, numba's SystemError, a dask
+        # CancelledError): one line and 130.
+        if isinstance(exc, KeyboardInterrupt) or interrupts.received() is not None:
+            sys.stderr.flush()
+            interrupts.announce()  # the one line, unless the signal handler wrote it already
+            raise SystemExit(interrupts.EXIT_CODE) from None
+        from theorycheck.errors import UserInputError
+
+        if isinstance(exc, UserInputError):
+            print(f"theorycheck: error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        raise
     return 0
 
 

@@ -17,7 +17,9 @@ whose task raised is retried ``retries`` times.
 Oversubscription: each dask worker thread runs one block at a time, and the block's numba kernels
 use ``max(1, cpu_count // dask threads on that host)`` threads (a worker plugin computes the
 budget on the worker and sets ``NUMBA_NUM_THREADS`` before numba is imported there; every task
-pins its own thread, since numba's thread count is per calling thread). The numba on-disk cache
+pins its own thread, since numba's thread count is per calling thread). BLAS runs on one thread
+on every worker (the plugin sets it for good), as it does inside every block's measurement, so
+the stored bits never depend on a BLAS thread count. The numba on-disk cache
 (kernels are ``njit(cache=True)``) sits next to the installed sources, so the worker processes
 of one machine share it; on a cluster with a shared filesystem ``NUMBA_CACHE_DIR`` in the
 workers' environment shares it across machines.
@@ -35,6 +37,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from theorycheck import interrupts
 from theorycheck.errors import UserInputError
 from theorycheck.provenance import package_version
 from theorycheck.store import ResultsStore
@@ -96,6 +99,20 @@ def _pin_numba_threads(n_threads: int) -> None:
         os.environ["NUMBA_NUM_THREADS"] = str(n_threads)
 
 
+def _one_blas_thread() -> None:
+    """Worker side: BLAS on one thread for good. Each block's measurement pins it to one thread
+    and then restores the count it found (:func:`theorycheck.runner.run_block`); on a worker
+    running several blocks at once in threads, a restore to more threads in one block would
+    otherwise land while another block's products run. BLAS libraries loaded later (scipy's
+    own OpenBLAS) read the environment when they load."""
+    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
+        os.environ[var] = "1"
+    import numpy  # noqa: F401  (loads the BLAS library, so that the limit applies to it)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
+
+
 def _pinned_call(fn: Callable, *args, **kwargs):
     """Worker side: run ``fn`` with this thread's numba thread count set to the budget."""
     if _NUMBA_THREADS is not None:
@@ -121,6 +138,7 @@ def _plugin_class(distributed):
             except Exception:  # an old scheduler: count this worker alone
                 threads = worker.state.nthreads
             _pin_numba_threads(numba_thread_budget(os.cpu_count() or 1, threads))
+            _one_blas_thread()
 
     return PinNumbaThreads
 
@@ -223,11 +241,15 @@ def dask_executor(
     cluster = None
     if kind == "local":
         threads = numba_thread_budget(os.cpu_count() or 1, where)
-        cluster = distributed.LocalCluster(
-            n_workers=where, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
-            silence_logs=logging.ERROR, env={"NUMBA_NUM_THREADS": str(threads)},
-        )  # fmt: skip
-        client = distributed.Client(cluster)
+        # A Ctrl-C during start-up waits for it (a half-started cluster fails to close), and the
+        # workers start with SIGINT blocked: the terminal's Ctrl-C reaches only this process.
+        with interrupts.deferred(), interrupts.children_shielded():
+            cluster = distributed.LocalCluster(
+                n_workers=where, threads_per_worker=1, processes=True,
+                dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
+                env={"NUMBA_NUM_THREADS": str(threads)},
+            )  # fmt: skip
+            client = distributed.Client(cluster)
     else:
         client = reason = None
         try:
@@ -241,6 +263,7 @@ def dask_executor(
                 f"--scheduler {address!r}: cannot reach a dask scheduler there ({reason})"
             )
     try:
+        interrupts.check()
         bad = version_mismatches(client.get_versions(packages=["theorycheck"]), package_version())
         if bad:
             raise UserInputError(
@@ -252,6 +275,7 @@ def dask_executor(
             check_results_dir(client, results_dir)
         yield DistributedExecutor(client, retries=retries)
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        with interrupts.deferred():  # closed in order even if Ctrl-C lands here
+            client.close()
+            if cluster is not None:
+                cluster.close()

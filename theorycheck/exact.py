@@ -45,7 +45,13 @@ import numpy as np
 import pandas as pd
 
 from theorycheck.attack import _tstar_pwl_numba, _tstar_pwl_reference, first_sign_flip
-from theorycheck.errors import UserInputError, check_finite, check_int, check_real
+from theorycheck.errors import (
+    UserInputError,
+    check_allocation,
+    check_finite,
+    check_int,
+    check_real,
+)
 from theorycheck.forward import gradient_difference, output_and_gradient
 from theorycheck.lazy_ball import flippable_neurons, worst_output
 from theorycheck.network import NetworkSpec, input_radius, sample_inputs, sample_network
@@ -187,6 +193,14 @@ def sample_init_statistics(
         (check_real("steps alpha", float(al), low=0.0), check_real("steps power", float(pw)))
         for al, pw in (steps or ())
     )
+    k, T, K = len(radii), len(ray_distances), len(steps)
+    # Results (n rows) plus, on the exact path, one block of draws (a, z, g of per-block
+    # networks x m neurons and the kernel's two m-vectors); a materialised W is checked by
+    # sample_network.
+    per_block = min(n, max(1, BLOCK_NEURONS // spec.m))
+    draws = 3 * per_block * spec.m + 2 * spec.m + per_block * T * (T + 2) if path == "exact" else 0
+    check_allocation(f"n = {n} networks of m = {spec.m} neurons",
+                     8.0 * (n * (4 + 3 * k + T + K) + draws), hint="lower n or m")  # fmt: skip
     if path == "exact":
         if not exact_supported(spec):
             raise UserInputError(

@@ -43,7 +43,14 @@ import numpy as np
 import pandas as pd
 
 from theorycheck.attack import _tstar_pwl_numba, _tstar_pwl_reference, first_sign_flip
-from theorycheck.errors import UserInputError, check_choice, check_finite, check_int, check_real
+from theorycheck.errors import (
+    UserInputError,
+    check_allocation,
+    check_choice,
+    check_finite,
+    check_int,
+    check_real,
+)
 from theorycheck.exact import BLOCK_NEURONS, AttackRatios, exact_supported
 from theorycheck.forward import output_and_gradient
 from theorycheck.lazy_ball import lazy_radius, worst_output
@@ -153,6 +160,12 @@ def sample_perturbed_statistics(
         raise UserInputError("give exactly one of C0 and R (the lazy-ball size)")
     R = lazy_radius(spec, C0) if R is None else check_real("R", R, low=0.0)
     rf = check_real("radial_fraction", radial_fraction, low=0.0, high=1.0)
+    # Six results per network, plus on the exact path one block of draws (a, z, g, ... of
+    # per-block networks x m neurons); a materialised W is checked by sample_network.
+    per_block = min(n, max(1, BLOCK_NEURONS // spec.m))
+    draws = 6 * per_block * spec.m if path == "exact" else 0
+    check_allocation(f"n = {n} networks of m = {spec.m} neurons", 8.0 * (6 * n + draws),
+                     hint="lower n or m")  # fmt: skip
     if path == "exact":
         if not exact_supported(spec):
             raise UserInputError(

@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from theorycheck.activations import Activation, get_activation
-from theorycheck.errors import UserInputError, check_choice, check_int
+from theorycheck.errors import (
+    MEMORY_BUDGET_BYTES,
+    UserInputError,
+    check_allocation,
+    check_choice,
+    check_int,
+)
 
 __all__ = [
     "MEMORY_BUDGET_BYTES",
@@ -33,7 +39,6 @@ __all__ = [
 SCALINGS = ("wang", "bubeck")
 OUTPUT_WEIGHTS = ("sign", "gaussian")
 #: Largest materialised W (bytes) theorycheck builds; beyond it the user must pick another path.
-MEMORY_BUDGET_BYTES = 4 * 2**30
 
 
 @dataclass(frozen=True)
@@ -78,12 +83,10 @@ class NetworkSpec:
 
     def check_materializable(self, budget_bytes: int = MEMORY_BUDGET_BYTES) -> None:
         """Raise if W (m x d float64) would exceed the memory budget."""
-        need = 8 * self.m * self.d
-        if need > budget_bytes:
-            raise UserInputError(
-                f"m*d = {self.m}*{self.d}: a materialised W needs {need / 2**30:.1f} GiB, over the "
-                f"{budget_bytes / 2**30:.1f} GiB budget; lower m or d (or use a streaming path)"
-            )
+        check_allocation(
+            f"m*d = {self.m}*{self.d}: a materialised W", 8.0 * self.m * self.d,
+            budget=budget_bytes, hint="lower m or d (or use a streaming path)",
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,7 @@ def input_radius(spec: NetworkSpec) -> float:
 def sample_inputs(spec: NetworkSpec, n: int, rng: np.random.Generator) -> np.ndarray:
     """n inputs uniform on the sphere of radius :func:`input_radius` in R^d, shape (n, d)."""
     n = check_int("n", n)
+    check_allocation(f"n*d = {n}*{spec.d} inputs", 8.0 * n * spec.d, hint="lower n or d")
     X = rng.standard_normal((n, spec.d))
     norms = np.linalg.norm(X, axis=1, keepdims=True)
     # A zero row has probability 0 but would make the direction undefined: redraw it.

@@ -16,11 +16,13 @@ from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
-from theorycheck import _worker
-from theorycheck.errors import check_int
+from theorycheck import _worker, interrupts
+from theorycheck.integrity import blocks_to_compute
 from theorycheck.progress import Progress
 from theorycheck.provenance import provenance
+from theorycheck.run_arguments import check_run_arguments
 from theorycheck.seeding import generator
 from theorycheck.sequential import look_count, next_blocks, undecided_configs, with_design_looks
 from theorycheck.simulation import PROFILES, Simulation, config_dict, config_id
@@ -34,6 +36,7 @@ from theorycheck.verdicts import (
     verdict_frame,
     with_conditions,
 )
+from theorycheck.writes import remove_stale_temp_files
 
 __all__ = ["RunResult", "Task", "local_executor", "run", "run_block"]
 
@@ -55,7 +58,10 @@ def run_block(task: Task, root: str) -> str:
     sim = task.simulation
     rng = generator(task.seed, sim.id, task.cfg_id, task.block)
     t0 = time.perf_counter()
-    df = sim.measure(task.config, rng)
+    # One BLAS thread whatever the worker count: OpenBLAS's reductions depend on its thread
+    # count, so the stored bits would otherwise depend on the backend (quadratic-rf, -nn).
+    with threadpool_limits(limits=1, user_api="blas"):
+        df = sim.measure(task.config, rng)
     # Wall time of the measurement, for the report's provenance (where the time goes); it is
     # metadata, never part of the stored numbers.
     seconds = round(time.perf_counter() - t0, 3)
@@ -84,6 +90,7 @@ def _evaluation_name(sim_id: str, what: str, profile: str, seed: int) -> str:
     return f"{sim_id}/{what}-{profile}-s{seed}"
 
 
+@interrupts.deferring  # SIGINT/SIGTERM stop the run between blocks (Interrupted)
 def run(
     simulations: list[Simulation],
     *,
@@ -110,10 +117,11 @@ def run(
         from theorycheck.errors import UserInputError
 
         raise UserInputError(f"profile must be one of {', '.join(PROFILES)}; got {profile!r}")
-    seed = check_int("seed", seed, minimum=0)
-    workers = check_int("workers", workers)
+    seed, workers, alpha = check_run_arguments(simulations, seed=seed, workers=workers,
+                                               alpha=alpha, path=path, out=out)  # fmt: skip
     store = ResultsStore(out)
     store.check_writable()
+    remove_stale_temp_files(store.root)  # left by killed runs
     t0 = time.monotonic()
     root = str(store.root)
     # Look 0: every config's own blocks; sequential simulations (theorycheck.sequential) then
@@ -140,15 +148,14 @@ def run(
                 for cfg in _configs(sim, profile, path)
                 for b in range(blocks[sim.id, config_id(cfg)])
             ]
-            todo = [
-                t for t in tasks if not store.has_block(t.simulation.id, t.cfg_id, seed, t.block)
-            ]
+            todo = blocks_to_compute(store, tasks)  # missing, or stored but failing verification
             computed += len(todo)
             reused += len(tasks) - len(todo) if look == 0 else 0
             label = f"theorycheck run ({profile})" + (f", look {look}" if look else "")
             _compute(todo, root, executor, Progress(len(todo), label=label, enabled=progress))
             extend = []
             for sim in pending:
+                interrupts.check()
                 configs = _configs(sim, profile, path)
                 data = {
                     cfg: store.read_blocks(sim.id, config_id(cfg), seed,
@@ -183,6 +190,7 @@ def run(
         rows = rows if conditions is None else with_conditions(rows, conditions)
         store.write_table(_evaluation_name(sim.id, "verdicts", profile, seed),
                           verdict_frame(rows), meta)  # fmt: skip
+    interrupts.check()
     invocation = {
         "seconds": round(time.monotonic() - t0, 1),
         "computed_blocks": computed,
@@ -200,11 +208,14 @@ def _compute(todo: list[Task], root: str, executor: Executor | None, bar: Progre
     """Measure and store the blocks of ``todo``, inline or on ``executor``."""
     if executor is None:
         for t in todo:
+            interrupts.check()
             bar.advance(run_block(t, root))
         return
-    futures = [executor.submit(run_block, t, root) for t in todo]
+    with interrupts.children_shielded():  # a terminal's Ctrl-C reaches only this process
+        futures = [executor.submit(run_block, t, root) for t in todo]
     for fut in as_completed(futures):
         bar.advance(fut.result())
+        interrupts.check()
 
 
 def local_executor(workers: int) -> ProcessPoolExecutor:
@@ -213,7 +224,7 @@ def local_executor(workers: int) -> ProcessPoolExecutor:
     # spawn, not fork: forking a process whose OpenMP runtime is live aborts the child.
     return ProcessPoolExecutor(
         workers, mp_context=multiprocessing.get_context("spawn"),
-        initializer=_worker.pin_threads, initargs=(threads,),
+        initializer=_worker.init_worker, initargs=(threads, os.getpid()),
     )  # fmt: skip
 
 
@@ -253,8 +264,8 @@ def collect_verdicts(
     """
     rows: list[VerdictRow] = []
     for sim_id in simulations:
-        path = store.root / sim_id / f"verdicts-{profile}-s{seed}.parquet"
-        rows.extend(rows_from_frame(pd.read_parquet(path)))
+        stored = store.read_table(_evaluation_name(sim_id, "verdicts", profile, seed))  # verified
+        rows.extend(rows_from_frame(stored))
     adjusted = apply_holm(rows, alpha)
     table = verdict_frame(adjusted)
     meta = provenance(profile=profile, seed=seed, alpha=alpha, simulations=list(simulations),

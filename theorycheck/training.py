@@ -28,7 +28,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from theorycheck.errors import UserInputError, check_choice, check_finite, check_int, check_real
+from theorycheck.errors import (
+    UserInputError,
+    check_allocation,
+    check_choice,
+    check_finite,
+    check_int,
+    check_real,
+)
 from theorycheck.forward import as_inputs
 from theorycheck.lazy_ball import lazy_ball_project, lazy_radius
 from theorycheck.network import Network
@@ -87,6 +94,8 @@ def teacher_task(
     n_test = check_int("n_test", n_test, minimum=0)
     k = check_int("teacher_width", teacher_width)
     radius = check_real("radius", radius, low=0.0, low_open=True)
+    check_allocation(f"(n_train + n_test + teacher_width)*d = {n_train + n_test + k}*{d}",
+                     8.0 * 3 * (n_train + n_test + k) * d, hint="lower them")  # fmt: skip
     V = rng.standard_normal((k, d))
     a = np.where(np.arange(k) % 2 == 0, 1.0, -1.0)
     X = rng.standard_normal((n_train + n_test, d))
@@ -123,6 +132,8 @@ def cluster_task(
     n_test = check_int("n_test", n_test, minimum=0)
     s = check_real("separation", separation, low=0.0, low_open=True)
     radius = check_real("radius", radius, low=0.0, low_open=True)
+    check_allocation(f"(n_train + n_test)*d = {n_train + n_test}*{d} inputs",
+                     8.0 * 3 * (n_train + n_test) * d, hint="lower them")  # fmt: skip
     mu = rng.standard_normal(d)
     mu /= np.linalg.norm(mu)
     n = n_train + n_test

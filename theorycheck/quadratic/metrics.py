@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theorycheck.errors import check_finite, check_int
+from theorycheck.errors import check_allocation, check_finite, check_int
 from theorycheck.quadratic.targets import QuadraticTarget, sample_inputs
 from theorycheck.stats import Interval, mean_ci, mean_z_test
 
@@ -56,6 +56,7 @@ def monte_carlo_metrics(
 ) -> MonteCarloMetrics:
     """Evaluate ``model`` (value and gradient) against ``target`` on n fresh inputs from ``law``."""
     n = check_int("n", n)
+    check_allocation(f"n = {n} Monte Carlo samples", 8.0 * 3 * n, hint="lower n")
     errors, energies, values = np.empty(n), np.empty(n), np.empty(n)
     for start in range(0, n, chunk):
         X = sample_inputs(target.d, min(chunk, n - start), rng, law)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theorycheck.errors import UserInputError, check_choice, check_int, check_real
+from theorycheck.errors import UserInputError, check_allocation, check_choice, check_int, check_real
 
 __all__ = [
     "INPUT_LAWS",
@@ -135,6 +135,7 @@ def sample_target(
     F2sq = check_real("F2sq", F2sq, low=0.0)
     Ftrsq = check_real("Ftrsq", Ftrsq, low=0.0)
     check_choice("structure", structure, STRUCTURES)
+    check_allocation(f"d*d = {d}*{d} (the matrix B0)", 8.0 * 4 * d * d, hint="lower d")
     g = rng.standard_normal(d)
     beta = math.sqrt(F1sq) * g / np.linalg.norm(g)
     if structure == "goe":
@@ -159,13 +160,16 @@ def sample_first_layer(d: int, m: int, rng: np.random.Generator) -> np.ndarray:
     """
     d = check_int("d", d)
     m = check_int("m", m)
+    check_allocation(f"m*d = {m}*{d} (the first layer)", 8.0 * 2 * m * d, hint="lower m or d")
     return _unit_rows(rng.standard_normal((m, d)))
 
 
 def sample_inputs(d: int, n: int, rng: np.random.Generator, law: str = "gaussian") -> np.ndarray:
     """(n, d) inputs: x ~ N(0, I_d) (``gaussian``) or uniform on the sphere of radius sqrt(d)."""
     check_choice("law", law, INPUT_LAWS)
-    X = rng.standard_normal((check_int("n", n), check_int("d", d)))
+    n, d = check_int("n", n), check_int("d", d)
+    check_allocation(f"n*d = {n}*{d} inputs", 8.0 * n * d, hint="lower n or d")
+    X = rng.standard_normal((n, d))
     if law == "sphere":
         X *= math.sqrt(d) / np.linalg.norm(X, axis=1, keepdims=True)
     return X

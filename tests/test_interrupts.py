@@ -1,0 +1,159 @@
+"""Ctrl-C and SIGTERM at random points of a real ``theorycheck run`` (start-up imports, blocks in
+numba, worker start-up, dask start-up, evaluation): exit 130 and exactly one line, never a
+traceback, from the parent or from any worker; the interrupted runs resume to the numbers of an
+uninterrupted run. A killed parent leaves no worker behind.
+
+Signals go to the whole process group, as a terminal's Ctrl-C does. The delays are drawn from a
+fixed seed, measured from the moment the CLI script is about to call ``main``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import psutil
+import pytest
+from _tiny import ManyTinySignFlips
+
+from theorycheck.interrupts import MESSAGE
+from theorycheck.runner import run
+
+TESTS = Path(__file__).resolve().parent
+ENV = {**os.environ, "PYTHONPATH": f"{TESTS.parent}{os.pathsep}{TESTS}"}
+
+
+def _start(root: Path, *extra: str) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, str(TESTS / "_cli_tiny.py"), "run", "lazy-sign-flips", "--out",
+         str(root), "--no-report", "--quiet", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+        start_new_session=True,  # its own process group, which the signal is sent to
+    )  # fmt: skip
+    assert proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def _blocks(root: Path) -> dict[str, pd.DataFrame]:
+    return {
+        str(p.relative_to(root)): pd.read_parquet(p)
+        for p in sorted(root.glob("lazy-sign-flips/*/block-*.parquet"))
+    }
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("reference")
+    run([ManyTinySignFlips()], seed=0, out=root, progress=False)
+    return root
+
+
+BACKENDS = {
+    # name: (extra CLI arguments, delays in seconds after "ready")
+    # inline: start-up imports (0 to ~2 s), numba blocks, evaluation; 8 runs of ~4 s.
+    "inline": ((), (0.0, 0.05, *random.Random(130).sample([x / 10 for x in range(2, 60)], 6))),
+    # workers and dask clusters take ~10 s to start on 2 busy cores: fewer, longer runs.
+    "workers 2": (("--workers", "2"), (0.3, random.Random(131).uniform(2, 20))),
+    "dask local:2": (("--scheduler", "local:2"), (random.Random(132).uniform(1, 25),)),
+}
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_interrupts_at_random_points_end_in_one_line_and_resume_identically(
+    backend, reference, tmp_path
+):
+    if backend.startswith("dask"):
+        pytest.importorskip("distributed")
+    extra, delays = BACKENDS[backend]
+    root = tmp_path / "results"
+    outcomes = []
+    for k, delay in enumerate(delays):
+        proc = _start(root, *extra)
+        time.sleep(delay)
+        sig = signal.SIGTERM if k % 3 == 2 else signal.SIGINT
+        os.killpg(proc.pid, sig)
+        _out, err = proc.communicate(timeout=300)
+        assert "Traceback" not in err and "Error" not in err, (delay, err)
+        if proc.returncode == 0:  # finished before the signal: nothing to check but silence
+            assert err == "", (delay, err)
+            outcomes.append("finished")
+            continue
+        assert proc.returncode == 130, (delay, proc.returncode, err)
+        assert err.splitlines() == [MESSAGE], (delay, err)
+        outcomes.append("interrupted")
+    assert outcomes.count("interrupted") >= len(delays) - 1, outcomes
+    proc = _start(root, *extra)
+    _out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    a, b = _blocks(reference), _blocks(root)
+    assert a.keys() == b.keys()
+    for key in a:
+        pd.testing.assert_frame_equal(a[key], b[key], check_exact=True)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(reference / "verdicts.parquet"), pd.read_parquet(root / "verdicts.parquet")
+    )
+    assert not list(root.rglob(".tmp-*"))  # the temp files of interrupted writes are gone
+
+
+@pytest.mark.parametrize("backend", ["workers 2", "dask local:2"])
+def test_workers_die_with_a_killed_parent(backend, tmp_path):
+    if backend.startswith("dask"):
+        pytest.importorskip("distributed")
+    root = tmp_path / "results"
+    proc = _start(root, *BACKENDS[backend][0])
+    parent = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 240
+    while not list(root.glob("lazy-sign-flips/*/block-*.parquet")):
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+        time.sleep(0.05)
+    workers = parent.children(recursive=True)
+    assert len(workers) >= 2
+    proc.kill()  # SIGKILL: no handler, no cleanup in the parent
+    proc.wait()
+    _gone, alive = psutil.wait_procs(workers, timeout=5)
+    assert alive == [], f"workers alive 5 s after their parent was killed: {alive}"
+    before = set(root.rglob("block-*.parquet"))
+    time.sleep(1.0)
+    assert set(root.rglob("block-*.parquet")) == before  # nobody writes blocks any more
+
+
+class _SignalsItself(ManyTinySignFlips):
+    """Sends itself ``signals`` SIGINTs while measuring the block ``at`` (a numba kernel follows
+    each signal: the interrupt lands as a compiled function runs)."""
+
+    def __init__(self, at: int, signals: int = 1):
+        self.at, self.signals, self.measured = at, signals, 0
+
+    def measure(self, config, rng):
+        self.measured += 1
+        if self.measured == self.at:
+            for _ in range(self.signals):
+                os.kill(os.getpid(), signal.SIGINT)
+        return super().measure(config, rng)
+
+
+def test_from_python_a_signal_stops_run_after_the_block_and_restores_the_handler(tmp_path):
+    from theorycheck.interrupts import Interrupted
+
+    before = signal.getsignal(signal.SIGINT)
+    sim = _SignalsItself(at=3)
+    with pytest.raises(Interrupted):
+        run([sim], seed=0, out=tmp_path, progress=False)
+    assert sim.measured == 3  # the block in progress finished, no other started
+    assert len(list(tmp_path.glob("lazy-sign-flips/*/block-*.parquet"))) == 3
+    assert signal.getsignal(signal.SIGINT) is before
+    # A second signal from Python raises KeyboardInterrupt at once (here in the middle of the
+    # block) instead of ending the interpreter as the CLI does.
+    with pytest.raises(KeyboardInterrupt) as info:
+        run([_SignalsItself(at=1, signals=2)], seed=0, out=tmp_path / "two", progress=False)
+    assert not isinstance(info.value, Interrupted)
+    assert not list((tmp_path / "two").glob("lazy-sign-flips/*/block-*.parquet"))
+    assert signal.getsignal(signal.SIGINT) is before
+    resumed = run([ManyTinySignFlips()], seed=0, out=tmp_path, progress=False)
+    assert resumed.reused_blocks == 3
