@@ -91,7 +91,7 @@ class TinyQuadraticRF(QuadraticRF):
     the end-to-end columns), small enough for a test (about 0.3 s a block)."""
 
     def _configs(self, profile):
-        yield RFConfig("relu", 30, (0.5, 2.0), 1.0, 1.0, 0.0, 4000, 5, 2, 0.1, 0.05)
+        yield RFConfig("relu", 30, (0.5, 2.0), 1.0, 1.0, 0.0, 4000, 5, 2)
 
 
 class TinyLazyGradient(LazyGradient):
