@@ -141,7 +141,6 @@ def claim_conditions(claim: str, parameters: dict) -> bool | None:
     """
     from bounds import REGISTRY
     from bounds._base import Bound
-    from theorycheck.errors import UserInputError
 
     bound = REGISTRY.get(claim)
     if bound is None or type(bound)._conditions is Bound._conditions:
@@ -154,6 +153,8 @@ def claim_conditions(claim: str, parameters: dict) -> bool | None:
 
 
 def _conditions_at(bound, parameters: dict) -> bool | None:
+    from theorycheck.errors import UserInputError
+
     names = [p.name for p in bound.params] + [c.name for c in bound.constants]
     if any(p.name not in parameters for p in bound.params):
         return None

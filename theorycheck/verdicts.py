@@ -180,7 +180,9 @@ class VerdictRow:
     evidence: str = str(Evidence.SAMPLED)
     vacuous: bool = False
     kind: str = ""
-    #: ``confirmatory`` rows form the Holm family; ``descriptive`` rows have no verdict to control.
+    #: ``confirmatory`` rows form the Holm family; ``descriptive`` rows have no verdict to control;
+    #: ``deterministic`` rows are exact computations; ``conditions`` rows compute where a claim's
+    #: conditions hold (they test nothing about the claim itself).
     family: str = "confirmatory"
     #: Direction of a directional estimate: ``lower`` (an estimate below the truth, e.g. a search
     #: for a maximum), ``upper`` (above it, e.g. a certificate of a supremum) or "" (unbiased).
@@ -574,10 +576,10 @@ def convergence_verdict(
     resid = (ly - X @ beta) * np.sqrt(w)
     cov = np.linalg.inv(X.T @ (X * w[:, None]))
     if np.all(se > 0):
-        slope_se = math.sqrt(cov[1, 1] * max(1.0, float(resid @ resid) / (d.size - 2)))
+        slope_se = math.sqrt(max(0.0, cov[1, 1]) * max(1.0, float(resid @ resid) / (d.size - 2)))
         dist = stats.norm
     else:
-        slope_se = math.sqrt(cov[1, 1] * float(resid @ resid) / (d.size - 2))
+        slope_se = math.sqrt(max(0.0, cov[1, 1] * float(resid @ resid) / (d.size - 2)))
         dist = stats.t(d.size - 2)
     last = float((ly[-1] - ly[-2]) / (lx[-1] - lx[-2]))  # the last step's slope
     if np.all(se == 0):  # exact values: the gaps are what they are, no interval to take
