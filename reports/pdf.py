@@ -174,10 +174,6 @@ def _title_page(data: ReportData, doc: Document, outline: list[OutlineEntry] | N
     )
     doc.rule()
 
-    _h2(doc, "What was checked")
-    for sim in data.simulations:
-        doc.text(f"{sim.title}  [{sim.id}]", hanging="•  ", space_after=1.0)
-
     _h2(doc, "Bottom line")
     v = data.verdicts
     line = bottom_line(v)
@@ -194,18 +190,25 @@ def _title_page(data: ReportData, doc: Document, outline: list[OutlineEntry] | N
     doc.table(bottom_line_table(line), continued="Bottom line (continued)")
     _h2(doc, "Verdicts")
     doc.text(f"{len(v)} rows at grid points: {counts_sentence(v['verdict'])}.", space_after=4.0)
+
+    _h2(doc, "What was checked")
+    for sim in data.simulations:
+        doc.text(f"{sim.title}  [{sim.id}]", hanging="•  ", space_after=1.0)
     doc.table(summary_table(data), continued="Verdict summary (continued)")
     conf = f"{100 * (1 - float(alpha)):g}%"
     _note(
         doc,
         f"How to read the verdicts. A bound “with probability ≥ 1 − γ, X ≤ B” HOLDS at a grid "
-        f"point when the one-sided {conf} Clopper–Pearson upper limit of P(X > B) is at most γ, "
-        f"is VIOLATED when P(X > B) > γ is significant (Holm-adjusted p < α), and is otherwise "
-        f"INCONCLUSIVE (more replicates would settle it). An exact law or expectation AGREES "
-        f"unless its two-sided test rejects it (Holm-adjusted p < α: DISAGREES). Slack = B / "
-        f"(empirical 1 − γ quantile of X) for upper bounds, (empirical γ quantile) / B for lower "
-        f"bounds: 1 means tight, larger means room to spare. Counts are tests, not grid points: "
-        f"a claim may be tested by several statistics at one grid point.",
+        f"point when the one-sided {conf} Clopper–Pearson upper limit of P(X > B) is at most γ "
+        f"and is VIOLATED when P(X > B) > γ is significant (Holm-adjusted p < α); a claim over "
+        f"every W of the lazy ball is refuted only by a verified witness and holds only on a "
+        f"certificate; otherwise INCONCLUSIVE. Free constants are never decided at a chosen "
+        f"value: their implied constants must stay bounded over the large end of the grid. "
+        f"Exact laws AGREE or DISAGREE by two-sided tests; asymptotic formulas CONVERGE or DO NOT "
+        f"CONVERGE over three or more dimensions; fitted rates are DESCRIPTIVE. Each row carries "
+        f"its conditions (inside / outside / unknown), quantifier, evidence (exact, sampled, "
+        f"certified, search) and power. Slack = B / (empirical 1 − γ quantile of X) for upper "
+        f"bounds, (empirical γ quantile) / B for lower bounds. The rules: docs/theory.md.",
         space_before=6.0,
     )
     if data.claims is None:

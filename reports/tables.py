@@ -194,7 +194,10 @@ def bottom_line_table(line: pd.DataFrame) -> Table:
 def summary_table(data: ReportData) -> Table:
     """One row per (simulation, claim): verdict counts over the grid and the slack range."""
     columns = [Column("claim\n(paper)" if data.claims is not None else "claim", wrap=True)]
-    columns += [Column(v, align="right") for v in VERDICT_ORDER]
+    # Only the verdicts that occur: eight columns of dashes squeeze the claim column unreadable.
+    seen = set(data.verdicts["verdict"])
+    order = [v for v in VERDICT_ORDER if v in seen]
+    columns += [Column(v, align="right") for v in order]
     columns += [Column("slack\nmin", align="right"), Column("slack\nmax", align="right")]
     rows: list = []
     for sim in data.simulations:
@@ -208,7 +211,7 @@ def summary_table(data: ReportData) -> Table:
                 citation = data.claims.get(claim, ClaimText(claim)).citation.split(";")[0].strip()
             row: list = [Cell(claim, note=citation)]
             counts = verdict_counts(sub["verdict"])
-            for word in VERDICT_ORDER:
+            for word in order:
                 c = counts[word]
                 if c == 0:
                     row.append(Cell(_DASH, color=GREY))

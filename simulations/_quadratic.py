@@ -63,6 +63,7 @@ __all__ = [
     "sphere_gauss_rows",
     "sphere_note",
     "tradeoff_statement",
+    "values_by_d",
     "width",
 ]
 
@@ -357,6 +358,18 @@ def convergence_psis(d: int, psis, max_width: int | None = None, max_md: int | N
             continue
         out.append(psi)
     return tuple(out)
+
+
+def values_by_d(lines, psi: float, column: str) -> dict:
+    """d -> the values of ``column`` at ``psi`` over every block of the (config, frame) pairs in
+    ``lines``, pooling the lines that share a d (the main line and a solver-only one)."""
+    out: dict = {}
+    for cfg, df in lines:
+        at = df["psi"] == psi
+        if at.any():
+            vals = df.loc[at, column].to_numpy(float)
+            out[cfg.d] = np.concatenate([out[cfg.d], vals]) if cfg.d in out else vals
+    return out
 
 
 def block_se(values) -> float:

@@ -135,6 +135,9 @@ class SingleStepConfig:
     networks_per_block: int
     n_blocks: int
     path: str = "numba"
+    #: The prescribed steps eta ||grad f||^2 = c whose end points are measured: part of the
+    #: config, so stored blocks measured without them are never reused for it.
+    c_values: tuple[float, ...] = C_VALUES
 
 
 @dataclass(frozen=True)
@@ -170,11 +173,11 @@ def _bubeck_factors(scaling: str, d: int) -> tuple[float, float, float]:
     return 1.0 / math.sqrt(d), float(d), math.sqrt(d)
 
 
-def _flip_columns() -> list[str]:
+def _flip_columns(c_values=C_VALUES) -> list[str]:
     """End-point flip columns: at bubeck-unit multipliers eta, at sizes ||delta|| = s, and at the
     prescribed steps eta ||grad f||^2 = c."""
     return ([f"flip_eta_{e:g}" for e in ETAS] + [f"flip_s_{s:g}" for s in S_VALUES]
-            + [f"flip_c_{c:g}" for c in C_VALUES])  # fmt: skip
+            + [f"flip_c_{c:g}" for c in c_values])  # fmt: skip
 
 
 @functools.cache
@@ -289,7 +292,7 @@ class InitSingleStep(InitPathSimulation):
         spec = NetworkSpec(d=config.d, m=config.m, activation=config.activation,
                            scaling=config.scaling)  # fmt: skip
         if config.path == "exact":
-            return self._measure_exact(spec, config.networks_per_block, rng)
+            return self._measure_exact(spec, config.networks_per_block, rng, config.c_values)
         eta_unit, dist_unit = _units(spec)
         rows = []
         for rep in range(config.networks_per_block):
@@ -307,17 +310,17 @@ class InitSingleStep(InitPathSimulation):
             steps = np.concatenate([
                 np.array(ETAS) * eta_unit,
                 np.array(S_VALUES) * dist_unit / gnorm,  # ||eta grad f|| = s
-                np.array(C_VALUES) / gnorm**2,  # eta ||grad f||^2 = c, in every scaling
+                np.array(config.c_values) / gnorm**2,  # eta ||grad f||^2 = c, every scaling
             ])  # fmt: skip
             f_end = output_and_gradient(net, x + steps[:, None] * direction[None, :],
                                         path=config.path).f  # fmt: skip
             flipped = np.sign(f_end) != np.sign(f)
-            names = _flip_columns()
+            names = _flip_columns(config.c_values)
             row.update(dict(zip(names, flipped.tolist(), strict=True)))
             rows.append(row)
         return pd.DataFrame(rows)
 
-    def _measure_exact(self, spec: NetworkSpec, n: int, rng) -> pd.DataFrame:
+    def _measure_exact(self, spec: NetworkSpec, n: int, rng, c_values) -> pd.DataFrame:
         """The same columns from the exact sampler: the end points are the steps t = alpha
         ||grad f||^power along the ray (spec units) of :func:`sample_init_statistics` (a
         bubeck-unit step eta is eta * eta_unit here and moves by eta * eta_unit * ||grad f||)."""
@@ -325,12 +328,12 @@ class InitSingleStep(InitPathSimulation):
         steps = (
             [(e * eta_unit, 1.0) for e in ETAS]
             + [(s * dist_unit, 0.0) for s in S_VALUES]
-            + [(c, -1.0) for c in C_VALUES]
+            + [(c, -1.0) for c in c_values]
         )  # t = eta ||grad f|| = c / ||grad f||
         st = sample_init_statistics(spec, n, rng, steps=steps)
         frame = pd.DataFrame({"replicate": np.arange(n), "f": st.f, "grad_norm": st.grad_norm,
                               "t_star": st.t_star, "zero_output": st.zero_output})  # fmt: skip
-        names = _flip_columns()
+        names = _flip_columns(c_values)
         flipped = np.sign(st.f_step) != np.sign(st.f)[:, None]
         for j, name in enumerate(names):
             frame[name] = flipped[:, j]
@@ -520,7 +523,7 @@ class InitSingleStep(InitPathSimulation):
         # which the first flip is reached by then (t* ||grad f|| <= c), the reading the implied
         # constants use; an end point past t* may have flipped back.
         reach = t_star * ok["grad_norm"].to_numpy()
-        for c in C_VALUES:
+        for c in cfg.c_values:
             k = int(ok[f"flip_c_{c:g}"].astype(bool).sum())
             summary.append(_proportion(k, len(ok), {
                 "figure": "flip-c", "panel": cfg.activation,

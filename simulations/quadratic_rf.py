@@ -29,7 +29,9 @@ Two further kinds of grid line (config fields):
   where it converges in a few seconds; its eps is judged against the solver.
 * ``solver_only=True``: the exact solver alone at a further d (widths with 4 <= m and
   m d <= 25600 in the quick profile: twice the main line's largest fit), for the convergence
-  verdicts; small psi reaches d = 320, psi = 8 has d = 10, 20, 40.
+  verdicts; small psi reaches d = 320, psi = 8 has d = 10, 20, 40. sigma = t^2 (the cheap
+  Frobenius route) gets 4 times the budget and stops below m = d(d+1)/2, where the features span
+  every quadratic form and the fit is exact whatever the formula (not a point of the limit).
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ from simulations._quadratic import (
     sgd_verdict,
     solver_summary,
     sphere_gauss_rows,
+    values_by_d,
     width,
 )
 from theorycheck.activations import get_activation
@@ -85,6 +88,11 @@ class RFConfig(FitLines):
     train_ratio: int
     n_blocks: int
 
+
+#: Blocks (independent draws) of each solver-only line: the convergence verdict needs the gap's
+#: log-log slope to within ~0.1 (t-scaled se from 6 draws: factor 2.57/1.96, against 4.30/1.96
+#: with 3), and the solver alone is cheap.
+CONVERGENCE_BLOCKS = 6
 
 #: Further d of the solver-only convergence lines and the largest m d they solve, per profile
 #: (twice the main line's largest fit: 40 x 320 quick, 120 x 960 full).
@@ -139,9 +147,14 @@ class QuadraticRF(Simulation):
             Ftr = 1.0 if act == "quadratic" else 0.0  # the RF formula for general sigma has tau = 0
             yield RFConfig(act, d, PSI_GRID, 1.0, 1.0, Ftr, mc, ratio, blocks)
             extra, max_md = CONVERGENCE[profile]
-            for d_c in extra:
-                psis = convergence_psis(d_c, PSI_GRID, max_md=max_md)
-                yield RFConfig(act, d_c, psis, 1.0, 1.0, Ftr, 0, 0, 3, solver_only=True)
+            for d_c in (*extra, d):  # at the main d, more draws beside the main line's
+                if act == "quadratic":  # Frobenius route: cheap, but saturated at m >= d(d+1)/2
+                    psis = convergence_psis(d_c, PSI_GRID, max_md=4 * max_md)
+                    psis = tuple(p for p in psis if width(p, d_c) < d_c * (d_c + 1) // 2)
+                else:
+                    psis = convergence_psis(d_c, PSI_GRID, max_md=max_md)
+                blocks_c = CONVERGENCE_BLOCKS - (blocks if d_c == d else 0)
+                yield RFConfig(act, d_c, psis, 1.0, 1.0, Ftr, 0, 0, blocks_c, solver_only=True)
         # Sphere lines at the quick d (relu and t^2: exact sphere solver; gelu: none).
         for act in ("relu", "quadratic", "gelu"):
             Ftr = 1.0 if act == "quadratic" else 0.0
@@ -326,11 +339,7 @@ class QuadraticRF(Simulation):
             for psi in sorted({p for _, df in group for p in df["psi"]}):
                 f_eps, f_S = _formulas(cfg0, psi)
                 for q, claim, formula in (("eps", eps_id, f_eps), ("S", S_id, f_S)):
-                    by_d = {
-                        cfg.d: df.loc[df["psi"] == psi, f"{q}_avg"].to_numpy(float)
-                        for cfg, df in group
-                        if (df["psi"] == psi).any()
-                    }
+                    by_d = values_by_d(group, psi, f"{q}_avg")
                     if len(by_d) < 3:
                         continue
                     params = {"activation": act, "psi": psi, "d_max": max(by_d)}

@@ -7,10 +7,15 @@ backend must live in a module the worker processes can import (not in a test fil
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+
+import pandas as pd
 
 from simulations.lazy_gradient import LazyGradient, LazyGradientConfig
 from simulations.lazy_sign_flips import LazySignFlips, SignFlipConfig
 from simulations.quadratic_rf import QuadraticRF, RFConfig
+from theorycheck.simulation import Evaluation, Simulation
+from theorycheck.verdicts import bound_verdict
 
 
 class TinySignFlips(LazySignFlips):
@@ -40,6 +45,44 @@ class SlowTinySignFlips(TinySignFlips):
     def measure(self, config, rng):
         time.sleep(self.delay)
         return super().measure(config, rng)
+
+
+#: Failure probability of the coins' bound.
+GAMMA = 0.1
+
+
+@dataclass(frozen=True)
+class CoinConfig:
+    rate: float
+    per_block: int = 20
+    n_blocks: int = 2
+
+
+class Coins(Simulation):
+    """X = 1 (exceeds the bound 0.5) with probability ``rate`` per replicate."""
+
+    id = "coins"
+    title = "coins"
+    max_block_factor = 8
+
+    def _configs(self, profile):
+        yield CoinConfig(0.04)  # well below gamma: HOLDS once there are enough replicates
+        yield CoinConfig(0.30)  # far above: VIOLATED at the first look
+
+    def measure(self, config, rng):
+        return pd.DataFrame({"x": (rng.random(config.per_block) < config.rate).astype(float)})
+
+    def evaluate(self, data):
+        rows = [
+            bound_verdict("toy.coin", self.id, {"rate": cfg.rate}, "X", df["x"], 0.5, GAMMA)
+            for cfg, df in data.items()
+        ]
+        return Evaluation(rows, pd.DataFrame())
+
+
+class FixedCoins(Coins):
+    id = "fixed-coins"
+    max_block_factor = 1
 
 
 class TinyQuadraticRF(QuadraticRF):

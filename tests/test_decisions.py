@@ -217,6 +217,9 @@ def test_convergence_of_an_asymptotic_formula():
     # Noisy estimates whose largest-d gap is inside the CI: converges, stating what it would see.
     noisy = convergence_verdict("c", "s", {}, "S", d, [0.43, 0.41, 0.401], 0.4, [0.01] * 3)
     assert noisy.verdict == Verdict.CONVERGES and "would have shown" in noisy.note
+    # Every supporting row states its power, exact ones included.
+    assert "power: a gap beyond 0.0196" in noisy.power
+    assert "exact values" in row.power
 
 
 def test_monotonicity_is_a_statistical_test():

@@ -331,9 +331,13 @@ def test_conditions_lines_column_and_page_in_text_layer(store, report):
     assert "conditions verdict" in text  # the grid table's header
     assert CONDITIONS in text
     assert "No width-window results are stored with this run" in text
-    # The title page says which refuting tests lie outside their claim's conditions: the
-    # VIOLATED row of toy.lemma_1 (i = 1) is at a point where its conditions fail.
-    assert "1 of them lie where the claim's own conditions fail" in text
+    # The title page's bottom line never counts a refutation outside the conditions as one:
+    # toy.lemma_1's VIOLATED row (i = 1) is at a point where its conditions fail.
+    from theorycheck.bottom_line import bottom_line
+
+    line = bottom_line(load_results(store).verdicts).set_index("claim")["status"]
+    assert line["toy.lemma_1"] != "refuted inside its conditions"
+    assert "Bottom line" in text and f"toy.lemma_1 {line['toy.lemma_1']}" in text
 
 
 def test_fitted_slope_and_claim_label_the_log_log_figure(store, report):
@@ -409,7 +413,7 @@ def test_old_verdict_tables_without_the_conditions_column_load(tmp_path):
     text = _flat(_pdftotext(build_report(root, tmp_path / "old.pdf")))
     assert "was not recorded with these results" in text
     # The runner's collection step reads them too (the field's default).
-    table = collect_verdicts(store, PROFILE, SEED, 0.05)
+    table = collect_verdicts(store, PROFILE, SEED, 0.05, simulations=list(SIMULATIONS))
     assert len(table) == len(old) and set(table["conditions"]) == {"unknown"}
 
 

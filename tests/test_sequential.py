@@ -3,54 +3,18 @@ stopping rule, reproducibly."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 import pytest
+from _tiny import GAMMA, Coins, FixedCoins
 from scipy import stats
 
+from theorycheck.distributed import dask_executor
 from theorycheck.runner import run
 from theorycheck.sequential import look_count
-from theorycheck.simulation import Evaluation, Simulation, config_id
+from theorycheck.simulation import config_id
 from theorycheck.store import ResultsStore
 from theorycheck.verdicts import bound_verdict, with_looks
-
-GAMMA = 0.1
-
-
-@dataclass(frozen=True)
-class CoinConfig:
-    rate: float
-    per_block: int = 20
-    n_blocks: int = 2
-
-
-class Coins(Simulation):
-    """X = 1 (exceeds the bound 0.5) with probability ``rate`` per replicate."""
-
-    id = "coins"
-    title = "coins"
-    max_block_factor = 8
-
-    def _configs(self, profile):
-        yield CoinConfig(0.04)  # well below gamma: HOLDS once there are enough replicates
-        yield CoinConfig(0.30)  # far above: VIOLATED at the first look
-
-    def measure(self, config, rng):
-        return pd.DataFrame({"x": (rng.random(config.per_block) < config.rate).astype(float)})
-
-    def evaluate(self, data):
-        rows = [
-            bound_verdict("toy.coin", self.id, {"rate": cfg.rate}, "X", df["x"], 0.5, GAMMA)
-            for cfg, df in data.items()
-        ]
-        return Evaluation(rows, pd.DataFrame())
-
-
-class FixedCoins(Coins):
-    id = "fixed-coins"
-    max_block_factor = 1
 
 
 def _stored_blocks(root, sim, cfg) -> int:
@@ -116,3 +80,11 @@ def test_a_sequential_run_resumes_to_the_same_stopped_result(tmp_path):
         other = cut / path.relative_to(whole)
         pd.testing.assert_frame_equal(pd.read_parquet(path), pd.read_parquet(other))
     assert np.all(a.verdicts["n"] == b.verdicts["n"])
+
+
+def test_a_sequential_run_on_dask_stores_the_local_numbers(tmp_path):
+    local = run([Coins()], out=tmp_path / "local", progress=False)
+    with dask_executor("local:2") as ex:
+        remote = run([Coins()], out=str(tmp_path / "dask"), executor=ex, progress=False)
+    pd.testing.assert_frame_equal(local.verdicts, remote.verdicts)
+    assert local.computed_blocks == remote.computed_blocks

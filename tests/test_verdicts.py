@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -115,15 +117,22 @@ def test_clopper_pearson_matches_scipy_exact_interval(k, extra):
 
 @given(k=st.integers(0, 30), n=st.integers(31, 3000), gamma=st.floats(0.001, 0.3))
 def test_replicates_needed_is_enough_at_the_observed_rate(k, n, gamma):
+    # At the returned size and the same rate the row would be settled: HOLDS (CP upper limit
+    # <= gamma) below gamma, VIOLATED (P(K >= k' | gamma) < 0.05) above it; at gamma nothing
+    # settles it.
     need = replicates_needed(k, n, gamma)
     rate = k / n
     if k == 0:
         assert clopper_pearson(0, need, 0.95, "upper")[1] <= gamma
         assert need == n or clopper_pearson(0, need - 1, 0.95, "upper")[1] > gamma
-    elif rate >= gamma:
+    elif rate == gamma:
         assert need == 10**8
     elif need < 10**8:
-        assert clopper_pearson(round(rate * need), need, 0.95, "upper")[1] <= gamma
+        assert need >= n
+        if rate < gamma:
+            assert clopper_pearson(round(rate * need), need, 0.95, "upper")[1] <= gamma
+        else:
+            assert stats.binom.sf(math.ceil(rate * need) - 1, need, gamma) < 0.05
 
 
 def test_quantile_and_mean_intervals_cover_the_truth():

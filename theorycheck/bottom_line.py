@@ -60,6 +60,8 @@ def bottom_line(verdicts: pd.DataFrame) -> pd.DataFrame:
     ``unknown`` (a claim without conditions beyond its domain is inside everywhere).
     """
     decided = verdicts[verdicts["verdict"] != "DESCRIPTIVE"]
+    if "family" in decided:  # rows about where a claim's conditions hold test nothing
+        decided = decided[decided["family"] != "conditions"]
     out = []
     for claim, sub in decided.groupby("claim", sort=True):
         cond = sub["conditions"].astype(str)

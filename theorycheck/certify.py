@@ -1,7 +1,7 @@
 """Certified bounds for two-layer relu networks: gradients over the lazy ball, flip radii.
 
 f(x; W) = m^{-1/2} sum_s a_s relu(<w_s, x> + b_s) + c, any real a, biases allowed, relu active iff
-its pre-activation is > 0 (THEORY.md conventions; Wang, Ullah, Mianjy, Arora 2022, Sec. 2).
+its pre-activation is > 0 (Wang, Ullah, Mianjy, Arora 2022; docs/derivations/README.md).
 
 * :func:`gradient_norm_lower_bound`: a certified LOWER bound on
   inf_{W in B_{2,inf}(W0, R)} ||grad_x f(x; W)|| (Wang et al. 2022, Lemma 4.2 is a statement about
@@ -10,10 +10,12 @@ its pre-activation is > 0 (THEORY.md conventions; Wang, Ullah, Mianjy, Arora 202
   iteration over the convex hull of the reachable gradients.
 * :func:`certified_radius`: a certified LOWER bound on the l2 distance from x to the nearest
   input where sign f changes (or f reaches 0), for a fixed network: no delta with
-  ||delta|| <= radius has sign(f(x)) f(x + delta) <= 0. Three sound routes (interval remainder,
-  CROWN-style linear relaxation, quadratic majorant + trust-region duality), the largest certified
-  radius of the three is returned. :func:`robust_error_upper` turns it into an UPPER estimate of
-  the robust error (Wang et al. 2022, Corollary 3.2 is a lower-bound claim on it).
+  ||delta|| <= radius has sign(f(x)) f(x + delta) <= 0. Sound routes: interval remainder,
+  CROWN-style linear relaxation, quadratic majorant + trust-region duality (the tight one in the
+  lazy regime), and the same with optimised majorants (``quadratic-opt``, opt-in); the largest
+  certified radius of the routes run is returned. :func:`robust_error_upper` turns it into an
+  UPPER estimate of the robust error (Wang et al. 2022, Corollary 3.2 is a lower-bound claim on
+  it).
 
 Derivations and proofs: docs/derivations/certificates.md. Everything is plain NumPy (matrix
 products and batched eigendecompositions carry the cost), vectorised over inputs.

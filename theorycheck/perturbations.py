@@ -101,7 +101,9 @@ def robustifying(
        the per-neuron optimum of :func:`theorycheck.lazy_ball.worst_output` is used. sign(0) := +1.
     2. orthogonal (length (1 - radial_fraction) R): w_s -= (1 - radial_fraction) R c_s e with
        e = P grad f / ||P grad f|| at the radially moved weights (P projects orthogonally to x)
-       and c_s = sign(a_s) (times sign sigma'(t_s) where that is negative, gelu only): this
+       and c_s = sign(a_s) (times sign sigma'(t_s) where that is negative, gelu only); a neuron
+       the radial move put at an interior critical point of sigma (gelu's minimum, 0 for t^2)
+       has sigma'(t_s) = 0 exactly, whatever sigma' gives at its rounded pre-activation: this
        leaves every pre-activation <w_s, x> + b_s, hence f(x), unchanged and lowers the
        component of grad f along e by (1 - radial_fraction) R m^{-1/2} sum_s |a_s sigma'(t_s)|.
        It may overshoot (the component along e then changes sign); THEORY.md prescribes the
@@ -138,15 +140,22 @@ def robustifying(
     t_target = (wo.t_sup if sgn > 0 else wo.t_inf)[0]
     z = W0 @ x + net.b
     W_rad = W0 + np.outer((t_target - z) / xn, xh)
+    # A neuron moved to an interior critical point of sigma (gelu's minimum, 0 for t^2) has
+    # sigma'(t_s) = 0 exactly. Evaluated at the rounded pre-activation, sigma' is rounding noise
+    # of either sign (~1e-17): it must enter neither grad f (when every neuron sits there, the
+    # exact Pg is 0 and e would be a noise direction that each path rounds differently) nor c_s.
+    at_crit = np.isin(t_target, net.spec.act.critical_points)
     # 2. orthogonal: shrink P grad f along its own direction; pre-activations are unchanged.
-    g = output_and_gradient(net.with_weights(W_rad), x, path=path).grad[0]
+    # grad f at W_rad with the critical neurons' (exactly zero) terms dropped: a_s -> 0 there.
+    live = Network(net.spec, np.where(at_crit, 0.0, net.a), W_rad, net.b, net.c)
+    g = output_and_gradient(live, x, path=path).grad[0]
     Pg = g - (g @ xh) * xh
     pg_norm = float(np.linalg.norm(Pg))
     W = W_rad
     if pg_norm > 0.0 and rf < 1.0:
         e = Pg / pg_norm
         t = W_rad @ x + net.b
-        dsig = np.asarray(net.spec.act.dsigma(t), dtype=float)
+        dsig = np.where(at_crit, 0.0, np.asarray(net.spec.act.dsigma(t), dtype=float))
         c = np.sign(net.a) * np.where(dsig < 0.0, -1.0, 1.0)
         W = W_rad - (1.0 - rf) * R * np.outer(c, e)
     out = lazy_ball_project(W, W0, R, path=path)  # a no-op up to rounding: deviations <= R

@@ -96,6 +96,8 @@ FLAT_TOLERANCE = 0.1
 #: The smallest p-value a normal (CLT or bootstrap) approximation is trusted to resolve; smaller
 #: values are reported as this floor (exact binomial p-values are not floored).
 P_FLOOR = 1e-12
+#: The power statement of a deterministic row.
+EXACT_POWER = "exact computation: no sampling error (rounding tolerance stated in the note)"
 #: An asymptotic formula's gap must shrink at least like d^-1/2, over the grid and at its last
 #: step, to read as converging (the finite-size corrections of the formulas checked here are
 #: O(1/d)); a slower shrinking gap may be settling at a nonzero value.
@@ -178,7 +180,9 @@ class VerdictRow:
     evidence: str = str(Evidence.SAMPLED)
     vacuous: bool = False
     kind: str = ""
-    #: ``confirmatory`` rows form the Holm family; ``descriptive`` rows have no verdict to control.
+    #: ``confirmatory`` rows form the Holm family; ``descriptive`` rows have no verdict to control;
+    #: ``deterministic`` rows are exact computations; ``conditions`` rows compute where a claim's
+    #: conditions hold (they test nothing about the claim itself).
     family: str = "confirmatory"
     #: Direction of a directional estimate: ``lower`` (an estimate below the truth, e.g. a search
     #: for a maximum), ``upper`` (above it, e.g. a certificate of a supremum) or "" (unbiased).
@@ -481,6 +485,9 @@ def rate_verdict(
     tolerance: float = 0.1,
     variable: str = "x",
     alpha: float = DEFAULT_ALPHA,
+    *,
+    evidence: str = Evidence.SAMPLED,
+    quantifier: str = Quantifier.RANDOM,
 ) -> VerdictRow:
     """A fitted rate "statistic ~ C variable^k" as a description (``DESCRIPTIVE``).
 
@@ -509,7 +516,8 @@ def rate_verdict(
         claim, simulation, _params_json(params), statistic, RATE_TEST, int(np.sum(fit.n)),
         float(exponent), math.nan, float(fit.exponent), float(ci_low), float(ci_high), math.nan,
         -1, math.nan, math.nan, math.nan, str(Verdict.DESCRIPTIVE), "; ".join(hints),
-        kind=RATE, family="descriptive", se=float(fit.se),
+        kind=RATE, family="descriptive", se=float(fit.se), evidence=str(evidence),
+        quantifier=str(quantifier),
     )  # fmt: skip
 
 
@@ -536,13 +544,13 @@ def convergence_verdict(
     gap_i = estimate_i - reference_i, with standard errors ``ses`` (0 or None for exact values).
     CONVERGES when the gap at the largest d is inside its 95% interval around 0 (stating that
     interval's half-width: the smallest gap it would have seen), or when |gap| shrinks at least
-    like d^-CONVERGENCE_RATE at 95% (exactly, for exact values), over the grid and at its last
-    step; DOES NOT CONVERGE when |gap| grows significantly (slope > 0, Holm) and the gap at the
-    largest d is significant; else INCONCLUSIVE (a gap that does not shrink over
-    the grid cannot be told apart from a slow convergence). With exact values the slope's standard
-    error comes from the residuals of the fit (t with K - 2 degrees of freedom).
-
-    References: docs/theory.md ("Verdicts": asymptotic reference formulas).
+    like d^-CONVERGENCE_RATE at 95% over the grid (exactly, for exact values) and still shrinks
+    at least like d^-CONVERGENCE_RATE/2 at its last step; DOES NOT CONVERGE when |gap| grows
+    significantly (slope > 0, Holm) and the gap at the largest d is significant; else
+    INCONCLUSIVE (a gap that does not shrink over the grid cannot be told apart from a slow
+    convergence). With exact values the slope's standard error comes from the residuals of the
+    fit (t with K - 2 degrees of freedom). References: docs/theory.md ("Verdicts": asymptotic
+    reference formulas).
     """
     alpha = _check_alpha(alpha)
     d = np.asarray(d, dtype=float)
@@ -568,14 +576,12 @@ def convergence_verdict(
     resid = (ly - X @ beta) * np.sqrt(w)
     cov = np.linalg.inv(X.T @ (X * w[:, None]))
     if np.all(se > 0):
-        slope_se = math.sqrt(cov[1, 1] * max(1.0, float(resid @ resid) / (d.size - 2)))
+        slope_se = math.sqrt(max(0.0, cov[1, 1]) * max(1.0, float(resid @ resid) / (d.size - 2)))
         dist = stats.norm
     else:
-        slope_se = math.sqrt(cov[1, 1] * float(resid @ resid) / (d.size - 2))
+        slope_se = math.sqrt(max(0.0, cov[1, 1] * float(resid @ resid) / (d.size - 2)))
         dist = stats.t(d.size - 2)
-    # The last step's slope, with its standard error from the two gaps' (delta method).
-    last = float((ly[-1] - ly[-2]) / (lx[-1] - lx[-2]))
-    last_se = float(np.hypot(se[-1] / agap[-1], se[-2] / agap[-2]) / (lx[-1] - lx[-2]))
+    last = float((ly[-1] - ly[-2]) / (lx[-1] - lx[-2]))  # the last step's slope
     if np.all(se == 0):  # exact values: the gaps are what they are, no interval to take
         p_grow = 0.0 if slope > 0 and last > 0 else 1.0
         overall_fast = slope < -CONVERGENCE_RATE
@@ -585,9 +591,11 @@ def convergence_verdict(
     else:
         p_grow = 0.0 if slope > 0 else 1.0
         overall_fast = slope < -CONVERGENCE_RATE
-    last_fast = last + stats.norm.isf(0.05) * last_se < -CONVERGENCE_RATE
-    # A gap that shrinks, but more slowly than d^-1/2 at the end of the grid, may be settling at a
-    # nonzero value (a formula off by a few percent): not read as converging.
+    # A gap that shrinks over the grid but has stopped shrinking at its end may be settling at a
+    # nonzero value (a formula off by a few percent): the last step must still shrink at least
+    # like d^-rate/2 (a point estimate: with a few blocks per d its interval is too wide to ask
+    # for significance; the overall slope carries the 95% statement).
+    last_fast = last < -CONVERGENCE_RATE / 2
     shrinks = overall_fast and last_fast
     significant_last = not inside_last
     p = p_grow if significant_last else 1.0
@@ -703,7 +711,7 @@ def comparison_verdict(
         reference, math.nan, estimate, float(lo), float(hi), float(slack), -1, math.nan,
         math.nan, math.nan, str(Verdict.AGREES if agrees else Verdict.DISAGREES),
         "; ".join(filter(None, (text, note))), evidence=str(evidence), kind=COMPARISON,
-        family="deterministic",
+        family="deterministic", power=EXACT_POWER,
     )  # fmt: skip
 
 
@@ -727,7 +735,7 @@ def statement_verdict(
         claim, simulation, _params_json(parameters), statistic, STATEMENT_TEST, int(n),
         float(bound), math.nan, float(estimate), float(estimate), float(estimate), math.nan,
         -1, math.nan, math.nan, math.nan, str(verdict), note, evidence=str(evidence),
-        kind=STATEMENT, family="deterministic",
+        kind=STATEMENT, family="deterministic", power=EXACT_POWER,
     )  # fmt: skip
 
 
@@ -786,7 +794,9 @@ def _kind(row: VerdictRow) -> str:
 def _decide(row: VerdictRow, alpha: float) -> VerdictRow:
     kind = _kind(row)
     level = row.level if math.isfinite(row.level) else alpha
-    if kind in DETERMINISTIC_KINDS or row.family == "descriptive" or kind == RATE:
+    if kind in DETERMINISTIC_KINDS:
+        return row if row.power else replace(row, power=EXACT_POWER)
+    if row.family == "descriptive" or kind == RATE:
         return row
     if kind in (BOUND, UNIVERSAL):
         return _decide_bound(row, alpha, level, kind)
@@ -799,7 +809,14 @@ def _decide(row: VerdictRow, alpha: float) -> VerdictRow:
             verdict = Verdict.CONVERGES
         else:
             verdict = Verdict.INCONCLUSIVE
-        return replace(row, verdict=str(verdict))
+        half = (row.ci_high - row.ci_low) / 2
+        power = (
+            f"power: a gap beyond {half:.3g} at the largest {row.params().get('over', 'd')} "
+            "(95%), or one shrinking slower than d^-1/2"
+            if half > 0
+            else "power: exact values; a gap shrinking slower than d^-1/2 reads INCONCLUSIVE"
+        )
+        return replace(row, verdict=str(verdict), power=power)
     if kind == MONOTONE:
         verdict = Verdict.VIOLATED if row.p_adjusted < alpha else Verdict.HOLDS
         power = f"power: a step against the claim of {mean_detectable(row.se, level):.3g} (0.9)"
