@@ -40,6 +40,16 @@ def _start(root: Path, *extra: str) -> subprocess.Popen:
     return proc
 
 
+def _communicate(proc: subprocess.Popen) -> tuple[str, str]:
+    """Its output; a run still going after 5 minutes is killed with its workers, then fails."""
+    try:
+        return proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+
+
 def _blocks(root: Path) -> dict[str, pd.DataFrame]:
     return {
         str(p.relative_to(root)): pd.read_parquet(p)
@@ -82,7 +92,7 @@ def test_interrupts_at_random_points_end_in_one_line_and_resume_identically(
         time.sleep(delay)
         sig = signal.SIGTERM if k % 3 == 2 else signal.SIGINT
         os.killpg(proc.pid, sig)
-        out, err = proc.communicate(timeout=300)
+        out, err = _communicate(proc)
         assert "Traceback" not in err and "Error" not in err, (delay, err)
         if proc.returncode != 130:
             # The run finished before the signal (which then met the default handler as the
@@ -97,7 +107,7 @@ def test_interrupts_at_random_points_end_in_one_line_and_resume_identically(
         outcomes.append("interrupted")
     assert outcomes.count("interrupted") >= len(delays) / 2, outcomes  # not a vacuous test
     proc = _start(root, *extra)
-    _out, err = proc.communicate(timeout=300)
+    _out, err = _communicate(proc)
     assert proc.returncode == 0, err
     a, b = _blocks(reference), _blocks(root)
     assert a.keys() == b.keys()
