@@ -64,7 +64,6 @@ from theorycheck.seeding import generator
 from theorycheck.simulation import Evaluation, FigureSpec
 from theorycheck.stats import binomial_total_test, ks_test, mean_z_test, quantile_ci
 from theorycheck.verdicts import (
-    DEFAULT_ALPHA,
     Evidence,
     Quantifier,
     bound_verdict,
@@ -87,8 +86,6 @@ MIN_RATE_WIDTH = 10
 ORDER_GAMMA = 0.1
 #: Implied constants are tested over the last this-many points of a grid line (at least).
 LARGE_END = 4
-#: The worst-case level of one row of the quick profile's Holm family (about 1000 rows).
-FAMILY_LEVEL = DEFAULT_ALPHA / 1000
 #: Exact-path configs up to this width get the replicates of :func:`_power_replicates`.
 POWER_MAX_WIDTH = 1000
 
@@ -109,7 +106,7 @@ def _power_replicates() -> int:
     """Replicates at which the explicit bound at the smallest gamma reads HOLDS w.p. >= 0.99 at
     rate gamma/2 and VIOLATED w.p. >= 0.99 at rate 2 gamma, at the family's worst-case level
     (5440 at gamma = 0.01, level 5e-5)."""
-    return replicates_for_power(min(GAMMAS), FAMILY_LEVEL)
+    return replicates_for_power(min(GAMMAS))
 
 
 def _evidence(cfg) -> str:

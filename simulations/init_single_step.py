@@ -80,7 +80,6 @@ from theorycheck.stats import (
     quantile_ci,
 )
 from theorycheck.verdicts import (
-    DEFAULT_ALPHA,
     Evidence,
     Quantifier,
     bound_verdict,
@@ -108,9 +107,6 @@ RATE_TOLERANCE = 0.1
 #: about 5%, enough for its one-sided 95% limit; the fits over 5440 replicates per point are
 #: most of the evaluation's time).
 N_BOOT = 200
-#: The worst-case level of one row of the quick profile's Holm family (about 1000 rows): the
-#: level at which sample sizes are chosen for power.
-FAMILY_LEVEL = DEFAULT_ALPHA / 1000
 #: Implied constants are tested over the last this-many points of a grid line (at least).
 LARGE_END = 4
 #: Exact-path configs up to this width get the replicates of :func:`_power_replicates`.
@@ -185,7 +181,7 @@ def _power_replicates() -> int:
     """Replicates at which the never-flips bound at the smallest gamma reads HOLDS w.p. >= 0.99
     at rate gamma/2 and VIOLATED w.p. >= 0.99 at rate 2 gamma, at the family's worst-case level
     (5440 at gamma = 0.01, level 5e-5)."""
-    return replicates_for_power(min(THEOREM_GAMMAS), FAMILY_LEVEL)
+    return replicates_for_power(min(THEOREM_GAMMAS))
 
 
 def _flip_limit(activation: str, eta) -> np.ndarray:

@@ -74,11 +74,6 @@ def worst_output_moments(m: int, C0: float) -> tuple[float, float]:
     return C0 / 2.0, 0.5 + C0**2 / (4.0 * m)
 
 
-#: The worst-case level of a row in a family of ~1000 confirmatory rows (the quick profile's):
-#: bound rows with fewer replicates than power needs there are descriptions.
-POWER_LEVEL = 0.05 / 1000
-
-
 class LazyOutput(InitPathSimulation):
     id = "lazy-output"
     title = "Largest output in the lazy ball (Wang et al. 2022, Lemma 4.1)"
@@ -152,7 +147,7 @@ class LazyOutput(InitPathSimulation):
                         "sup over the ball of |f(x; W)| (exact, closed form)", sup_abs, B, gamma,
                         quantifier=Quantifier.EVERY, evidence=Evidence.EXACT,
                     )  # fmt: skip
-                    needed = replicates_for_power(gamma, POWER_LEVEL)
+                    needed = replicates_for_power(gamma)
                     if len(sup_abs) < needed:  # could neither hold nor fail with due power
                         row = description(row, f"n = {len(sup_abs)} < the {needed} replicates "
                                                "power needs")  # fmt: skip

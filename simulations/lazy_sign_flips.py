@@ -50,8 +50,6 @@ class SignFlipConfig:
 
 #: Radii (C0) and failure probabilities of the grid.
 C0S, GAMMAS = (1.0, 10.0, 40.0), (0.01, 0.1)
-#: The worst-case level of a row in a family of ~1000 confirmatory rows (the quick profile's).
-POWER_LEVEL = 0.05 / 1000
 
 
 class LazySignFlips(StreamingPathMixin, InitPathSimulation):
@@ -71,7 +69,7 @@ class LazySignFlips(StreamingPathMixin, InitPathSimulation):
             # 2 gamma w.p. >= 0.99 at the family's worst-case level) on the exact sampler, O(m)
             # per network; two small materialised widths for the flips points of the ball realise.
             blocks = 4
-            per_block = -(-replicates_for_power(min(GAMMAS), POWER_LEVEL) // blocks)
+            per_block = -(-replicates_for_power(min(GAMMAS)) // blocks)
             # (m = 1e5 costs ~25 s a block at this size: the full profile has it.)
             for m in (100, 1_000, 10_000):
                 yield SignFlipConfig(m, 4, C0S, GAMMAS, per_block, blocks, "wang", "exact")
@@ -142,7 +140,7 @@ class LazySignFlips(StreamingPathMixin, InitPathSimulation):
                 ))  # fmt: skip
                 for gamma in cfg.gammas:
                     B = float(lemma(m=m, C0=C0, gamma=gamma))
-                    needed = replicates_for_power(gamma, POWER_LEVEL)
+                    needed = replicates_for_power(gamma)
                     # |S_R| is counted exactly per replicate; a bound >= m is no better than the
                     # trivial |S_R| <= m (vacuous), e.g. C0 = 40 at m = 100.
                     row = bound_verdict(

@@ -16,6 +16,7 @@ from scipy import stats
 from theorycheck.errors import check_int, check_real
 
 __all__ = [
+    "DESIGN_LEVEL",
     "BinomialPower",
     "binomial_power",
     "hold_threshold",
@@ -28,6 +29,9 @@ __all__ = [
 
 #: The power every "would have caught" statement refers to.
 STATED_POWER = 0.9
+#: The level sample sizes are designed for: the worst case of one row in a Holm family of about
+#: 1000 confirmatory rows (the quick profile's), alpha / 1000 with alpha = 0.05.
+DESIGN_LEVEL = 0.05 / 1000
 
 
 def hold_threshold(n: int, gamma: float, confidence: float) -> int:
@@ -105,7 +109,11 @@ def binomial_power(n: int, gamma: float, level: float, confidence: float = 0.95)
 
 
 def replicates_for_power(
-    gamma: float, level: float, beta: float = 0.01, confidence: float = 0.95, cap: int = 10**6
+    gamma: float,
+    level: float = DESIGN_LEVEL,
+    beta: float = 0.01,
+    confidence: float = 0.95,
+    cap: int = 10**6,
 ) -> int:
     """Smallest n (on a doubling-then-bisection search) at which HOLDS is reached w.p. >= 1 - beta
     at rate gamma/2 and VIOLATED w.p. >= 1 - beta at rate 2 gamma, at ``level``.
