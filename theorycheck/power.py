@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from scipy import stats
 
 from theorycheck.errors import check_int, check_real
+from theorycheck.stats import smallest_n
 
 __all__ = [
     "DESIGN_LEVEL",
@@ -127,18 +128,7 @@ def replicates_for_power(
         p = binomial_power(n, gamma, level, confidence)
         return p.holds >= 1 - beta and p.violated >= 1 - beta
 
-    lo, hi = 1, 16
-    while not ok(hi):
-        lo, hi = hi, hi * 2
-        if hi > cap:
-            return cap
-    while hi - lo > max(1, lo // 50):
-        mid = (lo + hi) // 2
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    return smallest_n(ok, 16, cap, resolution=50)
 
 
 def mean_detectable(se: float, level: float, power: float = STATED_POWER) -> float:

@@ -23,6 +23,7 @@ __all__ = [
     "mean_z_test",
     "quantile_ci",
     "replicates_needed",
+    "smallest_n",
 ]
 
 
@@ -119,14 +120,21 @@ def replicates_needed(
         def settled(size: int) -> bool:
             return float(stats.binom.sf(math.ceil(rate * size) - 1, size, gamma)) < alpha
 
-    lo, hi = n, n
-    while not settled(hi):
+    return smallest_n(settled, n, cap)
+
+
+def smallest_n(ok: Callable[[int], bool], start: int, cap: int, resolution: int = 100) -> int:
+    """The first n >= ``start`` found by doubling then bisecting at which ``ok(n)`` holds, to
+    within 1/``resolution`` of n; ``cap`` if doubling passes it. ``ok`` should be monotone up to
+    lattice wiggles (binomial tests are), which is all a sample-size design needs."""
+    lo, hi = start, start
+    while not ok(hi):
         lo, hi = hi, hi * 2
         if hi > cap:
             return cap
-    while hi - lo > max(1, lo // 100):
+    while hi - lo > max(1, lo // resolution):
         mid = (lo + hi) // 2
-        if settled(mid):
+        if ok(mid):
             hi = mid
         else:
             lo = mid
