@@ -124,6 +124,16 @@ class FitLines:
         return mc_columns("sgd", make_model(theta, c), target, mc_samples, rng, self.inputs)
 
 
+def formula_lines(data: dict) -> dict[str, list]:
+    """The (config, frame) pairs of the Gaussian lines whose exact solver values enter the
+    formulas' convergence verdicts, per activation (RF and NT alike)."""
+    lines: dict[str, list] = {}
+    for cfg, df in data.items():
+        if cfg.formula_line:
+            lines.setdefault(cfg.activation, []).append((cfg, df))
+    return lines
+
+
 def has_sphere_solver(activation: str) -> bool:
     """True when the exact solvers support inputs on the sphere (positively homogeneous sigma)."""
     return activation in HOMOGENEOUS_DEGREE

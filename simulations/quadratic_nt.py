@@ -46,6 +46,7 @@ from simulations._quadratic import (
     FitLines,
     convergence_psis,
     formula_convergence,
+    formula_lines,
     formula_rows,
     has_sphere_solver,
     input_e2e_verdict,
@@ -326,11 +327,7 @@ class QuadraticNT(Simulation):
         values of d (main and solver-only), where >= 3 values of d are available (tanh: its
         main line alone, the formulas being exact at every d)."""
         verdicts = []
-        lines: dict[str, list] = {}
-        for cfg, df in data.items():
-            if cfg.formula_line:
-                lines.setdefault(cfg.activation, []).append((cfg, df))
-        for act, group in lines.items():
+        for act, group in formula_lines(data).items():
             cfg0 = group[0][0]  # the formulas' parameters (F1, F2) are shared by the lines
             for q in ("eps", "S"):
                 formula = _formula(cfg0, q)

@@ -48,6 +48,7 @@ from simulations._quadratic import (
     FitLines,
     convergence_psis,
     formula_convergence,
+    formula_lines,
     formula_rows,
     has_sphere_solver,
     identity_statement,
@@ -329,11 +330,7 @@ class QuadraticRF(Simulation):
         """One convergence verdict per (activation, psi, quantity) over the Gaussian lines'
         values of d (main and solver-only), where >= 3 values of d are available."""
         verdicts = []
-        lines: dict[str, list] = {}
-        for cfg, df in data.items():
-            if cfg.formula_line:
-                lines.setdefault(cfg.activation, []).append((cfg, df))
-        for act, group in lines.items():
+        for act, group in formula_lines(data).items():
             cfg0 = group[0][0]  # the formulas' parameters (F1, F2, Ftr) are shared by the lines
             eps_id, S_id = _claims(act)
             for psi in sorted({p for _, df in group for p in df["psi"]}):
