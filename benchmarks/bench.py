@@ -1,4 +1,4 @@
-"""The benchmark harness (SPEC.md "Performance"; not a test): ``python benchmarks/bench.py``.
+"""The benchmark harness (docs/design.md "Performance"; not a test): ``python benchmarks/bench.py``.
 
 The timing code lives in :mod:`theorycheck.bench` so that ``theorycheck bench`` works from an
 installed package; this script is the same command for a source checkout. Options: ``--repeats N``,

@@ -85,7 +85,7 @@ class Bound:
     constants : free constants with documented defaults (may be overridden per call).
     monotone : {param: +1 or -1}, directions in which the value must be nondecreasing (+1) or
         nonincreasing (-1) according to the statement (checked by the conformance check).
-    derived : True for facts derived for this project (THEORY.md [derived]).
+    derived : True for facts derived for this project (docs/theory.md [derived]).
     """
 
     id: str = ""

@@ -3,8 +3,8 @@ adversarial examples on random two-layers neural networks" (NeurIPS 2021).
 
 ``bubeck`` scaling: f(x) = k^{-1/2} sum_l a_l sigma(w_l^T x), w_l ~ N(0, I_d/d), a_l ~ U{-1, +1},
 x in sqrt(d) S^{d-1}; the width k is called ``m`` here, as everywhere in theorycheck. Statements are
-quoted from the slides in papers/004 ("Main Theorem", "The High Level Idea", "Lower Bound on
-Gradient", "Stability of Gradient"); the paper itself is not in papers/.
+quoted from the paper's main theorem and its proof outline ("The High Level Idea", eqs. (2)-(4):
+the lower bound on the gradient and the stability of the gradient).
 
 Representation:
 
@@ -18,7 +18,7 @@ Representation:
   |f(x)| in Theta(1), ||grad f(x)|| in Omega(1) and O(1), and gradient stability
   ||grad f(x) - grad f(x + delta)|| in o(||grad f(x)||) for ||delta|| up to the theorem's
   perturbation size. Their values are the implied constant C (default 1), which the simulations
-  estimate; the exact laws F1, F2 (THEORY.md Sec. 4) give it for relu.
+  estimate; the exact laws F1, F2 (docs/theory.md Sec. 4) give it for relu.
 
 All constants are "constants [that] depend only on sigma" (slides); none is given, all default
 to 1.
@@ -27,8 +27,7 @@ to 1.
 from __future__ import annotations
 
 import numpy as np
-
-from bounds._base import Bound, Constant, Kind, Param
+from theorycheck.bounds._base import Bound, Constant, Kind, Param
 
 __all__ = ["BubeckTheorem", "GradientNorm", "GradientStability", "OutputOrder"]
 
@@ -66,7 +65,7 @@ class BubeckTheorem(Bound):
     """The single-step perturbation ||eta grad f(x)|| <= C4 sqrt(log(1/gamma)), w.p. 1 - gamma."""
 
     id = "bubeck2021.theorem"
-    citation = f"{_CITE}, main theorem (slides papers/004, 'Main Theorem')"
+    citation = f"{_CITE}, main theorem"
     statement = (
         f"Theorem. {_ASSUME}, and let eta in R such that |eta| = C3 sqrt(log(1/gamma)) "
         "||grad f(x)||^{-2} and sign(eta) = -sign(f(x)). Then with probability at least 1 - gamma: "
@@ -96,10 +95,10 @@ class BubeckTheorem(Bound):
 
 
 class OutputOrder(Bound):
-    """|f(x)| in Theta(1) as d and k grow (relu: THEORY.md F1, E|f| -> 1/sqrt(pi))."""
+    """|f(x)| in Theta(1) as d and k grow (relu: docs/theory.md F1, E|f| -> 1/sqrt(pi))."""
 
     id = "bubeck2021.output_order"
-    citation = f"{_CITE}, high-level idea eq. (2); slides papers/004 'The High Level Idea'"
+    citation = f"{_CITE}, high-level idea eq. (2)"
     statement = (
         "For k large + our scale of input/weights + sigma 'nice', should expect w.h.p. (CLT) "
         "|f(x)| in Theta(1). (2) [theorycheck: a Theta(1) rate in d and k; the value is the "
@@ -120,7 +119,7 @@ class GradientNorm(Bound):
     """||grad f(x)|| in Omega(1) and O(1) (bubeck units; relu: E||grad f||^2 = 1/2, F2)."""
 
     id = "bubeck2021.gradient_norm"
-    citation = f"{_CITE}, high-level idea eq. (3) and the upper bound after (4); slides papers/004"
+    citation = f"{_CITE}, high-level idea eq. (3) and the upper bound after (4)"
     statement = (
         "Bounded gradient: ||grad f(x)|| in Omega(1) (3). [...] Together with an *upper* bound on "
         "||grad f(x)|| implies that the gradient essentially is constant on the 'macroscopic' "
@@ -143,11 +142,12 @@ class GradientStability(Bound):
     Read as: at ||delta|| = rho <= C4 sqrt(log(1/gamma)) (the theorem's perturbation size, bubeck
     units) the deviation, relative to ||grad f|| = Theta(1), tends to 0 as d grows with k in the
     theorem's window: the log-log slope in d must be below 0 (``order = "o"``). For a random
-    delta THEORY.md F5 gives E||grad f(x + delta) - grad f(x)||^2 = theta/pi ~ rho/(pi sqrt(d)).
+    delta docs/theory.md F5 gives E||grad f(x + delta) - grad f(x)||^2 = theta/pi ~ rho/(pi
+    sqrt(d)).
     """
 
     id = "bubeck2021.gradient_stability"
-    citation = f"{_CITE}, high-level idea eq. (4) and 'Stability of Gradient'; slides papers/004"
+    citation = f"{_CITE}, high-level idea eq. (4), stability of the gradient"
     statement = (
         "Gradient locally stable: for delta small, ||grad f(x) - grad f(x + delta)|| in "
         "o(||grad f(x)||) (4). [theorycheck: for ||delta|| <= C4 sqrt(log(1/gamma)), the ratio to "

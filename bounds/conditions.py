@@ -26,8 +26,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from theorycheck.bounds._base import Bound
 
-from bounds._base import Bound
 from theorycheck.errors import UserInputError, check_real
 
 __all__ = [
@@ -134,13 +134,13 @@ def has_width_window(bound: Bound) -> bool:
 
 def windowed_bound_ids() -> list[str]:
     """Ids of every registered bound with a width window."""
-    from bounds import REGISTRY
+    from theorycheck.bounds import REGISTRY
 
     return [i for i, b in REGISTRY.items() if has_width_window(b)]
 
 
 def _resolve(bound_or_id) -> Bound:
-    from bounds import get_bound
+    from theorycheck.bounds import get_bound
 
     bound = get_bound(bound_or_id) if isinstance(bound_or_id, str) else bound_or_id
     if not has_width_window(bound):
@@ -310,7 +310,7 @@ def conditions_report(bound_id: str, d, m=(), gamma=None, constants=()) -> str:
     """
     import textwrap
 
-    from bounds import get_bound
+    from theorycheck.bounds import get_bound
 
     bound = get_bound(bound_id)
     d = _parse_count("d", d)

@@ -1,6 +1,7 @@
 """Dohmatob & Bietti (2022), quadratic targets: asymptotic reference formulas [derived].
 
-THEORY.md Sec. 5 (Dohmatob & Bietti paragraph) and QUADRATIC.md. The paper's claims are
+docs/theory.md Sec. 5 (Dohmatob & Bietti paragraph) and docs/derivations/quadratic.md. The paper's
+claims are
 qualitative (robustness only gets worse when test error improves; improperly scaled lazy
 initialisation worsens robustness); the closed forms below were derived for this project in the
 limit d, m -> infinity with m/d -> psi, infinite samples, x ~ N(0, I_d), and are *reference curves*
@@ -19,8 +20,8 @@ from functools import cache
 
 import numpy as np
 from scipy import optimize
+from theorycheck.bounds._base import Bound, Kind, Param
 
-from bounds._base import Bound, Kind, Param
 from theorycheck.activations import ACTIVATIONS
 
 __all__ = [
@@ -31,7 +32,7 @@ __all__ = [
     "rf_resolvent",
 ]
 
-_CITE = "QUADRATIC.md {section} [derived]; docs/derivations/quadratic.md"
+_CITE = "docs/derivations/quadratic.md {section} [derived]; docs/derivations/quadratic.md"
 _PSI = Param("psi", "width ratio m / d (neurons per input dimension)", low=0.0, low_open=True)
 _F1 = Param("F1sq", "energy of the linear part, ||beta||^2", low=0.0)
 _F2 = Param("F2sq", "energy of the trace-free quadratic part, 2 ||B0||_F^2", low=0.0)
@@ -39,9 +40,11 @@ _FTR = Param("Ftrsq", "energy of the trace part, 2 tau^2 / d", low=0.0)
 _ALPHA = Param("alpha", "scale of the initial function f0 (init scale)", low=0.0)
 
 
-# --- constants of an activation (QUADRATIC.md "Hermite conventions") --------------------------
+# --- constants of an activation (docs/derivations/quadratic.md "Hermite conventions")
+# --------------------------
 class ActivationConstants:
-    """mu_k, E sigma^2, E sigma'^2, E sigma''^2 and the derived constants of QUADRATIC.md.
+    """mu_k, E sigma^2, E sigma'^2, E sigma''^2 and the derived constants of
+    docs/derivations/quadratic.md.
 
     mu*^2 = E sigma^2 - mu0^2 - mu1^2; nu^2 = E sigma'^2 - mu1^2; kappa = mu1^2 / mu*^2;
     nu3^2 = E sigma'^2 - mu1^2 - 2 mu2^2; c = 2 mu2^2 / nu3^2;
@@ -74,7 +77,8 @@ def constants(activation: str) -> ActivationConstants:
 
 # --- the special functions ----------------------------------------------------------------------
 def rf_resolvent(t: float, psi):
-    """m(t) and m'(t): the root of t m^2 + (1 + t(psi - 1)) m - 1 = 0 (QUADRATIC.md RF)."""
+    """m(t) and m'(t): the root of t m^2 + (1 + t(psi - 1)) m - 1 = 0
+    (docs/derivations/quadratic.md RF)."""
     psi = np.asarray(psi, dtype=float)
     b = 1 + t * (psi - 1)
     m = (np.sqrt(b * b + 4 * t) - b) / (2 * t)
@@ -96,7 +100,8 @@ def _nn_tail_scalar(psi: float) -> float:
 
 def nn_tail_fraction(psi):
     """r(psi): the fraction of ||B0||_F^2 in the d - m smallest |eigenvalues| of a semicircle
-    matrix (QUADRATIC.md NN): r = (2 theta - sin(4 theta)/2)/pi, theta = arcsin(t/2), where t
+    matrix (docs/derivations/quadratic.md NN): r = (2 theta - sin(4 theta)/2)/pi, theta =
+    arcsin(t/2), where t
     solves [t sqrt(4 - t^2)/2 + 2 arcsin(t/2)]/pi = 1 - psi; r = 0 for psi >= 1."""
     return np.vectorize(_nn_tail_scalar, otypes=[float])(psi)
 
@@ -130,7 +135,8 @@ def _mp_scalar(psi: float, c: float) -> tuple[float, float, float]:
 
 
 def marchenko_pastur_nt(psi, c: float):
-    """(E2, Q2, N2) of QUADRATIC.md "NT, general smooth sigma" at width ratio psi, constant c.
+    """(E2, Q2, N2) of docs/derivations/quadratic.md "NT, general smooth sigma" at width ratio psi,
+    constant c.
 
     rho = min(psi, 1); lambda, lambda' iid from the law of the nonzero eigenvalues of W W^T;
     q_perp = c l / (1 + c l), q_V = c (l + l') / (1 + c (l + l')); E2 + Q2 + N2 = 1.
@@ -352,7 +358,7 @@ _PAPER = "Dohmatob & Bietti (2022), abstract and Sec. 1"
 class TradeoffPoincare(Bound):
     id = "dohmatob2022.tradeoff_poincare"
     citation = (
-        "THEORY.md Sec. 5; QUADRATIC.md Tradeoff inequalities [derived]; "
+        "docs/theory.md Sec. 5; docs/derivations/quadratic.md Tradeoff inequalities [derived]; "
         "docs/derivations/quadratic.md"
     )
     statement = (
@@ -378,7 +384,7 @@ class TradeoffIdentity(Bound):
     statement = (
         "sigma = t^2 (RF, NT and the NN at its global optimum), every finite d: "
         "S(fhat) + 2 eps(fhat) = S(f*) + F1^2 exactly (the models are even, so the linear part is "
-        "never fitted; F1 = 0 gives QUADRATIC.md's S(fhat) + 2 eps(fhat) = S(f*))."
+        "never fitted; F1 = 0 gives docs/derivations/quadratic.md's S(fhat) + 2 eps(fhat) = S(f*))."
     )
     kind = Kind.EXPECTATION
     derived = True
@@ -412,8 +418,8 @@ class ClaimTradeoff(Bound):
 class ClaimLazyInit(Bound):
     id = "dohmatob2022.claim_lazy_init"
     citation = (
-        f"{_PAPER}; mechanism: QUADRATIC.md Initialization and lazy training [derived]; "
-        "docs/derivations/quadratic.md"
+        f"{_PAPER}; mechanism [derived]: docs/derivations/quadratic.md, "
+        '"Initialization and lazy training"'
     )
     statement = (
         "'Linearized lazy training regimes can worsen robustness, due to improperly scaled random "

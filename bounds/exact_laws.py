@@ -1,4 +1,4 @@
-"""Exact laws at initialisation, relu, no biases, a = +-1 (THEORY.md Sec. 4) [derived].
+"""Exact laws at initialisation, relu, no biases, a = +-1 (docs/theory.md Sec. 4) [derived].
 
 Derivations: docs/derivations/exact_laws_at_init.md (F1, F2, F6) and
 docs/derivations/single_step_laws.md (F3, F5; F4 is a Monte Carlo reference table). All
@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 from scipy import special, stats
+from theorycheck.bounds._base import Bound, ExactLaw, Kind, Param
 
-from bounds._base import Bound, ExactLaw, Kind, Param
 from theorycheck.activations import ACTIVATIONS
 
 __all__ = [
@@ -51,7 +51,7 @@ def active_count_support(m: int, tail: float = 1e-17) -> tuple[np.ndarray, np.nd
 
 class F1Output(ExactLaw):
     id = "exact.f1_output"
-    citation = "THEORY.md Sec. 4 F1 [derived]; docs/derivations/exact_laws_at_init.md"
+    citation = "docs/theory.md Sec. 4 F1 [derived]; docs/derivations/exact_laws_at_init.md"
     statement = (
         "At initialisation (relu, a = +-1, ||x|| = 1) f(x) has exactly the law of sqrt(N/m) G, "
         "N ~ Bin(m, 1/2) independent of G ~ N(0, 1). Var f = 1/2 for every m."
@@ -81,7 +81,7 @@ class F1Output(ExactLaw):
 
 class F1AbsOutputBound(Bound):
     id = "exact.f1_abs_output_bound"
-    citation = "THEORY.md Sec. 4 F1 [derived]; docs/derivations/exact_laws_at_init.md"
+    citation = "docs/theory.md Sec. 4 F1 [derived]; docs/derivations/exact_laws_at_init.md"
     statement = (
         "At initialisation (relu, a = +-1, ||x|| = 1), for every m and d: "
         "|f(x)| <= Phi^{-1}(1 - gamma/2) with probability >= 1 - gamma."
@@ -97,7 +97,7 @@ class F1AbsOutputBound(Bound):
 
 class F2GradNormSq(ExactLaw):
     id = "exact.f2_grad_norm_sq"
-    citation = "THEORY.md Sec. 4 F2 [derived]; docs/derivations/exact_laws_at_init.md"
+    citation = "docs/theory.md Sec. 4 F2 [derived]; docs/derivations/exact_laws_at_init.md"
     statement = (
         "At initialisation (relu, a = +-1, no biases, ||x|| = 1), conditional on N ~ Bin(m, 1/2), "
         "grad f ~ N(0, (N/m) I_d): ||grad f||^2 ~ (N/m) chi2_d and E||grad f||^2 = d/2 "
@@ -135,7 +135,8 @@ class GradEnergy(Bound):
         self.activation = activation
         self.id = f"exact.grad_energy_{activation}"
         self.citation = (
-            "THEORY.md Sec. 4 F2 (general sigma) [derived]; docs/derivations/exact_laws_at_init.md"
+            "docs/theory.md Sec. 4 F2 (general sigma) [derived]; "
+            "docs/derivations/exact_laws_at_init.md"
         )
         self.statement = (
             f"At initialisation ({activation}, a = +-1, no biases, ||x|| = 1): "
@@ -151,7 +152,7 @@ class GradEnergy(Bound):
 
 class F6Flippable(ExactLaw):
     id = "exact.f6_flippable"
-    citation = "THEORY.md Sec. 4 F6 [derived]; docs/derivations/exact_laws_at_init.md"
+    citation = "docs/theory.md Sec. 4 F6 [derived]; docs/derivations/exact_laws_at_init.md"
     statement = (
         "|S_R(x)| ~ Bin(m, 2 Phi(R||x||) - 1) exactly; with R = C0/sqrt(m) (wang, ||x|| = 1) its "
         "mean is ~ sqrt(2/pi) C0 sqrt(m)."
@@ -187,7 +188,8 @@ class F6Flippable(ExactLaw):
 
 
 class F3SLin(ExactLaw):
-    """The linear prediction of the flip distance, s_lin = |f(x)| / ||grad f(x)|| (THEORY.md F3).
+    """The linear prediction of the flip distance, s_lin = |f(x)| / ||grad f(x)|| (docs/theory.md
+    F3).
 
     Derivation (docs/derivations/single_step_laws.md): f(x) = <grad f(x), x> (Euler, relu is
     positively homogeneous, no biases), so s_lin / ||x|| = |<u, x/||x||>| with
@@ -196,7 +198,7 @@ class F3SLin(ExactLaw):
     """
 
     id = "exact.f3_s_lin"
-    citation = "THEORY.md Sec. 4 F3 [derived]; docs/derivations/single_step_laws.md"
+    citation = "docs/theory.md Sec. 4 F3 [derived]; docs/derivations/single_step_laws.md"
     statement = (
         "At initialisation (relu, a = +-1, no biases), conditional on f(x) != 0 (probability "
         "1 - 2^-m), s_lin/||x|| = |f(x)|/(||grad f(x)|| ||x||) has the law of |u_1|, u uniform on "
@@ -233,7 +235,7 @@ class F3SLin(ExactLaw):
         return 2.0 * stats.norm.cdf(np.asarray(eta, dtype=float) / math.sqrt(2.0)) - 1.0
 
 
-#: THEORY.md F4 (Monte Carlo only, NOT an exact law and not registered as a bound): median of
+#: docs/theory.md F4 (Monte Carlo only, NOT an exact law and not registered as a bound): median of
 #: t*/s_lin, the true relu first-flip distance over its linear prediction, at (d, m). The ratio
 #: tends to 1 roughly like 1 + 0.2/sqrt(d). A reference table for the single-step simulations.
 F4_MEDIAN_TSTAR_OVER_SLIN: dict[tuple[int, int], float] = {
@@ -246,7 +248,7 @@ F4_MEDIAN_TSTAR_OVER_SLIN: dict[tuple[int, int], float] = {
 
 class F5Flips(ExactLaw):
     id = "exact.f5_flips"
-    citation = "THEORY.md Sec. 4 F5 [derived]; docs/derivations/single_step_laws.md"
+    citation = "docs/theory.md Sec. 4 F5 [derived]; docs/derivations/single_step_laws.md"
     statement = (
         "For delta independent of W (relu, w_s i.i.d. isotropic Gaussian) with angle "
         "theta = angle(x, x + delta), each neuron's activation differs between x and x + delta "
@@ -270,7 +272,7 @@ class F5Flips(ExactLaw):
 
 class F5GradientJump(Bound):
     id = "exact.f5_gradient_jump"
-    citation = "THEORY.md Sec. 4 F5 [derived]; docs/derivations/single_step_laws.md"
+    citation = "docs/theory.md Sec. 4 F5 [derived]; docs/derivations/single_step_laws.md"
     statement = (
         "For delta independent of W (relu, no biases, E a_s a_t = 1[s = t]) with angle "
         "theta = angle(x, x + delta): E||grad f(x + delta) - grad f(x)||^2 = d theta/pi (wang), "
@@ -287,7 +289,7 @@ class F5GradientJump(Bound):
 
 class F5LinearisationError(Bound):
     id = "exact.f5_linearisation_error"
-    citation = "THEORY.md Sec. 4 F5 [derived]; docs/derivations/single_step_laws.md"
+    citation = "docs/theory.md Sec. 4 F5 [derived]; docs/derivations/single_step_laws.md"
     statement = (
         "For delta independent of W (relu, no biases, E a_s a_t = 1[s = t]) with angle "
         "theta = angle(x, x + delta): E[(f(x + delta) - f(x) - <grad f(x), delta>)^2] = "
@@ -313,7 +315,7 @@ class WorstOutputRelu(Bound):
     """E sup_W f(x; W) over the lazy ball for relu at initialisation."""
 
     id = "exact.worst_output_relu"
-    citation = "THEORY.md Sec. 2 item 2 [derived]; docs/derivations/worst_output.md"
+    citation = "docs/theory.md Sec. 2 item 2 [derived]; docs/derivations/worst_output.md"
     statement = (
         "Relu at initialisation (wang, ||x|| = 1, a = +-1, no biases), R = C0/sqrt(m): "
         "E sup f = C0/2, E inf f = -C0/2, Var sup = 1/2 + C0^2/(4m), 0 <= sup - inf <= 2 C0, "

@@ -1,7 +1,7 @@
 """Wang, Ullah, Mianjy, Arora (2022), "Adversarial Robustness is at Odds with Lazy Training".
 
 ``wang`` scaling: w_{s,0} ~ N(0, I_d), x in S^{d-1}, lazy ball R = C0 / sqrt(m) (Def. 2.1).
-Statements are quoted from the paper (papers/003, Sec. 3 and 4); Lemmas 4.1 and 4.2 are marked
+Statements are quoted from the paper (Sec. 3 and 4); Lemmas 4.1 and 4.2 are marked
 "(Informal)" there, and their Omega(.) conditions hide constants that the paper does not give.
 
 How each statement is represented (every free constant is a :class:`Constant` with a default):
@@ -21,14 +21,13 @@ How each statement is represented (every free constant is a :class:`Constant` wi
 
 RATE bounds declare ``exponents`` ({parameter: exponent of the value}) and ``order`` (one of
 "O", "Omega", "Theta", "o"): the verdict engine fits the slope of the estimate and compares it with
-the exponent (THEORY.md Sec. 6). Width windows: :mod:`bounds.conditions`.
+the exponent (docs/theory.md Sec. 6). Width windows: :mod:`bounds.conditions`.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-from bounds._base import Bound, Constant, Kind, Param
+from theorycheck.bounds._base import Bound, Constant, Kind, Param
 
 __all__ = [
     "Corollary32",
@@ -56,7 +55,7 @@ _C3 = Constant("C3", 1.0, "width constant of Theorem 3.1, m >= C3 log(1/gamma); 
 _C4 = Constant(
     "C4", 1.0,
     "width constant of Theorem 3.1, m <= C4 exp(d^0.24) (Lemma 4.4: the constant of "
-    "O(exp(d^0.24))); not given in the paper (1, as in THEORY.md)",
+    "O(exp(d^0.24))); not given in the paper (1, as in docs/theory.md)",
 )  # fmt: skip
 
 
@@ -196,9 +195,9 @@ class Corollary32(_Theorem31Window, Bound):
 class Lemma41(Bound):
     """|f(x; W)| <= 2 sqrt(log(2/gamma)) + C0 over the whole lazy ball, w.p. >= 1 - gamma.
 
-    At W0 it holds exactly for every m (THEORY.md F1: P(|f| > t) <= P(|G| > t) <= 2 e^{-t^2/2},
+    At W0 it holds exactly for every m (docs/theory.md F1: P(|f| > t) <= P(|G| > t) <= 2 e^{-t^2/2},
     = gamma^2/2 at t = 2 sqrt(log(2/gamma))), and |f(x; W) - f(x; W0)| <= C0 deterministically in
-    the ball (THEORY.md Sec. 2 item 2; docs/derivations/worst_output.md).
+    the ball (docs/theory.md Sec. 2 item 2; docs/derivations/worst_output.md).
     """
 
     id = "wang2022.lemma_4_1"
@@ -248,7 +247,7 @@ class Lemma42(Bound):
     """||grad f(x; W)|| >= sqrt(d)/4 over the whole lazy ball, w.p. >= 1 - gamma.
 
     Finding (tests/test_bounds_catalog.py, docs/derivations/width_window.md): the condition
-    d >= Omega(log(m/gamma)/m) cannot suffice. W0 is in the ball and, by THEORY.md F2,
+    d >= Omega(log(m/gamma)/m) cannot suffice. W0 is in the ball and, by docs/theory.md F2,
     P(||grad f(x; W0)|| < sqrt(d)/4) -> P(chi2_d < d/8) as m -> infinity (0.276 at d = 1, 0.118 at
     d = 2), while the conditions hold for all large m whatever the constants. A condition
     d >= Omega(log(1/gamma)) is needed.

@@ -1,5 +1,5 @@
 """How a person sees the answer: the PDF report, built from stored results only."""
 
-from reports.pdf import build_report, report_outline
+from theorycheck.reports.pdf import build_report, report_outline
 
 __all__ = ["build_report", "report_outline"]

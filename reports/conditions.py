@@ -1,4 +1,4 @@
-"""Where the claims' conditions hold, from the stored results only (SPEC.md "Reports").
+"""Where the claims' conditions hold, from the stored results only (docs/design.md "Reports").
 
 Two sources, neither recomputed here:
 
@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-
-from reports.data import ClaimText, ReportData, SimulationResult
+from theorycheck.reports.data import ClaimText, ReportData, SimulationResult
 
 __all__ = [
     "NO_CONDITIONS",

@@ -19,12 +19,11 @@ from matplotlib.figure import SubFigure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogFormatterSciNotation, NullFormatter
-
-from reports.conditions import ConditionPanel
-from reports.data import FigureInfo, FitLabel
-from reports.layout import CELL_PAD, LEADING, text_width, wrap
-from reports.style import SMALL_SIZE, series_style
-from reports.tables import fmt_num
+from theorycheck.reports.conditions import ConditionPanel
+from theorycheck.reports.data import FigureInfo, FitLabel
+from theorycheck.reports.layout import CELL_PAD, LEADING, text_width, wrap
+from theorycheck.reports.style import SMALL_SIZE, series_style
+from theorycheck.reports.tables import fmt_num
 
 __all__ = [
     "claimed_text",

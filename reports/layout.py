@@ -27,8 +27,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.textpath import TextToPath
 from matplotlib.transforms import Bbox
-
-from reports.style import (
+from theorycheck.reports.style import (
     A4_LANDSCAPE,
     A4_PORTRAIT,
     BODY_SIZE,

@@ -1,4 +1,4 @@
-"""Assemble the PDF report from stored results (SPEC.md "Reports").
+"""Assemble the PDF report from stored results (docs/design.md "Reports").
 
 Structure, in page order:
 
@@ -23,8 +23,7 @@ from pathlib import Path
 
 import matplotlib as mpl
 from matplotlib.backends.backend_pdf import PdfPages
-
-from reports.conditions import (
+from theorycheck.reports.conditions import (
     bubeck_panel,
     conditions_sentence,
     fig2_rows,
@@ -32,17 +31,17 @@ from reports.conditions import (
     width_window,
     window_facts,
 )
-from reports.data import ReportData, SimulationResult, load_results
-from reports.figures import (
+from theorycheck.reports.data import ReportData, SimulationResult, load_results
+from theorycheck.reports.figures import (
     condition_panels_height,
     draw_condition_panels,
     draw_figure,
     figure_height,
     figure_note,
 )
-from reports.layout import LEADING, Column, Document, OutlineEntry, Table
-from reports.style import GREY, H2_SIZE, SMALL_SIZE, TITLE_SIZE, style_context
-from reports.tables import (
+from theorycheck.reports.layout import LEADING, Column, Document, OutlineEntry, Table
+from theorycheck.reports.style import GREY, H2_SIZE, SMALL_SIZE, TITLE_SIZE, style_context
+from theorycheck.reports.tables import (
     bottom_line_table,
     conditions_table,
     configurations_table,
@@ -54,6 +53,7 @@ from reports.tables import (
     summary_table,
     timing_table,
 )
+
 from theorycheck.bottom_line import bottom_line
 from theorycheck.errors import UserInputError
 from theorycheck.provenance import package_version

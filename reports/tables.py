@@ -17,11 +17,10 @@ import math
 from dataclasses import replace
 
 import pandas as pd
-
-from reports.conditions import condition_counts
-from reports.data import ClaimText, ReportData
-from reports.layout import Cell, Column, GroupRow, NoteRow, Table
-from reports.style import GREY
+from theorycheck.reports.conditions import condition_counts
+from theorycheck.reports.data import ClaimText, ReportData
+from theorycheck.reports.layout import Cell, Column, GroupRow, NoteRow, Table
+from theorycheck.reports.style import GREY
 
 __all__ = [
     "PASSING",

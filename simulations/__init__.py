@@ -1,7 +1,8 @@
 """How each claim is put to the test: one module per claim or figure, and a registry.
 
 Every module defines ``SIMULATION`` (a :class:`theorycheck.simulation.Simulation`) and can be run
-on its own: ``python -m simulations.lazy_sign_flips --profile quick``. Register a new simulation
+on its own: ``python -m theorycheck.simulations.lazy_sign_flips --profile quick``. Register a new
+simulation
 by adding its module to ``_MODULES``.
 """
 
@@ -34,7 +35,8 @@ _MODULES = (
 )
 
 REGISTRY: dict[str, Simulation] = {
-    sim.id: sim for sim in (import_module(f"simulations.{m}").SIMULATION for m in _MODULES)
+    sim.id: sim
+    for sim in (import_module(f"theorycheck.simulations.{m}").SIMULATION for m in _MODULES)
 }
 
 

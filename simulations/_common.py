@@ -1,4 +1,5 @@
-"""Pieces shared by simulations: the ``python -m simulations.<module>`` entry, summaries, the
+"""Pieces shared by simulations: the ``python -m theorycheck.simulations.<module>`` entry,
+summaries, the
 choice between the exact laws and materialised networks at initialisation, and the ``trained``
 family of the lazy-regime simulations."""
 
@@ -23,7 +24,7 @@ STREAMED = {"exact": sample_init_statistics, "streaming": sample_stream_statisti
 
 class InitPathSimulation(Simulation):
     """A simulation at initialisation whose configs carry a ``path`` field: ``exact`` (the d-free
-    laws of THEORY.md Sec. 4.1, :func:`theorycheck.exact.sample_init_statistics`) where they
+    laws of docs/theory.md Sec. 4.1, :func:`theorycheck.exact.sample_init_statistics`) where they
     apply, i.e. relu without biases, else ``numba`` or ``reference`` (materialised networks)."""
 
     paths = SAMPLER_PATHS
@@ -44,7 +45,8 @@ class StreamingPathMixin:
 
 
 def exact_applies(config) -> bool:
-    """Whether the exact laws cover ``config``: relu (a = +-1) without biases (THEORY.md Sec. 4)."""
+    """Whether the exact laws cover ``config``: relu (a = +-1) without biases (docs/theory.md Sec.
+    4)."""
     return getattr(config, "activation", "relu") == "relu" and not getattr(config, "biases", False)
 
 
@@ -71,7 +73,8 @@ def law_summary(x, base: dict) -> dict:
     return {**base, "estimate": ci.estimate, "ci_low": ci.low, "ci_high": ci.high}
 
 
-#: The ``trained`` family (THEORY.md Sec. 2 item 5; Wang et al. 2022 Sec. 5.2, Algorithm 1): SGD
+#: The ``trained`` family (docs/theory.md Sec. 2 item 5; Wang et al. 2022 Sec. 5.2, Algorithm 1):
+#: SGD
 #: (minibatch 10, 3 epochs, lr 10) on the logistic loss of :func:`cluster_task` samples, the
 #: top layer frozen, projected onto the lazy ball after every step. Development runs (m = 1000,
 #: C0 = 10, 3 networks each, 200 test inputs): test error 0.000 at d = 25, 100, 400 and 784,

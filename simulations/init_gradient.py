@@ -1,4 +1,4 @@
-"""init-gradient: the input gradient of a random network (THEORY.md F2; Bubeck et al. 2021).
+"""init-gradient: the input gradient of a random network (docs/theory.md F2; Bubeck et al. 2021).
 
 For each replicate: draw a network at initialisation and x uniform on the sphere, and record
 ||grad f(x)||^2. In the ``wang`` scaling it is checked against its exact law (N/m) chi2_d,
@@ -11,7 +11,8 @@ Bubeck et al. (2021)'s ||grad f(x)|| in Omega(1) and O(1) (``bubeck2021.gradient
 Theta(1)) is checked as rate claims in the ``bubeck`` scaling: E||grad f|| over d at each width and
 over m at each dimension (relu, no biases), log-log slope 0 within :data:`RATE_TOLERANCE`.
 
-Paths: relu without biases uses the exact d-free sampler (THEORY.md Sec. 4.1) by default, so the
+Paths: relu without biases uses the exact d-free sampler (docs/theory.md Sec. 4.1) by default, so
+the
 full profile reaches d = 1e5 and m = 1e5; ``--path numba`` (or ``reference``) draws materialised
 networks; smooth activations and biases always do.
 """
@@ -23,9 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-
-from bounds import get_bound
-from simulations._common import (
+from theorycheck.bounds import get_bound
+from theorycheck.simulations._common import (
     STREAMED,
     InitPathSimulation,
     StreamingPathMixin,
@@ -33,6 +33,7 @@ from simulations._common import (
     law_summary,
     main,
 )
+
 from theorycheck.forward import output_and_gradient
 from theorycheck.network import NetworkSpec, sample_inputs, sample_network
 from theorycheck.rates import fit_rate, implied_constant
@@ -79,7 +80,7 @@ class InitGradient(StreamingPathMixin, InitPathSimulation):
         if profile == "quick":
             dims, widths, per_block, blocks = (10, 100, 1000), (10, 100, 1000), 200, 2
         else:
-            # The exact sampler costs O(m) per network whatever d is (THEORY.md Sec. 4.1).
+            # The exact sampler costs O(m) per network whatever d is (docs/theory.md Sec. 4.1).
             dims = widths = (10, 100, 1000, 10_000, 100_000)
             per_block, blocks = 500, 4
         for scaling in ("wang", "bubeck"):
@@ -115,7 +116,7 @@ class InitGradient(StreamingPathMixin, InitPathSimulation):
         f2 = get_bound("exact.f2_grad_norm_sq")
         verdicts, summary = [], []
         for cfg, df in data.items():
-            # In wang units: ||grad f_wang||^2 = d ||grad f_bubeck||^2 (THEORY.md Sec. 1).
+            # In wang units: ||grad f_wang||^2 = d ||grad f_bubeck||^2 (docs/theory.md Sec. 1).
             g2 = df["grad_norm_sq"].to_numpy() * (cfg.d if cfg.scaling == "bubeck" else 1.0)
             params = {"d": cfg.d, "m": cfg.m, "activation": cfg.activation,
                       "scaling": cfg.scaling, "biases": cfg.biases, "path": cfg.path}  # fmt: skip

@@ -49,9 +49,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from theorycheck.bounds import get_bound
+from theorycheck.simulations._common import law_summary, main
 
-from bounds import get_bound
-from simulations._common import law_summary, main
 from theorycheck.activations import get_activation
 from theorycheck.attack import first_sign_flip
 from theorycheck.exact import sample_init_statistics

@@ -45,9 +45,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 from scipy import optimize
-
-from bounds import get_bound
-from simulations._common import (
+from theorycheck.bounds import get_bound
+from theorycheck.simulations._common import (
     STREAMED,
     InitPathSimulation,
     StreamingPathMixin,
@@ -55,6 +54,7 @@ from simulations._common import (
     law_summary,
     main,
 )
+
 from theorycheck.activations import get_activation
 from theorycheck.forward import output_and_gradient
 from theorycheck.network import NetworkSpec, sample_inputs, sample_network

@@ -59,10 +59,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 from scipy import stats
+from theorycheck.bounds import get_bound
+from theorycheck.bounds.exact_laws import F4_MEDIAN_TSTAR_OVER_SLIN
+from theorycheck.simulations._common import InitPathSimulation, default_path, main
 
-from bounds import get_bound
-from bounds.exact_laws import F4_MEDIAN_TSTAR_OVER_SLIN
-from simulations._common import InitPathSimulation, default_path, main
 from theorycheck.activations import get_activation
 from theorycheck.attack import first_sign_flip
 from theorycheck.exact import sample_init_statistics

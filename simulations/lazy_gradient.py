@@ -3,9 +3,9 @@
 Lemma 4.2: w.p. >= 1 - gamma, ||grad_x f(x; W)|| >= sqrt(d)/4 for ALL W in B_{2,inf}(W0, R),
 R = C0 / sqrt(m). For each replicate: draw (a, W0) and x uniform on the sphere and record
 ||grad f(x; W)|| at
-* W0 (the centre of the ball; exact law (N/m) chi2_d, THEORY.md F2),
+* W0 (the centre of the ball; exact law (N/m) chi2_d, docs/theory.md F2),
 * a ``random-sphere`` point of the ball,
-* the ``robustifying`` point (THEORY.md Sec. 2 item 4,
+* the ``robustifying`` point (docs/theory.md Sec. 2 item 4,
   :func:`theorycheck.perturbations.robustifying`),
 * the ``gradient-shrinking`` search's best point
   (:func:`theorycheck.perturbations.gradient_shrinking`): an UPPER estimate of min over the
@@ -34,9 +34,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from theorycheck.bounds import get_bound
+from theorycheck.simulations._common import (
+    clusters_task,
+    law_summary,
+    main,
+    train_trained,
+    trained_note,
+)
 
-from bounds import get_bound
-from simulations._common import clusters_task, law_summary, main, train_trained, trained_note
 from theorycheck.certify import gradient_norm_lower_bound
 from theorycheck.forward import output_and_gradient
 from theorycheck.lazy_ball import lazy_radius, perturb
@@ -151,7 +157,7 @@ class LazyGradient(Simulation):
             B = float(lemma(d=d, m=m, C0=C0, gamma=0.1))
             params = {"d": d, "m": m, "C0": C0, "scaling": "wang"}
             cert = df["certified_lower"].to_numpy()
-            # Exact P(||grad f(x; W0)|| < sqrt(d)/4) = P(||grad f||^2 < d/16) (THEORY.md F2).
+            # Exact P(||grad f(x; W0)|| < sqrt(d)/4) = P(||grad f||^2 < d/16) (docs/theory.md F2).
             p_init = float(f2.cdf(d / 16.0, m=m, d=d)[0])
             # One universal row per gamma (docs/theory.md "Verdicts": universal claims): the
             # witness of each network is the smallest ||grad f|| over the attained points of its
@@ -209,7 +215,7 @@ class LazyGradient(Simulation):
             FigureSpec("below-bound", "Fraction of networks with ||grad f|| < sqrt(d)/4",
                        "input dimension d", "fraction below the bound", logx=True,
                        caption="Markers: fraction with 95% CI; dashed: exact fraction at W0 "
-                       "(THEORY.md F2). Lemma 4.2 needs the minimum's fraction <= gamma."),
+                       "(docs/theory.md F2). Lemma 4.2 needs the minimum's fraction <= gamma."),
             FigureSpec("trained-error", "The trained family generalises: train and test error "
                        "of the trained W vs d", "input dimension d", "error", logx=True,
                        caption="Markers: mean over the trained networks with 95% CI. Task: two "

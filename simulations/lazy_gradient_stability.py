@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from theorycheck.bounds import get_bound
+from theorycheck.simulations._common import main
 
-from bounds import get_bound
-from simulations._common import main
 from theorycheck.forward import gradient_difference, output_and_gradient
 from theorycheck.lazy_ball import lazy_radius, perturb
 from theorycheck.network import NetworkSpec, sample_inputs, sample_network

@@ -2,14 +2,14 @@
 
 For each replicate: draw (a, W0) and x uniform on the sphere, and compute exactly, per C0,
 * sup f and inf f over B_{2,inf}(W0, R), R = C0 / sqrt(m), by the closed form of
-  :func:`theorycheck.lazy_ball.worst_output` (THEORY.md Sec. 2 item 2), so
+  :func:`theorycheck.lazy_ball.worst_output` (docs/theory.md Sec. 2 item 2), so
   sup_{W in ball} |f(x; W)| = max(sup f, -inf f) is exact for every sampled network, and
 * f(x; W) at one ``random-sphere`` point W of the ball.
 
 Checks:
 * Lemma 4.1, |f(x; W)| <= 2 sqrt(log(2/gamma)) + C0 for all W in the ball w.p. >= 1 - gamma, on
   the exact sup |f| (HOLDS / VIOLATED / INCONCLUSIVE with its slack);
-* THEORY.md Sec. 2's relu-at-init facts [derived]: E sup f = C0/2 (z-test with the exact
+* docs/theory.md Sec. 2's relu-at-init facts [derived]: E sup f = C0/2 (z-test with the exact
   variance), Var sup f = 1/2 + C0^2/(4m) (z-test on the squared deviations from C0/2, whose mean is
   the variance; sample variance of the squares), and the deterministic 0 <= sup - inf <= 2 C0 and
   |f(x; W) - f(x; W0)| <= C0 (violations counted; any violation -> DISAGREES).
@@ -28,9 +28,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from theorycheck.bounds import get_bound
+from theorycheck.simulations._common import InitPathSimulation, law_summary, main
 
-from bounds import get_bound
-from simulations._common import InitPathSimulation, law_summary, main
 from theorycheck.exact import sample_init_statistics
 from theorycheck.forward import output_and_gradient
 from theorycheck.lazy_ball import lazy_radius, perturb, worst_output
@@ -47,7 +47,8 @@ from theorycheck.verdicts import (
     law_verdict,
 )
 
-#: Claim id of THEORY.md Sec. 2 item 2's relu-at-init facts (a [derived] statement, not a paper's
+#: Claim id of docs/theory.md Sec. 2 item 2's relu-at-init facts (a [derived] statement, not a
+#: paper's
 #: bound: it has no entry in bounds.REGISTRY).
 WORST_OUTPUT_FACTS = "exact.worst_output_relu"
 #: Relative rounding allowed in the deterministic checks (sums of m terms in float64).
@@ -70,7 +71,7 @@ class OutputConfig:
 
 def worst_output_moments(m: int, C0: float) -> tuple[float, float]:
     """(E sup f, Var sup f) over the lazy ball for relu at init, a = +-1, ||x|| = 1 (wang):
-    (C0/2, 1/2 + C0^2/(4m)). THEORY.md Sec. 2 item 2; derivation in the module docstring."""
+    (C0/2, 1/2 + C0^2/(4m)). docs/theory.md Sec. 2 item 2; derivation in the module docstring."""
     return C0 / 2.0, 0.5 + C0**2 / (4.0 * m)
 
 
@@ -209,7 +210,7 @@ class LazyOutput(InitPathSimulation):
                        "over networks; dotted: 2 sqrt(log(2/gamma)) + C0."),
             FigureSpec("sup-mean", "E sup_W f(x; W) (relu at init): estimate and exact C0/2",
                        "width m", "E sup f", logx=True, logy=True,
-                       caption="Markers: mean with 95% CI; dashed: C0/2 (THEORY.md Sec. 2)."),
+                       caption="Markers: mean with 95% CI; dashed: C0/2 (docs/theory.md Sec. 2)."),
             FigureSpec("sup-var", "Var sup_W f(x; W): mean squared deviation from C0/2 and the "
                        "exact 1/2 + C0^2/(4m)", "width m", "Var sup f", logx=True, logy=True,
                        caption="Markers: mean of (sup - C0/2)^2 with 95% CI; dashed: exact."),

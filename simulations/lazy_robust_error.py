@@ -21,7 +21,8 @@ random-sphere are at chance). On the test inputs, at each radius R = c/sqrt(d):
   makes PGD at least as strong as the single step on every input and the PGD robust error
   nondecreasing in R; every PGD success comes with its delta.
 
-Both fractions over the test inputs are LOWER estimates of the robust error L_R(W; D) (THEORY.md
+Both fractions over the test inputs are LOWER estimates of the robust error L_R(W; D)
+(docs/theory.md
 Sec. 3): a stronger attack can only add errors.
 
 Corollary 3.2: for R = O~(1/sqrt(d)) (read as R >= C_R/sqrt(d), C_R = 5), w.p. >= 1 - 10 gamma
@@ -36,7 +37,7 @@ steps / 20 steps + one random restart): d = 25 (8 networks) 71 / 72 / 72 / 72 / 
 but ~4% of what 200 find at a tenth of the cost; the random restart found nothing new and doubles
 the cost.
 
-Choice of PGD_SCREEN: for relu the minimal adversarial distance is close to t* (THEORY.md F4:
+Choice of PGD_SCREEN: for relu the minimal adversarial distance is close to t* (docs/theory.md F4:
 t*/s_lin ~ 1 + 0.2/sqrt(d); tests/test_pgd.py: PGD's minimal radius / t* in [0.92, 1]), so PGD
 cannot flip an input with t* >> R. Development runs (m = 1000, the three families, all six radii,
 PGD on every input left standing): d = 25, 10 networks: 104 PGD flips among 3085 attacked
@@ -52,9 +53,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from theorycheck.bounds import get_bound
+from theorycheck.simulations._common import clusters_task, law_summary, main, train_trained
 
-from bounds import get_bound
-from simulations._common import clusters_task, law_summary, main, train_trained
 from theorycheck.attack import first_sign_flip
 from theorycheck.errors import UserInputError
 from theorycheck.lazy_ball import lazy_radius, perturb

@@ -4,11 +4,12 @@ For each replicate: draw (a, W0) and x uniform on the sphere, and count
 * |S_R(x)|, the neurons some W in B_{2,inf}(W0, R) can flip, R = C0 / sqrt(m), and
 * the flips realised by two points of the ball: the worst-output maximiser W* and a
   ``random-sphere`` perturbation (both are subsets of S_R).
-|S_R| is checked against its exact law Bin(m, 2 Phi(C0/sqrt m) - 1) (THEORY.md F6: AGREES /
+|S_R| is checked against its exact law Bin(m, 2 Phi(C0/sqrt m) - 1) (docs/theory.md F6: AGREES /
 DISAGREES) and against the Lemma 4.3 bound C0 sqrt(m) + sqrt(m log(1/gamma)/2) (HOLDS / ...).
 |S_R| depends on W0 only through z_s = <w_{s,0}, x>, so the input dimension d is kept small on
 materialised networks. The full profile adds widths m = 1e6 at d = 784 on the exact d-free sampler
-(THEORY.md Sec. 4.1, ``path="exact"``), which gives |S_R| but not the realised flips; ``--path``
+(docs/theory.md Sec. 4.1, ``path="exact"``), which gives |S_R| but not the realised flips;
+``--path``
 chooses the path for every config.
 """
 
@@ -18,9 +19,15 @@ import math
 from dataclasses import dataclass, replace
 
 import pandas as pd
+from theorycheck.bounds import get_bound
+from theorycheck.simulations._common import (
+    STREAMED,
+    InitPathSimulation,
+    StreamingPathMixin,
+    law_summary,
+    main,
+)
 
-from bounds import get_bound
-from simulations._common import STREAMED, InitPathSimulation, StreamingPathMixin, law_summary, main
 from theorycheck.forward import output_and_gradient
 from theorycheck.lazy_ball import (
     flippable_neurons,

@@ -26,7 +26,7 @@ A network whose ray never flips has t* = +inf (counted in the notes); the median
 long as fewer than half of the replicates are infinite, and a fit is skipped otherwise.
 
 Paths: materialised networks (``reference``) by default, where every family is a point of one
-network's ball. The exact d-free samplers (THEORY.md Sec. 4.1; :mod:`theorycheck.exact` for W0,
+network's ball. The exact d-free samplers (docs/theory.md Sec. 4.1; :mod:`theorycheck.exact` for W0,
 :mod:`theorycheck.exact_span` for worst-output and robustifying), O(m) per network whatever d is,
 carry Wang et al.'s Fig. 3 analogue (the same quantities vs d for C0 in {10, 20, 30, 40}: m = 1e4
 quick, m = 1e5 full) and, in the full profile, Fig. 2's width m = 1e5 with d up to 1e4. There
@@ -42,14 +42,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-
-from bounds import get_bound
-from simulations._common import (
+from theorycheck.bounds import get_bound
+from theorycheck.simulations._common import (
     InitPathSimulation,
     clusters_task,
     main,
     train_trained,
 )
+
 from theorycheck.attack import first_sign_flip
 from theorycheck.exact import sample_init_statistics
 from theorycheck.exact_span import sample_perturbed_statistics, worst_output_weights

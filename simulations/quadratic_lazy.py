@@ -32,10 +32,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 from scipy import stats
-
-from bounds import get_bound
-from simulations._common import main
-from simulations._quadratic import (
+from theorycheck.bounds import get_bound
+from theorycheck.simulations._common import main
+from theorycheck.simulations._quadratic import (
     SPHERE_FIGURE,
     has_sphere_solver,
     input_e2e_verdict,
@@ -46,6 +45,7 @@ from simulations._quadratic import (
     sphere_gauss_rows,
     width,
 )
+
 from theorycheck.activations import get_activation
 from theorycheck.quadratic import (
     GaussianMoments,
@@ -102,9 +102,9 @@ class QuadraticLazy(Simulation):
         "Gaussian solver), t^2 only at psi < 1. One a0 per block: the exact values are for "
         "that a0; the checked statement uses the "
         "sign-symmetrised values (the average over a0 and -a0), which remove the odd cross terms "
-        "exactly. The alpha^2 coefficients have no closed form (QUADRATIC.md): the exact solver "
-        "is the reference. Finite-sample lazy training is simulated on the sphere lines only "
-        "(lazy NT at alpha = mc_alpha)."
+        "exactly. The alpha^2 coefficients have no closed form (docs/derivations/quadratic.md): "
+        "the exact solver is the reference. Finite-sample lazy training is simulated on the sphere "
+        "lines only (lazy NT at alpha = mc_alpha)."
     )
 
     def _configs(self, profile):

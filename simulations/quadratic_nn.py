@@ -38,10 +38,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-
-from bounds import get_bound
-from simulations._common import main
-from simulations._quadratic import (
+from theorycheck.bounds import get_bound
+from theorycheck.simulations._common import main
+from theorycheck.simulations._quadratic import (
     PSI_GRID,
     formula_convergence,
     formula_rows,
@@ -54,6 +53,7 @@ from simulations._quadratic import (
     sphere_note,
     width,
 )
+
 from theorycheck.quadratic import nn_eckart_young, sample_target, train_quadratic_network
 from theorycheck.quadratic.frobenius import nn_sign_constrained
 from theorycheck.simulation import Evaluation, FigureSpec, Simulation

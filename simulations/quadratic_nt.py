@@ -1,7 +1,8 @@
 """quadratic-nt: neural tangent features on a quadratic target (Dohmatob & Bietti 2022; Ghorbani
 et al. 2019).
 
-For each replicate block: draw the target (F1 = 0, GOE-like B0: the NT formula of QUADRATIC.md
+For each replicate block: draw the target (F1 = 0, GOE-like B0: the NT formula of
+docs/derivations/quadratic.md
 treats the linear part as learned) and a nested first layer; for every psi = m/d:
 
 * the exact infinite-sample NT fit at this d: population Gram by Gaussian conditioning and
@@ -37,10 +38,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
-
-from bounds import get_bound
-from simulations._common import main
-from simulations._quadratic import (
+from theorycheck.bounds import get_bound
+from theorycheck.simulations._common import main
+from theorycheck.simulations._quadratic import (
     PSI_GRID,
     SPHERE_FIGURE,
     FitLines,
@@ -61,6 +61,7 @@ from simulations._quadratic import (
     values_by_d,
     width,
 )
+
 from theorycheck.activations import get_activation
 from theorycheck.quadratic import (
     GaussianMoments,

@@ -39,10 +39,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
-
-from bounds import get_bound
-from simulations._common import main
-from simulations._quadratic import (
+from theorycheck.bounds import get_bound
+from theorycheck.simulations._common import main
+from theorycheck.simulations._quadratic import (
     PSI_GRID,
     SPHERE_FIGURE,
     FitLines,
@@ -64,6 +63,7 @@ from simulations._quadratic import (
     values_by_d,
     width,
 )
+
 from theorycheck.activations import get_activation
 from theorycheck.quadratic import (
     GaussianMoments,

@@ -22,10 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-
-from bounds import get_bound
-from simulations._common import main
-from simulations._quadratic import (
+from theorycheck.bounds import get_bound
+from theorycheck.simulations._common import main
+from theorycheck.simulations._quadratic import (
     PSI_GRID,
     identity_statement,
     interval,
@@ -34,6 +33,7 @@ from simulations._quadratic import (
     tradeoff_statement,
     width,
 )
+
 from theorycheck.quadratic import (
     GaussianMoments,
     lazy_fit,
@@ -73,7 +73,8 @@ class TradeoffConfig:
 
 
 def _formula_curve(label: str, cfg: TradeoffConfig, psis) -> tuple[np.ndarray, np.ndarray] | None:
-    """The asymptotic (eps, S) of a regime along psi, or None when QUADRATIC.md has none."""
+    """The asymptotic (eps, S) of a regime along psi, or None when docs/derivations/quadratic.md
+    has none."""
     F1, F2 = cfg.F1sq, cfg.F2sq
     psi = np.asarray(psis, dtype=float)
     b = get_bound

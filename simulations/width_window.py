@@ -5,7 +5,8 @@ needs max{d^2.4, C3 log(1/gamma)} <= m <= C4 exp(d^0.24); Lemma 4.4 needs
 d^2.4 <= m <= O(exp(d^0.24)). Bubeck et al. (2021) need k >= C1 log^3(1/gamma) and
 d >= C2 log(k/gamma) log(1/gamma). For d on a log grid from 10 to 1e8 this simulation computes the
 window edges exactly (in log space, :mod:`bounds.conditions`), and for widths on a log grid the
-dimensions each paper allows. It checks THEORY.md's [derived] number: with C4 = 1 the window first
+dimensions each paper allows. It checks docs/theory.md's [derived] number: with C4 = 1 the window
+first
 becomes non-empty (for good) at d ~ 2.97e6, and is empty at every d of Wang et al.'s Fig. 2.
 Derivation: docs/derivations/width_window.md.
 """
@@ -18,13 +19,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from theorycheck.bounds.conditions import first_dimension_with_window, width_window
+from theorycheck.simulations._common import main
 
-from bounds.conditions import first_dimension_with_window, width_window
-from simulations._common import main
 from theorycheck.simulation import Evaluation, FigureSpec, Simulation
 from theorycheck.verdicts import EXACT_POWER, VerdictRow
 
-#: THEORY.md Sec. 5 (Wang et al.): "with C4 = 1, d^2.4 <= exp(d^0.24) needs d >= 2.97e6" [derived].
+#: docs/theory.md Sec. 5 (Wang et al.): "with C4 = 1, d^2.4 <= exp(d^0.24) needs d >= 2.97e6"
+#: [derived].
 THEORY_STATED_THRESHOLD = 2.97e6
 #: The stated number is given to 3 significant digits: agreement within 1% is required.
 THRESHOLD_TOLERANCE = 0.01
@@ -192,12 +194,13 @@ def _threshold_row(sim_id, claim, cfg, d_star, consts) -> VerdictRow:
     agrees = abs(rel) <= THRESHOLD_TOLERANCE
     note = (
         f"window empty for d <= {int(d_star) - 1:,}, non-empty for every d >= {int(d_star):,} "
-        f"({', '.join(f'{k} = {v:g}' for k, v in consts.items())}); THEORY.md states 2.97e6: "
+        f"({', '.join(f'{k} = {v:g}' for k, v in consts.items())}); docs/theory.md states 2.97e6: "
         f"{rel:+.2%}"
     )
     return _exact_row(
         sim_id, claim, _params(cfg, claim), "smallest d with a non-empty width window "
-        "(THEORY.md [derived]: 2.97e6 at C4 = 1)", d_star, THEORY_STATED_THRESHOLD, agrees, note,
+        "(docs/theory.md [derived]: 2.97e6 at C4 = 1)",
+        d_star, THEORY_STATED_THRESHOLD, agrees, note,
     )  # fmt: skip
 
 
@@ -211,7 +214,7 @@ def _fig2_row(sim_id, cfg, fig2: pd.DataFrame) -> VerdictRow:
     return _exact_row(
         sim_id, "wang2022.theorem_3_1", _params(cfg, "wang2022.theorem_3_1", d=dims),
         "number of Fig. 2 dimensions (d = 25..784) with a non-empty width window "
-        "(THEORY.md: empty unless d is astronomically large)", len(nonempty), 0.0,
+        "(docs/theory.md: empty unless d is astronomically large)", len(nonempty), 0.0,
         not nonempty, note,
     )  # fmt: skip
 

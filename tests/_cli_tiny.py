@@ -19,7 +19,7 @@ _original = cli._cmd_run
 def _cmd_run(args):
     from _tiny import ManyTinySignFlips
 
-    import simulations
+    from theorycheck import simulations
 
     simulations.REGISTRY["lazy-sign-flips"] = ManyTinySignFlips()
     return _original(args)

@@ -1,13 +1,13 @@
 """Shared test configuration: hypothesis profiles and a numba warm-up fixture.
 
-In the manner of numpy's and scipy's conftest.py (STYLE.md):
+In the manner of numpy's and scipy's conftest.py:
 
 * hypothesis profile ``ci`` (derandomized, no deadline, a moderate number of examples, failing
   examples printed as reproduction blobs) is loaded when the environment has ``CI=true``;
   profile ``dev`` (no deadline: the first call of a numba kernel compiles it) otherwise.
   ``HYPOTHESIS_PROFILE`` overrides the choice.
 * statistical tests use fixed seeds and state the failure probability of a correct implementation
-  in a comment next to the threshold (SPEC.md "Reliability": below 1e-6).
+  in a comment next to the threshold (docs/design.md "Reliability": below 1e-6).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Activations: numba twins, derivatives, conventions, Hermite coefficients and Gaussian moments.
 
 Closed forms (derived here by Gaussian integration by parts, E[sigma(g) He_k(g)] =
-E[sigma^(k)(g)], and checked against the 6-digit tables of QUADRATIC.md "Hermite conventions"):
+E[sigma^(k)(g)], and checked against the 6-digit tables of docs/derivations/quadratic.md "Hermite
+conventions"):
 
 * relu: mu0 = 1/sqrt(2 pi), mu1 = 1/2, mu2 = 1/(2 sqrt pi), odd k >= 3: 0,
   mu_2p = (-1)^(p+1) (2p-3)!! / sqrt(2 pi (2p)!); E sigma^2 = E sigma'^2 = E[sigma'^2 g^2] = 1/2.
@@ -28,7 +29,7 @@ from theorycheck.activations import ACTIVATIONS, act_deriv, act_value, get_activ
 EPS = float(np.finfo(np.float64).eps)
 SQRT_PI = math.sqrt(math.pi)
 SQRT_2PI = math.sqrt(2 * math.pi)
-TABLE_TOL = 5e-7  # QUADRATIC.md gives 6 decimals: half a unit in the last place
+TABLE_TOL = 5e-7  # docs/derivations/quadratic.md gives 6 decimals: half a unit in the last place
 QUAD_TOL = (
     1e-10  # quadrature (Gauss-Hermite with 160 nodes / adaptive Gauss-Kronrod) vs closed form
 )
@@ -54,7 +55,13 @@ def test_relu_hermite_coefficients():
         closed[k] = 0.0
     for k, value in closed.items():
         assert mu[k] == pytest.approx(value, abs=QUAD_TOL), f"mu_{k}"
-    table = {0: 0.398942, 1: 0.5, 2: 0.282095, 4: -0.081434, 6: 0.044603}  # QUADRATIC.md
+    table = {
+        0: 0.398942,
+        1: 0.5,
+        2: 0.282095,
+        4: -0.081434,
+        6: 0.044603,
+    }  # docs/derivations/quadratic.md
     for k, value in table.items():
         assert mu[k] == pytest.approx(value, abs=TABLE_TOL), f"mu_{k} (table)"
 
@@ -136,7 +143,7 @@ def test_numba_twins_match_numpy(name, t):
 
 
 def test_relu_derivative_at_zero_is_zero():
-    """THEORY.md Sec. 1: sigma'(0) := 0, a neuron is active iff its pre-activation is > 0."""
+    """docs/theory.md Sec. 1: sigma'(0) := 0, a neuron is active iff its pre-activation is > 0."""
     relu = get_activation("relu")
     assert act_deriv(relu.code, 0.0) == 0.0 and act_deriv(relu.code, -0.0) == 0.0
     assert float(relu.dsigma(np.array(0.0))) == 0.0

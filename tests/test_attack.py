@@ -1,6 +1,6 @@
 """The single gradient step attack: t* (first sign flip along the ray), s_lin, eta*.
 
-Ray: x(t) = x - sign(f(x)) t u, u = grad f(x) / ||grad f(x)|| (THEORY.md Sec. 3,
+Ray: x(t) = x - sign(f(x)) t u, u = grad f(x) / ||grad f(x)|| (docs/theory.md Sec. 3,
 theorycheck.attack). Every check evaluates f at points x(t) built here from the forward pass,
 independently of the attack kernels (which work with the pre-activations z_s + t v_s).
 """
@@ -89,7 +89,7 @@ def zero_tolerance(net, x, sgn, u, t):
     """Rounding bound on f at the point x(t) as the kernels reach it (pre-activations z_s + t v_s)
     versus as evaluated here (x(t) first): each pre-activation differs by at most
     ~ 2 gamma_{d+2} (|b_s| + sum_k |W_sk| (|x_k| + t |u_k|)), and the sum of m terms adds gamma_m.
-    A value of f within this bound of 0 counts as "reaching 0" (THEORY.md Sec. 3).
+    A value of f within this bound of 0 counts as "reaching 0" (docs/theory.md Sec. 3).
     ``t`` may be an array; returns one bound per t."""
     sigma, dsigma = _ACCURATE[net.spec.activation]
     d, m = net.spec.d, net.spec.m
@@ -111,7 +111,7 @@ def flipped(net, x, sgn, u, points, ts):
 
 
 def relu_breakpoints(net, x, sgn, u):
-    """t_s = -z_s / v_s > 0 with v_s = -sign(f) <w_s, u> (THEORY.md Sec. 3)."""
+    """t_s = -z_s / v_s > 0 with v_s = -sign(f) <w_s, u> (docs/theory.md Sec. 3)."""
     z = net.W @ x + net.b
     v = -sgn * (net.W @ u)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -309,7 +309,8 @@ def test_zero_gradient_with_nonzero_output_never_flips(warm_numba):
     """relu with biases, every neuron inactive, output bias c != 0: f(x) = c and grad f(x) = 0.
 
     The ray x(t) = x - sign(f) t u does not move, sign f(x(t)) = sign c for every t, so by the
-    definition (THEORY.md Sec. 3: first t > 0 with a sign change, +inf when it never flips) t* is
+    definition (docs/theory.md Sec. 3: first t > 0 with a sign change, +inf when it never flips) t*
+    is
     +inf; and SingleStep.zero_output is documented as "f(x) == 0 exactly".
     """
     spec = NetworkSpec(d=2, m=2, biases=True)
@@ -342,7 +343,8 @@ def test_t_star_known_value_single_neuron(warm_numba):
 def test_gelu_left_tail_is_not_a_sign_flip(warm_numba):
     """gelu(t) = t Phi(t) < 0 for every t < 0. One neuron, a > 0, w < 0, x = 1: f < 0 and the
     ray x(t) = 1 + t drives the pre-activation w (1 + t) to -infinity, where f -> 0 from below
-    without ever reaching it (|f| >= 1e-300 up to t = 4 ||x||): t* = +inf (THEORY.md Sec. 3)."""
+    without ever reaching it (|f| >= 1e-300 up to t = 4 ||x||): t* = +inf (docs/theory.md Sec.
+    3)."""
     spec = NetworkSpec(d=1, m=1, activation="gelu", output_weights="gaussian")
     net = Network(spec, np.array([0.25]), np.array([[-2.0]]), np.zeros(1), 0.0)
     x = np.array([[1.0]])
@@ -359,7 +361,7 @@ def test_gelu_left_tail_is_not_a_sign_flip(warm_numba):
 def test_relu_output_vanishing_on_an_interval_is_a_flip(warm_numba, seed, next_breakpoint):
     """relu, no biases, one active neuron (probability m 2^-m at init): the ray switches that
     neuron off at t = s_lin = |f| / ||grad f||, after which every neuron is inactive and
-    f(x(t)) = 0 exactly until the next breakpoint. Reaching 0 counts (THEORY.md Sec. 3), so
+    f(x(t)) = 0 exactly until the next breakpoint. Reaching 0 counts (docs/theory.md Sec. 3), so
     t* = s_lin. Regression test: with these seeds the numba (3) and the reference (7) walk used
     to miss the flip, depending on how the running value rounded at the breakpoint."""
     spec = NetworkSpec(d=3, m=3)

@@ -14,9 +14,9 @@ import re
 import numpy as np
 import pytest
 from _tiny import TinySignFlips
+from theorycheck.bounds import get_bound
+from theorycheck.bounds.conditions import width_window
 
-from bounds import get_bound
-from bounds.conditions import width_window
 from theorycheck.cli import main
 from theorycheck.errors import UserInputError, check_numbers
 from theorycheck.exact import sample_init_statistics
@@ -86,7 +86,7 @@ def test_run_rejects_alpha_path_and_empty_out(tmp_path):
 @pytest.mark.parametrize("value", [-1.0, 0.0, -math.inf, math.inf, math.nan, "abc", None, True])
 def test_every_bound_constant_must_be_positive_and_finite(value):
     """Every constant of every bound, through the bound and through width_window."""
-    from bounds import REGISTRY
+    from theorycheck.bounds import REGISTRY
 
     checked = 0
     for bound in REGISTRY.values():

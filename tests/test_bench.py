@@ -1,4 +1,4 @@
-"""``theorycheck bench`` machinery on a tiny workload (never a timing assertion: SPEC.md).
+"""``theorycheck bench`` machinery on a tiny workload (never a timing assertion: docs/design.md).
 
 Checks that every path runs, that the materialised paths computed the same t* as the reference
 on the same networks, that the report prints every target, and that bad options exit with one line.

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
+from theorycheck.bounds import REGISTRY, Bound, Kind, Param, catalog_frame, get_bound
+from theorycheck.bounds.conformance import check_bound
 
-from bounds import REGISTRY, Bound, Kind, Param, catalog_frame, get_bound
-from bounds.conformance import check_bound
 from theorycheck.errors import UserInputError
 
 
@@ -75,7 +75,7 @@ def test_lemma_4_3_monotone_in_its_statement(m, C0, g1):
 
 
 def test_lemma_4_3_is_loose_as_theory_md_says():
-    # THEORY.md F6: m = 2000, C0 = 3, gamma = 0.1: bound 182, exact 90% quantile 120.
+    # docs/theory.md F6: m = 2000, C0 = 3, gamma = 0.1: bound 182, exact 90% quantile 120.
     assert lemma43(m=2000, C0=3, gamma=0.1) == pytest.approx(182.149, abs=1e-3)
     assert f6.ppf(0.9, 2000, 3.0) == 120
 
@@ -170,7 +170,7 @@ def test_active_count_support_is_the_symmetric_window_with_the_stated_tail(m, lo
     """N ~ Bin(m, 1/2) restricted to [lo, m - lo]: the mass left out is at most ``tail``, and the
     window is the narrowest symmetric one that achieves it (it used to run to m whenever
     1 - tail/2 rounded to 1)."""
-    from bounds.exact_laws import active_count_support
+    from theorycheck.bounds.exact_laws import active_count_support
 
     tail = 10.0**log_tail
     N, p = active_count_support(m, tail)

@@ -19,9 +19,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy import integrate, optimize, stats
-
-from bounds import REGISTRY, Kind, get_bound
-from bounds.conditions import (
+from theorycheck.bounds import REGISTRY, Kind, get_bound
+from theorycheck.bounds.conditions import (
     WidthWindow,
     conditions_report,
     dimensions_with_window,
@@ -30,7 +29,8 @@ from bounds.conditions import (
     width_window,
     windowed_bound_ids,
 )
-from bounds.conformance import check_bound, valid_values
+from theorycheck.bounds.conformance import check_bound, valid_values
+
 from theorycheck.attack import first_sign_flip
 from theorycheck.cli import main
 from theorycheck.errors import UserInputError
@@ -440,7 +440,7 @@ def test_windows_stay_non_empty_and_widen_beyond_the_threshold(log_d):
 
 
 def test_theory_md_threshold_2_97e6_is_reproduced():
-    # THEORY.md [derived]: with C4 = 1, d^2.4 <= exp(d^0.24) needs d >= 2.97e6. Independent
+    # docs/theory.md [derived]: with C4 = 1, d^2.4 <= exp(d^0.24) needs d >= 2.97e6. Independent
     # solver: the larger root of exp(0.24 L) = 2.4 L, L = log d.
     root = optimize.brentq(lambda L: math.exp(0.24 * L) - 2.4 * L, 5.0, 50.0)
     assert math.exp(root) == pytest.approx(2.972162e6, rel=1e-6)
@@ -552,8 +552,8 @@ def test_conditions_report_lists_small_d_islands():
 
 # --- the width-window simulation -----------------------------------------------------------------
 def test_width_window_simulation_checks_the_stated_threshold(monkeypatch):
-    import simulations.width_window as ww
-    from simulations import get_simulation
+    import theorycheck.simulations.width_window as ww
+    from theorycheck.simulations import get_simulation
 
     sim = get_simulation("width-window")
     cfg = sim.configs("quick")[0]

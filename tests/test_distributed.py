@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 from _tiny import SlowTinySignFlips, TinySignFlips
 
-import simulations
+from theorycheck import simulations
 from theorycheck.cli import main
 from theorycheck.distributed import (
     check_results_dir,

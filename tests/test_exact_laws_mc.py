@@ -1,9 +1,11 @@
-"""Monte Carlo against the exact laws at initialisation (THEORY.md Sec. 2 and 4, bounds.exact_laws).
+"""Monte Carlo against the exact laws at initialisation (docs/theory.md Sec. 2 and 4,
+bounds.exact_laws).
 
 Every test uses a fixed seed, so it is deterministic; the comment at each threshold states the
 probability that a correct implementation would fail it over a random seed. Thresholds are
 p < ALPHA = 1e-7 per test statistic, and no test combines more than 5 statistics, so each test's
-failure probability is below 5e-7 < 1e-6 (SPEC.md "Reliability"). Each law has a companion test
+failure probability is below 5e-7 < 1e-6 (docs/design.md "Reliability"). Each law has a companion
+test
 showing *power*: the same samples, the same statistic and the same threshold reject a law that is
 10% wrong (variance or scale x 1.1, or Bin(m, 1.1 p)).
 
@@ -19,8 +21,8 @@ import math
 
 import numpy as np
 import pytest
+from theorycheck.bounds import get_bound
 
-from bounds import get_bound
 from theorycheck.forward import output_and_gradient
 from theorycheck.lazy_ball import flippable_neurons, lazy_radius, worst_output
 from theorycheck.network import NetworkSpec, sample_inputs, sample_network
@@ -92,7 +94,7 @@ def test_f1_output_law(init_samples):
     law = get_bound("exact.f1_output")
     assert binomial_total_test(int(zero.sum()), F12_N, 2.0**-F12_M) > ALPHA
     assert ks_test(f[~zero], _f1_continuous_cdf()) > ALPHA
-    assert law.mean_abs(F12_M) == pytest.approx(0.54303, abs=5e-6)  # THEORY.md F1 table
+    assert law.mean_abs(F12_M) == pytest.approx(0.54303, abs=5e-6)  # docs/theory.md F1 table
     assert mean_z_test(np.abs(f), law.mean_abs(F12_M)) > ALPHA
     assert mean_z_test(f, float(law.mean(m=F12_M))) > ALPHA
     assert mean_z_test(f**2, float(law.var(m=F12_M))) > ALPHA
@@ -211,7 +213,8 @@ def test_grad_energy_power_wrong_mean_is_rejected(energy_samples):
     assert mean_z_test(g2, 1.1 * expected) < ALPHA
 
 
-# -- worst output over the lazy ball, relu at init (THEORY.md Sec. 2, item 2) --------------------
+# -- worst output over the lazy ball, relu at init (docs/theory.md Sec. 2, item 2)
+# --------------------
 
 WORST_M, WORST_C0, WORST_N = 50, 3.0, 20_000
 

@@ -1,4 +1,5 @@
-"""The exact path (theorycheck/exact.py, THEORY.md Sec. 4.1, docs/derivations/exact_sampler.md).
+"""The exact path (theorycheck/exact.py, docs/theory.md Sec. 4.1,
+docs/derivations/exact_sampler.md).
 
 Three layers:
 
@@ -296,7 +297,8 @@ def test_wrong_laws_are_rejected(monkeypatch):
 
 
 def test_exact_laws_at_large_d():
-    """F1, F2, F3, F6 and E sup = C0/2, Var sup = 1/2 + C0^2/(4m) at d = 1e5 (THEORY.md Sec. 2, 4).
+    """F1, F2, F3, F6 and E sup = C0/2, Var sup = 1/2 + C0^2/(4m) at d = 1e5 (docs/theory.md Sec.
+    2, 4).
 
     Five statistics, each at ALPHA / 5 (Bonferroni): a correct implementation fails the test
     with probability < 5 * ALPHA / 5 = 1e-6 (KS exact/conservative; the z-test of the mean uses
@@ -334,7 +336,8 @@ def test_exact_laws_at_large_d():
 
 
 def test_bubeck_is_wang_rescaled():
-    """Same seed: identical draws, so bubeck outputs are the wang ones mapped (THEORY.md Sec. 1)."""
+    """Same seed: identical draws, so bubeck outputs are the wang ones mapped (docs/theory.md Sec.
+    1)."""
     d, m = 50, 30
     R, t = 0.2, 0.1
     w = sample_init_statistics(NetworkSpec(d=d, m=m), 50, generator(3), radii=(R,),
@@ -376,7 +379,7 @@ def test_block_layout_covers_many_networks(monkeypatch):
 
 
 def test_huge_d_and_m_run():
-    """d = 1e5, m = 1e6: the d-free construction needs O(m) memory and time (THEORY.md 4.1)."""
+    """d = 1e5, m = 1e6: the d-free construction needs O(m) memory and time (docs/theory.md 4.1)."""
     s = sample_init_statistics(NetworkSpec(d=100_000, m=1_000_000), 1, generator(2),
                                radii=(0.01,), ray_distances=(0.001,))  # fmt: skip
     assert 0 < s.t_star[0] < np.inf and s.grad_norm[0] > 100

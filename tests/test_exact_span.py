@@ -155,7 +155,8 @@ def test_reduces_to_the_init_sampler():
 
 
 def test_bubeck_is_wang_rescaled():
-    """Same seed: identical draws, so bubeck outputs are the wang ones mapped (THEORY.md Sec. 1)."""
+    """Same seed: identical draws, so bubeck outputs are the wang ones mapped (docs/theory.md Sec.
+    1)."""
     d, m, C0 = 50, 30, 4.0
     for family in FAMILIES:
         w = sample_perturbed_statistics(NetworkSpec(d=d, m=m), 50, generator(3), family=family,
@@ -279,7 +280,7 @@ def test_block_layout_covers_many_networks(monkeypatch):
 
 
 def test_huge_d_and_m_run():
-    """d = 1e5, m = 1e6: O(m) memory and time whatever d is (THEORY.md Sec. 4.1)."""
+    """d = 1e5, m = 1e6: O(m) memory and time whatever d is (docs/theory.md Sec. 4.1)."""
     for family in FAMILIES:
         s = sample_perturbed_statistics(NetworkSpec(d=100_000, m=1_000_000), 1, generator(2),
                                         family=family, C0=20.0)  # fmt: skip

@@ -13,22 +13,22 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-
-from simulations.init_gradient import GradientConfig, InitGradient
-from simulations.init_gradient_stability import (
+from theorycheck.simulations.init_gradient import GradientConfig, InitGradient
+from theorycheck.simulations.init_gradient_stability import (
     InitGradientStability,
     StabilityConfig,
     gradient_jump_energy,
     linearisation_energy,
 )
-from simulations.init_output import InitOutput, OutputConfig
-from simulations.init_single_step import (
+from theorycheck.simulations.init_output import InitOutput, OutputConfig
+from theorycheck.simulations.init_single_step import (
     ETAS,
     S_VALUES,
     EtaSearchConfig,
     InitSingleStep,
     SingleStepConfig,
 )
+
 from theorycheck.errors import UserInputError
 from theorycheck.seeding import generator
 from theorycheck.simulation import config_id
@@ -148,7 +148,7 @@ def test_init_output_contract(runs, which):
 
 def test_f_is_the_same_function_in_both_scalings():
     # f_wang(x) = f_bubeck(sqrt(d) x) when W_bubeck = W_wang / sqrt(d): the two samplers draw
-    # one model (THEORY.md Sec. 1), which is why init-output expects one law in both.
+    # one model (docs/theory.md Sec. 1), which is why init-output expects one law in both.
     from theorycheck.forward import output_and_gradient
     from theorycheck.network import Network, NetworkSpec, sample_inputs, sample_network
 
@@ -288,7 +288,7 @@ def test_path_choice_applies_where_the_exact_laws_do():
         ("relu", "streaming"), ("gelu", "numba")}  # fmt: skip
     with pytest.raises(UserInputError, match="init-single-step offers paths exact, numba, refer"):
         TinySingleStep().configs("quick", "streaming")
-    from simulations import get_simulation
+    from theorycheck.simulations import get_simulation
 
     with pytest.raises(UserInputError, match="width-window offers no path"):
         get_simulation("width-window").configs("quick", "exact")
@@ -309,7 +309,7 @@ def test_init_gradient_reads_f2s_mean_from_the_catalog(runs, monkeypatch):
     function E exp(s X) = sum_N P(N) (1 - 2 s N/m)^(-d/2) bounds these by 1.0e-8, 3e-27, 1.1e-10;
     over the two scalings the test fails a correct implementation w.p. <= 2.3e-8.
     """
-    from bounds.exact_laws import F2GradNormSq
+    from theorycheck.bounds.exact_laws import F2GradNormSq
 
     data, ev = runs["init-gradient"]
     f2 = F2GradNormSq()

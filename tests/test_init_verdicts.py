@@ -20,15 +20,18 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
-
-from simulations.init_gradient_stability import InitGradientStability, RayStabilityConfig
-from simulations.init_output import GAMMAS, InitOutput, OutputConfig
-from simulations.init_single_step import (
+from theorycheck.simulations.init_gradient_stability import (
+    InitGradientStability,
+    RayStabilityConfig,
+)
+from theorycheck.simulations.init_output import GAMMAS, InitOutput, OutputConfig
+from theorycheck.simulations.init_single_step import (
     ETAS,
     InitSingleStep,
     SingleStepConfig,
     _flip_columns,
 )
+
 from theorycheck.seeding import generator
 from theorycheck.simulation import config_id
 from theorycheck.verdicts import DEFAULT_ALPHA, Verdict
@@ -328,7 +331,7 @@ def test_gradient_jump_law_refutes_a_doubled_jump_and_not_the_truth():
     # DISAGREES. Truth: the 12 law rows (4 perturbations x flips, jump, linearisation) each
     # have p <= 1e-8 with probability 1e-8 (exact binomial for the flips; for the two z-tests,
     # as far as the normal approximation of a mean of 300 iid terms holds): < 1.2e-7 in all.
-    from simulations.init_gradient_stability import StabilityConfig
+    from theorycheck.simulations.init_gradient_stability import StabilityConfig
 
     sim = InitGradientStability()
     cfg = StabilityConfig(24, 40, "relu", "wang", 150, 2)

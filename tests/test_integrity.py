@@ -150,7 +150,7 @@ def test_pages_carry_checksums_that_reads_verify(reference, tmp_path):
 def test_a_damaged_table_stops_the_report_with_one_line(table, damage, tmp_path, capsys):
     root = tmp_path / "results"
     run([TinySignFlips()], seed=SEED, out=root, progress=False)
-    from bounds import catalog_frame
+    from theorycheck.bounds import catalog_frame
 
     ResultsStore(root).write_table("claims", catalog_frame())
     path = root / f"{table}.parquet"

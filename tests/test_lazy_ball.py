@@ -1,6 +1,7 @@
 """The lazy ball B_{2,inf}(W0, R): projection, perturbations, flippable neurons, worst output.
 
-THEORY.md Sec. 2 and 3; docs/derivations/worst_output.md. Tolerances: a row deviation recomputed
+docs/theory.md Sec. 2 and 3; docs/derivations/worst_output.md. Tolerances: a row deviation
+recomputed
 from a stored W carries the rounding of forming W0 + D and of subtracting W0 again, at most a few
 eps * ||w_s|| on top of a relative few eps of R; we allow R (1 + 1e-12) + 4 eps ||w_s||. Values of
 f are compared to 1e-10 of their absolute scale (see tests/test_kernels.py for the derivation).
@@ -37,7 +38,8 @@ DSIGMA_FLOOR = {"gelu": 1.0, "tanh": 1.0}
 
 @st.composite
 def lazy_cases(draw, activations=tuple(ACTIVATIONS), init=False):
-    """(net, X, C0, R, rng). ``init``: relu-at-init setting of THEORY.md Sec. 2 (wang, ||x|| = 1,
+    """(net, X, C0, R, rng). ``init``: relu-at-init setting of docs/theory.md Sec. 2 (wang, ||x|| =
+    1,
     a = +-1, no biases); otherwise any scaling, output weights, biases, inputs off the sphere."""
     d = draw(st.integers(1, 30))
     m = draw(st.integers(1, 200))
@@ -363,7 +365,8 @@ def test_worst_output_bounds_every_point_of_the_ball(warm_numba, case):
 
 @given(case=lazy_cases(activations=("relu",), init=True))
 def test_relu_at_init_output_moves_at_most_C0(warm_numba, case):
-    """THEORY.md Sec. 2: R = C0/sqrt(m), wang, ||x|| = 1, a = +-1, no biases: relu is 1-Lipschitz
+    """docs/theory.md Sec. 2: R = C0/sqrt(m), wang, ||x|| = 1, a = +-1, no biases: relu is
+    1-Lipschitz
     and each pre-activation moves by at most R, so |f(x;W) - f(x;W0)| <= m^{-1/2} m R = C0 for
     every W in the ball, and 0 <= sup - inf <= 2 C0 (deterministically)."""
     net, X, C0, R, rng = case
@@ -382,7 +385,7 @@ def test_relu_at_init_output_moves_at_most_C0(warm_numba, case):
 
 
 def test_worst_output_sup_attained_by_W0_plus_R_a_xT_for_monotone(warm_numba):
-    """THEORY.md Sec. 2: for monotone sigma and a = +-1, W0 + R a x^T/||x|| attains the sup."""
+    """docs/theory.md Sec. 2: for monotone sigma and a = +-1, W0 + R a x^T/||x|| attains the sup."""
     spec = NetworkSpec(d=5, m=50, activation="softplus")
     rng = generator(5, "monotone-argmax")
     net = sample_network(spec, rng)
@@ -411,7 +414,8 @@ def test_worst_output_uses_the_network_bias_terms(warm_numba):
 
 @pytest.mark.parametrize("path", ["reference", "numba"])
 def test_worst_output_maximiser_is_w0_plus_r_a_x_even_on_ties(path):
-    """THEORY.md Sec. 2 item 2: W* = W0 + R a x^T/||x|| (sup) and W0 - R a x^T/||x|| (inf), also
+    """docs/theory.md Sec. 2 item 2: W* = W0 + R a x^T/||x|| (sup) and W0 - R a x^T/||x|| (inf),
+    also
     for rows whose relu is 0 on the whole interval (a tie: any point is a maximiser, but the
     single-step ray from W* depends on which one is taken)."""
     from theorycheck.network import Network, NetworkSpec

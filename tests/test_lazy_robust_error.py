@@ -15,17 +15,17 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import theorycheck.simulations.lazy_robust_error as lre
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_lazy_simulations import check_evaluation
-
-import simulations.lazy_robust_error as lre
-from simulations.lazy_robust_error import (
+from theorycheck.simulations.lazy_robust_error import (
     C_R,
     LazyRobustError,
     RobustErrorConfig,
     attack_outcomes,
 )
+
 from theorycheck.activations import ACTIVATIONS
 from theorycheck.errors import UserInputError
 from theorycheck.forward import output_and_gradient

@@ -14,19 +14,19 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-
-import simulations.lazy_output as lazy_output_module
-from bounds import get_bound
-from simulations import REGISTRY
-from simulations.lazy_gradient import FAMILIES, LazyGradient, LazyGradientConfig
-from simulations.lazy_gradient_stability import LazyGradientStability, StabilityConfig
-from simulations.lazy_output import (
+import theorycheck.simulations.lazy_output as lazy_output_module
+from theorycheck.bounds import get_bound
+from theorycheck.simulations import REGISTRY
+from theorycheck.simulations.lazy_gradient import FAMILIES, LazyGradient, LazyGradientConfig
+from theorycheck.simulations.lazy_gradient_stability import LazyGradientStability, StabilityConfig
+from theorycheck.simulations.lazy_output import (
     WORST_OUTPUT_FACTS,
     LazyOutput,
     OutputConfig,
     worst_output_moments,
 )
-from simulations.lazy_single_step import LazySingleStep, SingleStepConfig
+from theorycheck.simulations.lazy_single_step import LazySingleStep, SingleStepConfig
+
 from theorycheck.seeding import generator
 from theorycheck.simulation import config_id
 from theorycheck.verdicts import Verdict, VerdictRow, apply_holm
@@ -180,7 +180,8 @@ def test_lazy_output_on_the_exact_path():
 
 
 def test_lazy_sign_flips_decides_lemma_4_3_only_with_power_and_refutes_a_planted_excess():
-    from simulations.lazy_sign_flips import SignFlipConfig
+    from theorycheck.simulations.lazy_sign_flips import SignFlipConfig
+
     from theorycheck.power import replicates_for_power
 
     sim = REGISTRY["lazy-sign-flips"]
@@ -418,7 +419,7 @@ def test_lazy_single_step_c0_sweep_is_drawn_as_fig_3():
     assert set(sweep["series"]) == {"C0 = 10", "C0 = 40"}
     assert set(sweep["panel"]) == {"W = W0", "W = worst-output", "W = robustifying"}
     assert set(s.loc[s["figure"] == "perturbation", "panel"]) == {"m = 500"}
-    # A larger ball moves f further: worst-output's |f| has mean C0/2 (THEORY.md Sec. 2 item 2)
+    # A larger ball moves f further: worst-output's |f| has mean C0/2 (docs/theory.md Sec. 2 item 2)
     # and sd sqrt(1/2 + C0^2/(4m)) <= 1.2 here, so its median at C0 = 40 (about 20) is above the
     # one at C0 = 10 (about 5) unless 60 draws sit > 6 sd off: never for a correct sampler.
     for d in (9, 25, 64):

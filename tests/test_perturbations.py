@@ -1,6 +1,6 @@
 """Lazy perturbation families, the gradient-shrinking search and the gradient certificates.
 
-theorycheck/perturbations.py; THEORY.md Sec. 2 items 3-4 and Sec. 3;
+theorycheck/perturbations.py; docs/theory.md Sec. 2 items 3-4 and Sec. 3;
 docs/derivations/gradient_certificates.md. Invariants (hypothesis, every activation, scaling,
 output weights, biases): every family lands in the lazy ball; worst-output bounds f at every point
 the families produce; certificates bound every point a search or a random draw produces. Exact
@@ -137,7 +137,7 @@ def test_certificate_bounds_the_gradient_at_random_points_of_the_ball(case):
     for _ in range(20):
         W = perturb(net, R, "random-ball", rng, path="reference")
         assert float(np.linalg.norm(fg(net, W, x)[1])) >= cert.lower_bound - tol
-    # The flip term is the minimum of three valid bounds; the operator form is THEORY.md's.
+    # The flip term is the minimum of three valid bounds; the operator form is docs/theory.md's.
     assert cert.flip_term == min(cert.flip_terms.values())
 
 
@@ -486,7 +486,7 @@ def test_drift_search_stays_below_the_certificate(case, rho_rel):
 
 def test_drift_certificate_operator_form_is_theory_formula():
     """relu, a = +-1: m^{-1/2} ||W_S||_op sqrt(|S|),
-    S = {-rho ||w_s|| < <w_s, x> <= rho ||w_s||} (THEORY.md Sec. 3)."""
+    S = {-rho ||w_s|| < <w_s, x> <= rho ||w_s||} (docs/theory.md Sec. 3)."""
     spec = NetworkSpec(d=30, m=300)
     rng = generator(2, "drift-op")
     net = sample_network(spec, rng)

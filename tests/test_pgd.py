@@ -134,7 +134,8 @@ def test_min_flip_radius_is_an_upper_estimate_above_the_certified_distance(activ
 
 
 def test_min_flip_radius_beats_the_single_step_for_relu():
-    """relu at init: the ray's t* overshoots the minimal adversarial distance a little (THEORY.md
+    """relu at init: the ray's t* overshoots the minimal adversarial distance a little
+    (docs/theory.md
     F4: t*/s_lin ~ 1 + 0.2/sqrt(d)); PGD finds shorter flips for most inputs (d=50, m=400).
 
     radius <= t* on every input (exact: PGD tries the single step first). The count of shorter

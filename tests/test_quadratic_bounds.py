@@ -1,5 +1,6 @@
 """The Dohmatob & Bietti (2022) asymptotic references (bounds/dohmatob2022.py) against the numbers
-of QUADRATIC.md, their internal identities, and the deterministic verdict rows that check them."""
+of docs/derivations/quadratic.md, their internal identities, and the deterministic verdict rows
+that check them."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from theorycheck.bounds import REGISTRY, Kind, get_bound
+from theorycheck.bounds import dohmatob2022 as D
 
-from bounds import REGISTRY, Kind, get_bound
-from bounds import dohmatob2022 as D
 from theorycheck.verdicts import (
     Verdict,
     apply_holm,
@@ -26,7 +27,11 @@ PSI = np.array([0.1, 0.25, 0.5, 1, 2, 4, 8])
 def test_every_entry_is_registered_cited_and_asymptotic_or_exact():
     for b in D.BOUNDS:
         assert REGISTRY[b.id] is b
-        assert "QUADRATIC.md" in b.citation or "Dohmatob" in b.citation or "THEORY.md" in b.citation
+        assert (
+            "docs/derivations/quadratic.md" in b.citation
+            or "Dohmatob" in b.citation
+            or "docs/theory.md" in b.citation
+        )
         if b.kind == Kind.ASYMPTOTIC:
             assert b.derived and "docs/derivations/quadratic.md" in b.citation
 
@@ -121,7 +126,8 @@ def test_t2_formulas_satisfy_the_tradeoff_identity(psi, F1, F2, Ftr):
 
 
 def test_rf_formula_satisfies_its_tradeoff_inequality():
-    # QUADRATIC.md: S + eps = Var f* + (nu^2/mu*^2 - 1) F1^2 (-kappa m') > Var f* (tau = 0).
+    # docs/derivations/quadratic.md: S + eps = Var f* + (nu^2/mu*^2 - 1) F1^2 (-kappa m') > Var f*
+    # (tau = 0).
     for act in ("relu", "gelu", "tanh"):
         k = D.constants(act)
         eps = get_bound(f"dohmatob2022.rf_error_{act}")(psi=PSI, F1sq=1.0, F2sq=1.0)

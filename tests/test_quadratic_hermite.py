@@ -21,7 +21,8 @@ Z_MAX = 6.0
 
 
 def test_relu_hermite_coefficients_match_the_closed_form():
-    # QUADRATIC.md: mu0 = 1/sqrt(2 pi), mu1 = 1/2, mu2 = 1/(2 sqrt pi), mu_odd>=3 = 0,
+    # docs/derivations/quadratic.md: mu0 = 1/sqrt(2 pi), mu1 = 1/2, mu2 = 1/(2 sqrt pi), mu_odd>=3
+    # = 0,
     # mu_2p = (-1)^(p+1) (2p-3)!! / sqrt(2 pi (2p)!).
     mu = get_activation("relu").hermite_coefficients(6)  # beyond 6 quad warns of roundoff
     assert mu[0] == pytest.approx(1 / math.sqrt(2 * math.pi), abs=1e-12)

@@ -19,16 +19,16 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+import theorycheck.simulations.quadratic_nt as nt_module
+import theorycheck.simulations.quadratic_rf as rf_module
+from theorycheck.simulations import REGISTRY
+from theorycheck.simulations._quadratic import block_se, e2e_verdict, formula_convergence
+from theorycheck.simulations.quadratic_lazy import QuadraticLazy
+from theorycheck.simulations.quadratic_nn import QuadraticNN, _sgd_row
+from theorycheck.simulations.quadratic_nt import QuadraticNT
+from theorycheck.simulations.quadratic_rf import QuadraticRF
+from theorycheck.simulations.quadratic_tradeoff import QuadraticTradeoff
 
-import simulations.quadratic_nt as nt_module
-import simulations.quadratic_rf as rf_module
-from simulations import REGISTRY
-from simulations._quadratic import block_se, e2e_verdict, formula_convergence
-from simulations.quadratic_lazy import QuadraticLazy
-from simulations.quadratic_nn import QuadraticNN, _sgd_row
-from simulations.quadratic_nt import QuadraticNT
-from simulations.quadratic_rf import QuadraticRF
-from simulations.quadratic_tradeoff import QuadraticTradeoff
 from theorycheck.seeding import generator
 from theorycheck.simulation import config_id
 from theorycheck.verdicts import Verdict, apply_holm

@@ -85,7 +85,8 @@ def test_t2_frobenius_routes_equal_the_general_solvers(d, m):
     seed=st.integers(0, 10**6),
 )
 def test_t2_tradeoff_identity_holds_exactly_at_finite_d(d, psi, F1sq, seed):
-    # QUADRATIC.md: S(fhat) + 2 eps(fhat) = S(f*) for sigma = t^2 and F1 = 0; the models are even,
+    # docs/derivations/quadratic.md: S(fhat) + 2 eps(fhat) = S(f*) for sigma = t^2 and F1 = 0; the
+    # models are even,
     # so with F1 > 0 the linear energy adds once: S + 2 eps = S(f*) + F1^2.
     m = max(1, round(psi * d))
     target, W, _ = _problem(d, m, seed, F1sq=F1sq)

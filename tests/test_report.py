@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import theorycheck.reports.pdf
+from theorycheck.reports import build_report
+from theorycheck.reports.data import load_results
+from theorycheck.reports.pdf import APPENDIX, CONDITIONS, PROVENANCE, SUMMARY, report_outline
 
-import reports.pdf
-from reports import build_report
-from reports.data import load_results
-from reports.pdf import APPENDIX, CONDITIONS, PROVENANCE, SUMMARY, report_outline
 from theorycheck.cli import claim_conditions
 from theorycheck.errors import UserInputError
 from theorycheck.rates import fit_rate
@@ -285,7 +285,7 @@ def test_two_builds_are_byte_identical(store, report, tmp_path):
 
 def test_large_store_without_claims_is_capped_paginated_and_lists_claim_ids(tmp_path, monkeypatch):
     # A lower cap keeps the test fast; the logic does not depend on the value.
-    monkeypatch.setattr(reports.pdf, "SECTION_MAX_ROWS", 10)
+    monkeypatch.setattr(theorycheck.reports.pdf, "SECTION_MAX_ROWS", 10)
     n = 24
     root = make_store(tmp_path / "results", n_points=n, claims=False)
     outline = {e.title: e for e in report_outline(root)}
@@ -418,7 +418,7 @@ def test_old_verdict_tables_without_the_conditions_column_load(tmp_path):
 
 
 def test_width_window_page_from_the_stored_windows(tmp_path):
-    from simulations import get_simulation
+    from theorycheck.simulations import get_simulation
 
     root = tmp_path / "ww"
     result = run([get_simulation("width-window")], profile="quick", seed=SEED, out=str(root),
@@ -428,7 +428,7 @@ def test_width_window_page_from_the_stored_windows(tmp_path):
     page = outline[CONDITIONS]
     pdf = build_report(root, tmp_path / "a.pdf")
     text = _flat(_pdftotext(pdf, page.first_page, page.last_page))
-    # The threshold the width-window simulation stored (THEORY.md [derived]: 2.97e6).
+    # The threshold the width-window simulation stored (docs/theory.md [derived]: 2.97e6).
     assert "window opens at d = 2,972,163" in text
     assert "non-empty for every d >= 2,972,163" in text
     assert "empty at every d of the paper's Fig. 2" in text
@@ -466,7 +466,7 @@ def test_fit_rows_without_points_carry_only_the_fitted_line():
 def test_timing_table_totals_only_recorded_times_and_says_so():
     from types import SimpleNamespace
 
-    from reports.tables import timing_table
+    from theorycheck.reports.tables import timing_table
 
     def sim(sid, seconds):
         cfgs = [{"id": f"{sid}-{k}", "config": {}, "blocks": 2, "seconds": t}

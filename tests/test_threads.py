@@ -1,4 +1,4 @@
-"""Same seed, same bits, whatever the number of numba threads (SPEC.md "Architecture").
+"""Same seed, same bits, whatever the number of numba threads (docs/design.md "Architecture").
 
 Kernels reduce over a fixed number of neuron chunks added in a fixed order (paths.N_CHUNKS), and
 randomness is drawn outside the kernels, so every result must be bit-identical with 1 and with 2
@@ -122,8 +122,8 @@ _BLOCK_SCRIPT = textwrap.dedent(
     """
     import json, sys
     import numba
-    from simulations.init_gradient import SIMULATION as GRAD, GradientConfig
-    from simulations.lazy_sign_flips import SIMULATION as FLIPS, SignFlipConfig
+    from theorycheck.simulations.init_gradient import SIMULATION as GRAD, GradientConfig
+    from theorycheck.simulations.lazy_sign_flips import SIMULATION as FLIPS, SignFlipConfig
     from theorycheck.runner import Task, run_block
     from theorycheck.simulation import config_id
     from theorycheck.store import ResultsStore

@@ -1,6 +1,7 @@
 """The `trained` family (theorycheck/training.py): lazy training of the hidden layer.
 
-Contract (THEORY.md Sec. 2 item 5; Wang et al. 2022 Sec. 5): the loss gradient is the derivative
+Contract (docs/theory.md Sec. 2 item 5; Wang et al. 2022 Sec. 5): the loss gradient is the
+derivative
 of the loss (finite differences); training lowers the loss and generalises on an easy teacher
 task; ``project`` keeps W in B_{2,inf}(W0, C0/sqrt(m)) after every step; ``stop-at-exit`` returns
 the last iterate inside the ball and stops exactly when the next step would leave it.
@@ -184,7 +185,7 @@ def test_the_trained_family_generalises_on_the_cluster_task():
     two classes: train and test error (300 fresh inputs), and W stays in the ball.
     Development runs gave test error 0.000 at d = 25 to 784; 0.1 leaves a wide margin (this is a
     property of the training procedure on one fixed draw, not a statistical test)."""
-    from simulations._common import clusters_task, train_trained
+    from theorycheck.simulations._common import clusters_task, train_trained
 
     rng = generator(6, "trained-family")
     net = sample_network(NetworkSpec(d=50, m=400), rng)

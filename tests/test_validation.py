@@ -1,4 +1,5 @@
-"""Bad inputs raise UserInputError with one line that names the parameter (SPEC.md "Reliability").
+"""Bad inputs raise UserInputError with one line that names the parameter (docs/design.md
+"Reliability").
 
 Also the converse where it matters: valid values of every accepted type are accepted, and no
 computed result is silently non-finite.
@@ -13,8 +14,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from theorycheck.bounds import get_bound
 
-from bounds import get_bound
 from theorycheck.activations import ACTIVATIONS
 from theorycheck.attack import first_sign_flip
 from theorycheck.errors import UserInputError
@@ -118,7 +119,8 @@ def test_radius_rejected_by_every_ball_function(net, X, R):
 
 
 def test_perturb_never_returns_non_finite_weights(net):
-    """SPEC.md: no silent NaN, non-finite results raise. An infinite radius is accepted by the
+    """docs/design.md: no silent NaN, non-finite results raise. An infinite radius is accepted by
+    the
     radius check, so the perturbation itself must not return W = +-inf."""
     for path in ("numba", "reference"):
         with pytest.raises((UserInputError, FloatingPointError)):

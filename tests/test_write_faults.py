@@ -95,7 +95,7 @@ def test_a_file_size_limit_during_blocks_is_one_line_and_exit_2(tmp_path):
 def test_a_file_size_limit_during_the_report_is_one_line_and_exit_2(reference, tmp_path):
     root = tmp_path / "results"
     shutil.copytree(reference, root)
-    from bounds import catalog_frame
+    from theorycheck.bounds import catalog_frame
 
     theorycheck.store.ResultsStore(root).write_table("claims", catalog_frame())
     # Left by a killed report: removed by the next one.

@@ -1,6 +1,6 @@
 """Activation functions sigma with sigma', sigma'' and Hermite coefficients.
 
-Conventions (THEORY.md Sec. 1, QUADRATIC.md "Hermite conventions"):
+Conventions (docs/theory.md Sec. 1, docs/derivations/quadratic.md "Hermite conventions"):
 
 * relu: sigma'(0) := 0, so a neuron is active iff its pre-activation is > 0.
 * Hermite coefficients mu_k = E[sigma(g) h_k(g)], g ~ N(0, 1), h_k = He_k / sqrt(k!).
@@ -111,7 +111,8 @@ class Activation:
         return gaussian_expectation(fn, self.kinks)
 
     def hermite_coefficients(self, k_max: int) -> np.ndarray:
-        """mu_0..mu_{k_max}: mu_k = E[sigma(g) He_k(g)] / sqrt(k!) (QUADRATIC.md conventions)."""
+        """mu_0..mu_{k_max}: mu_k = E[sigma(g) He_k(g)] / sqrt(k!) (docs/derivations/quadratic.md
+        conventions)."""
         out = np.empty(k_max + 1)
         for k in range(k_max + 1):
             he = np.polynomial.hermite_e.HermiteE.basis(k)
@@ -122,7 +123,8 @@ class Activation:
 
     @cached_property
     def second_moment(self) -> float:
-        """E sigma(g)^2: the variance of f(x) at initialisation (THEORY.md F1, general sigma)."""
+        """E sigma(g)^2: the variance of f(x) at initialisation (docs/theory.md F1, general
+        sigma)."""
         return self.expect(lambda t: self.sigma(t) ** 2)
 
     @cached_property

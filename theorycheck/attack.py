@@ -1,4 +1,4 @@
-"""The single gradient step attack and its first sign flip t* (THEORY.md Sec. 3).
+"""The single gradient step attack and its first sign flip t* (docs/theory.md Sec. 3).
 
 Ray: x(t) = x - sign(f(x)) t u with u = grad f(x) / ||grad f(x)||. Along it every pre-activation is
 affine in t: z_s(t) = z_s + t v_s with v_s = -sign(f(x)) <w_s, u>. t* is the first t > 0 with
@@ -11,7 +11,8 @@ sign f(x(t)) != sign f(x) (reaching 0 counts), +inf if there is none.
   h can be missed; beyond 4 ||x|| the result is +inf (the input itself would have been erased).
 
 Bubeck et al. (2021), Theorem 1; Wang et al. (2022), Theorem 3.1. Inputs with f(x) = 0 exactly
-(probability 2^-m for relu at init, THEORY.md F1) have no attack direction: they get t* = 0 and are
+(probability 2^-m for relu at init, docs/theory.md F1) have no attack direction: they get t* = 0
+and are
 flagged in :attr:`SingleStep.zero_output` so that they can be reported apart.
 """
 

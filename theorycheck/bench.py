@@ -1,4 +1,4 @@
-"""``theorycheck bench``: the computation paths side by side (SPEC.md "Performance").
+"""``theorycheck bench``: the computation paths side by side (docs/design.md "Performance").
 
 Workload: n networks at initialisation (relu, wang scaling) x n inputs on the unit sphere; for every
 (network, input): f, ||grad f||, |S_R| for three radii R = C0 / sqrt(m), and t* of the single-step
@@ -352,7 +352,8 @@ def run_bench(
     return df
 
 
-#: SPEC.md "Performance" targets: (path, compared with, bound, kind, what is compared). ``faster``:
+#: docs/design.md "Performance" targets: (path, compared with, bound, kind, what is compared).
+#: ``faster``:
 #: time(other) / time(path) >= bound; ``within``: time(path) / time(other) <= bound.
 TARGETS = (
     ("numba", "reference", 5.0, "faster", "compute, W given"),

@@ -1,4 +1,4 @@
-"""The ``theorycheck`` command line (SPEC.md "CLI contract").
+"""The ``theorycheck`` command line (docs/design.md "CLI contract").
 
 This module is the composition root: it is the one place in ``theorycheck`` that imports the
 registries in ``bounds`` and ``simulations`` and the report builder in ``reports``; the rest of
@@ -80,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_list() -> None:
     import textwrap
 
-    from simulations import REGISTRY
+    from theorycheck.simulations import REGISTRY
 
     for sim in REGISTRY.values():
         paths = f"; paths: {', '.join(sim.paths)}" if sim.paths else ""
@@ -94,7 +94,7 @@ def _cmd_list() -> None:
 def _cmd_bounds() -> None:
     import textwrap
 
-    from bounds import catalog_frame
+    from theorycheck.bounds import catalog_frame
 
     for info in catalog_frame().to_dict("records"):
         print(f"{info['id']}  [{info['kind']}{', derived' if info['derived'] else ''}]")
@@ -139,8 +139,8 @@ def claim_conditions(claim: str, parameters: dict) -> bool | None:
     unknown when they hold at some. Constants the row records (e.g. C2) are used.
     References: :meth:`bounds._base.Bound.conditions`.
     """
-    from bounds import REGISTRY
-    from bounds._base import Bound
+    from theorycheck.bounds import REGISTRY
+    from theorycheck.bounds._base import Bound
 
     bound = REGISTRY.get(claim)
     if bound is None or type(bound)._conditions is Bound._conditions:
@@ -168,9 +168,9 @@ def _conditions_at(bound, parameters: dict) -> bool | None:
 def _cmd_run(args) -> None:
     import contextlib
 
-    from simulations import REGISTRY, get_simulation
     from theorycheck.errors import UserInputError
     from theorycheck.runner import run
+    from theorycheck.simulations import REGISTRY, get_simulation
 
     if not args.out.strip():  # before abspath('') turns it into the current directory
         raise UserInputError("--out must name a results directory, got ''")
@@ -197,7 +197,7 @@ def _cmd_run(args) -> None:
         result = run(sims, profile=args.profile, seed=args.seed, out=out,
                      workers=args.workers, executor=executor, progress=not args.quiet,
                      path=args.path, conditions=claim_conditions)  # fmt: skip
-    from bounds import catalog_frame
+    from theorycheck.bounds import catalog_frame
     from theorycheck.store import ResultsStore
 
     # The whole catalog: runs of different simulations into one directory share this table.
@@ -211,15 +211,15 @@ def _cmd_run(args) -> None:
     print(f"\n{result.computed_blocks} blocks computed, {result.reused_blocks} reused from "
           f"{result.root} in {result.seconds:.1f}s")  # fmt: skip
     if not args.no_report:
-        from reports import build_report
+        from theorycheck.reports import build_report
 
         path = build_report(args.out, None)
         print(f"report: {path}")
 
 
 def _cmd_report(args) -> None:
-    from reports import build_report
     from theorycheck.errors import UserInputError
+    from theorycheck.reports import build_report
 
     if not args.results.strip():  # Path('') is the current directory
         raise UserInputError("--results must name a results directory, got ''")
@@ -228,7 +228,7 @@ def _cmd_report(args) -> None:
 
 
 def _cmd_conditions(args) -> None:
-    from bounds.conditions import conditions_report
+    from theorycheck.bounds.conditions import conditions_report
 
     print(conditions_report(args.claim, args.d, args.m, args.gamma, args.constant))
 

@@ -1,9 +1,10 @@
 """The exact path: d-free sampling of everything the single-step attack needs at initialisation.
 
-THEORY.md Sec. 4 and 4.1 [derived]; derivation and checks in docs/derivations/exact_sampler.md.
+docs/theory.md Sec. 4 and 4.1 [derived]; derivation and checks in docs/derivations/exact_sampler.md.
 
 Setting: relu, output weights a_s = +-1, no biases, a network at initialisation and one input x
-(``wang``: w_s ~ N(0, I_d), ||x|| = 1; ``bubeck`` by the scaling equivalence of THEORY.md Sec. 1).
+(``wang``: w_s ~ N(0, I_d), ||x|| = 1; ``bubeck`` by the scaling equivalence of docs/theory.md Sec.
+1).
 By rotation invariance take x = e_1 and split every row as w_s = z_s x + y_s e + r_s, with e the
 unit direction of the part of grad f orthogonal to x and r_s in the remaining d - 2 dimensions.
 Exactly in law (docs/derivations/exact_sampler.md, Sec. 1-3):
@@ -69,7 +70,7 @@ BLOCK_NEURONS = 2**20
 
 
 def exact_supported(spec: NetworkSpec) -> bool:
-    """Whether the exact path covers ``spec``: relu, a = +-1, no biases (THEORY.md Sec. 4)."""
+    """Whether the exact path covers ``spec``: relu, a = +-1, no biases (docs/theory.md Sec. 4)."""
     return spec.activation == "relu" and spec.output_weights == "sign" and not spec.biases
 
 
@@ -180,7 +181,7 @@ def sample_init_statistics(
 
     References
     ----------
-    THEORY.md Sec. 4.1; docs/derivations/exact_sampler.md. Wang et al. (2022) Lemma 4.3
+    docs/theory.md Sec. 4.1; docs/derivations/exact_sampler.md. Wang et al. (2022) Lemma 4.3
     (|S_R|), Theorem 3.1 (single step); Bubeck et al. (2021) Theorem 1.
     """
     check_path(path, SAMPLER_PATHS, what="sample_init_statistics")
@@ -256,7 +257,7 @@ def _sample_materialized(spec, n, rng, radii, ray_distances, steps, path):
 def _sample_exact(spec, n, rng, radii, ray_distances, steps):
     d, m = spec.d, spec.m
     rho = input_radius(spec)  # ||x||; the kernel works in wang units (||x|| = 1)
-    # |S_R| and the ball depend on R ||x|| only (THEORY.md F6; lazy_ball module docstring).
+    # |S_R| and the ball depend on R ||x|| only (docs/theory.md F6; lazy_ball module docstring).
     r = np.asarray(radii, dtype=np.float64) * rho
     t_ray = np.asarray(ray_distances, dtype=np.float64) / rho  # wang units: t_wang = t / ||x||
     k, T, K = len(radii), len(ray_distances), len(steps)
@@ -344,7 +345,7 @@ def _exact_network(a, z, g, chi, d, r, t_ray, st_alpha, st_power, f, gnorm, tsta
     vnorm = math.sqrt(n_act * chi) if d > 1 else 0.0
     f[i] = fi
     gnorm[i] = math.sqrt(fi * fi + vnorm * vnorm / m)
-    # worst output and |S_R| depend on z only (THEORY.md Sec. 2 item 2, F6).
+    # worst output and |S_R| depend on z only (docs/theory.md Sec. 2 item 2, F6).
     for j in range(r.shape[0]):
         rj = r[j]
         cnt = 0

@@ -1,17 +1,18 @@
 """The exact path for perturbed networks: d-free sampling of the single-step attack on the
 `worst-output` and `robustifying` points of the lazy ball.
 
-THEORY.md Sec. 2 items 2 and 4, Sec. 4.1 [derived]; derivation in
+docs/theory.md Sec. 2 items 2 and 4, Sec. 4.1 [derived]; derivation in
 docs/derivations/exact_sampler.md Sec. 6.
 
 Setting as in :mod:`theorycheck.exact`: relu, a_s = +-1, no biases, one input x with ||x|| = 1
-(``wang``; ``bubeck`` by the scaling equivalence of THEORY.md Sec. 1), rows w_s = z_s x + p_s with
+(``wang``; ``bubeck`` by the scaling equivalence of docs/theory.md Sec. 1), rows w_s = z_s x + p_s
+with
 p_s = P w_s. Both families move row s to
 
     w_s' = z_s' x + p_s - beta a_s e',      e' = V' / ||V'||,   V' = sum_{s in A'} a_s p_s,
 
 with z_s' = z_s + varsigma a_s r1 the radial target of the worst-output maximiser (varsigma = +1)
-or minimiser (-1) over the ball of radius r1 (THEORY.md Sec. 2 item 2; the rule
+or minimiser (-1) over the ball of radius r1 (docs/theory.md Sec. 2 item 2; the rule
 :func:`theorycheck.lazy_ball.worst_output` follows, ties included) and A' = {z_s' > 0}:
 
 * ``worst-output``: r1 = R, beta = 0, the sup maximiser if sup f >= -inf f, else the inf minimiser;
@@ -66,7 +67,7 @@ __all__ = [
     "worst_output_weights",
 ]
 
-#: Perturbation families covered (THEORY.md Sec. 2 items 2 and 4).
+#: Perturbation families covered (docs/theory.md Sec. 2 items 2 and 4).
 SPAN_FAMILIES = ("worst-output", "robustifying")
 #: Paths offered by :func:`sample_perturbed_statistics`.
 SPAN_PATHS = ("exact", "numba", "reference")
@@ -74,7 +75,7 @@ SPAN_PATHS = ("exact", "numba", "reference")
 
 def worst_output_weights(net: Network, x, R: float, path: str = "numba") -> np.ndarray:
     """The W of the lazy ball maximising |f(x; W)|: the sup maximiser if sup f >= -inf f, else
-    the inf minimiser (THEORY.md Sec. 2 item 2; docs/derivations/worst_output.md Sec. 1-2).
+    the inf minimiser (docs/theory.md Sec. 2 item 2; docs/derivations/worst_output.md Sec. 1-2).
 
     The maximiser is :meth:`theorycheck.lazy_ball.WorstOutput.argmax_weights`, W0 +- R a x^T /
     ||x|| for relu (ties, e.g. rows dead on their whole interval, included).
@@ -150,7 +151,7 @@ def sample_perturbed_statistics(
 
     References
     ----------
-    THEORY.md Sec. 2 items 2 and 4, Sec. 4.1; docs/derivations/exact_sampler.md Sec. 6.
+    docs/theory.md Sec. 2 items 2 and 4, Sec. 4.1; docs/derivations/exact_sampler.md Sec. 6.
     Wang et al. (2022) Def. 2.1 (the ball), Theorem 3.1 (single step).
     """
     check_path(path, SPAN_PATHS, what="sample_perturbed_statistics")
@@ -292,7 +293,7 @@ def _span_network(a, z, g, chi1, chi2, d, r1, beta, by_sign, f, gnorm, tstar, ze
         direction = 1.0 if f0i >= 0.0 else -1.0
     else:
         direction = 1.0 if sup * inv_sqrt_m >= -(inf * inv_sqrt_m) else -1.0
-    # Radial targets z_s + direction a_s r1 (THEORY.md Sec. 2 item 2, ties included).
+    # Radial targets z_s + direction a_s r1 (docs/theory.md Sec. 2 item 2, ties included).
     zp = np.empty(m)
     n1 = 0
     n_both = 0

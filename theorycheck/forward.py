@@ -1,6 +1,6 @@
 """f(x) and grad_x f(x) for a batch of inputs, and the gradient difference.
 
-grad_x f(x) = m^{-1/2} sum_s a_s sigma'(<w_s, x> + b_s) w_s   (THEORY.md Sec. 3).
+grad_x f(x) = m^{-1/2} sum_s a_s sigma'(<w_s, x> + b_s) w_s   (docs/theory.md Sec. 3).
 
 Every estimator has a readable NumPy twin (``_*_reference``) and a numba kernel (``_*_numba``);
 tests check they agree. Kernels reduce over fixed neuron chunks (:data:`paths.N_CHUNKS`) in a

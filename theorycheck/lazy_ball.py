@@ -1,6 +1,6 @@
 """The lazy ball B_{2,inf}(W0, R) = { W : max_s ||w_s - w_{s,0}|| <= R }, R = C0 / sqrt(m).
 
-Wang, Ullah, Mianjy, Arora (2022), Def. 2.1 and Lemma 4.3; THEORY.md Sec. 2 and 3.
+Wang, Ullah, Mianjy, Arora (2022), Def. 2.1 and Lemma 4.3; docs/theory.md Sec. 2 and 3.
 
 The ball is defined in the ``wang`` parametrisation. In ``bubeck`` units (W scaled by 1/sqrt(d),
 x by sqrt(d)) the same ball has radius C0 / sqrt(m d), so R ||x|| = C0 / sqrt(m) in both scalings;
@@ -158,7 +158,7 @@ def _project_numba(W, W0, R):
 def perturb(
     net: Network, R: float, kind: str, rng: np.random.Generator, path: str = "numba"
 ) -> np.ndarray:
-    """A random point W of the lazy ball around the network's W (THEORY.md Sec. 2, item 1).
+    """A random point W of the lazy ball around the network's W (docs/theory.md Sec. 2, item 1).
 
     ``random-sphere``: every row moves by exactly R in a uniform direction.
     ``random-ball``: every row moves to a uniform point of its ball of radius R
@@ -218,7 +218,7 @@ class WorstOutput:
 
 
 def worst_output(net: Network, X, R: float, path: str = "numba") -> WorstOutput:
-    """Closed-form sup/inf of f(x; W) over W in B_{2,inf}(W0, R) (THEORY.md Sec. 2, item 2).
+    """Closed-form sup/inf of f(x; W) over W in B_{2,inf}(W0, R) (docs/theory.md Sec. 2, item 2).
 
     The problem separates per neuron: <w_s, x> ranges over [z_s - R||x||, z_s + R||x||]
     independently, so sup f = m^{-1/2} sum_s max_t a_s sigma(t) + c over that interval, attained at
@@ -246,7 +246,8 @@ def worst_output(net: Network, X, R: float, path: str = "numba") -> WorstOutput:
 def _worst_reference(Z, r, a, sigma, crit):
     lo, hi = Z - r[:, None], Z + r[:, None]
     # Ties (e.g. a relu row dead on the whole interval) go to the end in the direction of a_s for
-    # the sup and the opposite end for the inf: W* = W0 +- R a x^T/||x|| (THEORY.md Sec. 2 item 2).
+    # the sup and the opposite end for the inf: W* = W0 +- R a x^T/||x|| (docs/theory.md Sec. 2
+    # item 2).
     up = a > 0
     sup_first, sup_second = np.where(up, hi, lo), np.where(up, lo, hi)
 

@@ -1,6 +1,6 @@
 """Two-layer networks f(x; a, W) = m^{-1/2} sum_s a_s sigma(<w_s, x> + b_s) + c, and their sampling.
 
-Scalings (THEORY.md Sec. 1):
+Scalings (docs/theory.md Sec. 1):
 
 * ``wang`` (Wang et al. 2022, Def. 2.1): w_s ~ N(0, I_d), x on the unit sphere S^{d-1}.
 * ``bubeck`` (Bubeck et al. 2021): w_s ~ N(0, I_d / d), x on the sphere of radius sqrt(d).

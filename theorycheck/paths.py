@@ -1,4 +1,4 @@
-"""The computation paths of SPEC.md "Architecture" and their selection.
+"""The computation paths of docs/design.md "Architecture" and their selection.
 
 * ``reference``: plain NumPy with W materialised, the readable ground truth.
 * ``numba``: compiled kernels over a materialised W. The kernels are serial loops around BLAS
@@ -9,7 +9,8 @@
   :func:`theorycheck.fused.single_step_statistics` fuses f, ||grad f||, |S_R| and t* in one kernel.
 * ``streaming`` (numba, W never materialised, rows regenerated from counter-based streams keyed by
   (seed, network, neuron)): :func:`theorycheck.streaming.streaming_statistics`.
-* ``exact``: the d-free laws of THEORY.md Sec. 4.1 at initialisation, O(m) per network whatever d
+* ``exact``: the d-free laws of docs/theory.md Sec. 4.1 at initialisation, O(m) per network
+whatever d
   is: :func:`theorycheck.exact.sample_init_statistics` (which also offers ``numba``/``reference``,
   drawing materialised networks, for the cross-checks).
 

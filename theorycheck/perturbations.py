@@ -1,6 +1,6 @@
-"""Adversarial points of the lazy ball and certified bounds on gradients (THEORY.md Sec. 2-3).
+"""Adversarial points of the lazy ball and certified bounds on gradients (docs/theory.md Sec. 2-3).
 
-Perturbation families of THEORY.md Sec. 2 beyond those of :mod:`theorycheck.lazy_ball`:
+Perturbation families of docs/theory.md Sec. 2 beyond those of :mod:`theorycheck.lazy_ball`:
 
 * :func:`robustifying` (item 4, [derived]): half of each row's budget radially, raising |f(x)|,
   half along -sign(a_s) e, e the unit direction of grad f orthogonal to x, shrinking the gradient.
@@ -14,7 +14,8 @@ Certified bounds (derivations in docs/derivations/gradient_certificates.md):
   ||grad f(x; W)|| computed from (a, W0, b, x, R), the quantitative form of the proof of
   Wang et al. (2022) Lemma 4.2.
 * :func:`gradient_drift_certificate`: an upper bound on sup_{||delta|| <= rho}
-  ||grad f(x + delta) - grad f(x)|| (THEORY.md Sec. 3; Wang et al. Lemma 4.4, Bubeck et al. 2021
+  ||grad f(x + delta) - grad f(x)|| (docs/theory.md Sec. 3; Wang et al. Lemma 4.4, Bubeck et al.
+  2021
   Sec. 3), with :func:`gradient_drift_search`, a search giving a LOWER estimate of that sup.
 
 All randomness comes from a passed :class:`numpy.random.Generator` (theorycheck.seeding.generator).
@@ -83,14 +84,14 @@ def _orthogonal_part(v: np.ndarray, xh: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
-# robustifying (THEORY.md Sec. 2 item 4)
+# robustifying (docs/theory.md Sec. 2 item 4)
 # ---------------------------------------------------------------------------------------------
 
 
 def robustifying(
     net: Network, x, R: float, *, radial_fraction: float = 0.5, path: str = "numba"
 ) -> np.ndarray:
-    """The `robustifying` point of B_{2,inf}(W0, R) for input ``x`` (THEORY.md Sec. 2, item 4).
+    """The `robustifying` point of B_{2,inf}(W0, R) for input ``x`` (docs/theory.md Sec. 2, item 4).
 
     Two moves, each within its own share of the row budget, in orthogonal directions:
 
@@ -106,7 +107,7 @@ def robustifying(
        has sigma'(t_s) = 0 exactly, whatever sigma' gives at its rounded pre-activation: this
        leaves every pre-activation <w_s, x> + b_s, hence f(x), unchanged and lowers the
        component of grad f along e by (1 - radial_fraction) R m^{-1/2} sum_s |a_s sigma'(t_s)|.
-       It may overshoot (the component along e then changes sign); THEORY.md prescribes the
+       It may overshoot (the component along e then changes sign); docs/theory.md prescribes the
        fixed budget, so no cap is applied.
 
     Each row moves by sqrt(rf^2 + (1 - rf)^2) R <= R (R / sqrt 2 at the default rf = 1/2), so W
@@ -120,7 +121,7 @@ def robustifying(
     x : one input, shape (d,).
     R : the radius of the lazy ball in the network's units
         (:func:`theorycheck.lazy_ball.lazy_radius`).
-    radial_fraction : share of the per-row budget used radially (THEORY.md: 1/2).
+    radial_fraction : share of the per-row budget used radially (docs/theory.md: 1/2).
 
     Returns
     -------
@@ -314,7 +315,7 @@ def _radial_component_lower(net: Network, u0: np.ndarray, r: float, xn: float) -
 
 
 # ---------------------------------------------------------------------------------------------
-# gradient-shrinking search (THEORY.md Sec. 2 item 3)
+# gradient-shrinking search (docs/theory.md Sec. 2 item 3)
 # ---------------------------------------------------------------------------------------------
 
 SHRINK_METHODS = ("auto", "pattern", "pgd")
@@ -356,7 +357,7 @@ def gradient_shrinking(
     method: str = "auto",
     path: str = "numba",
 ) -> GradientShrinkResult:
-    """Search B_{2,inf}(W0, R) for the smallest ||grad_x f(x; W)|| (THEORY.md Sec. 2, item 3).
+    """Search B_{2,inf}(W0, R) for the smallest ||grad_x f(x; W)|| (docs/theory.md Sec. 2, item 3).
 
     Wang et al. (2022) Lemma 4.2 bounds this minimum from below; this is the adversary's side.
 
@@ -641,7 +642,7 @@ def _pgd_search(net: Network, x: np.ndarray, R: float, rng, restarts: int, steps
 
 
 # ---------------------------------------------------------------------------------------------
-# gradient drift over an input ball (THEORY.md Sec. 3, Wang et al. Lemma 4.4)
+# gradient drift over an input ball (docs/theory.md Sec. 3, Wang et al. Lemma 4.4)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -650,7 +651,7 @@ class DriftCertificate:
     """Certified upper bound on sup_{||delta|| <= rho} ||grad f(x + delta) - grad f(x)||.
 
     bound : min of the three bounds in ``terms``, widened by :data:`CERT_MARGIN`.
-    terms : ``operator`` m^{-1/2} ||diag(a) W_S||_op ||kappa_S||_2 (THEORY.md Sec. 3's formula
+    terms : ``operator`` m^{-1/2} ||diag(a) W_S||_op ||kappa_S||_2 (docs/theory.md Sec. 3's formula
         m^{-1/2} ||W_S||_op sqrt(|S|) for relu with a = +-1), ``triangle``, ``gram``.
     n_flippable : |S| (relu: neurons whose activation some delta flips; smooth sigma: neurons
         whose sigma' can change at all).
@@ -667,7 +668,7 @@ def gradient_drift_certificate(net: Network, x, rho: float) -> DriftCertificate:
     grad f(x + delta) - grad f(x) = m^{-1/2} sum_s a_s (sigma'(t_s + <w_s, delta>) - sigma'(t_s))
     w_s and <w_s, delta> ranges over [-rho ||w_s||, rho ||w_s||]. For relu only
     S = { s : -rho ||w_s|| < t_s <= rho ||w_s|| } (t_s = <w_s, x> + b_s) can change, each by a
-    known sign, giving THEORY.md Sec. 3's m^{-1/2} ||W_S||_op sqrt(|S|) (a = +-1) among three
+    known sign, giving docs/theory.md Sec. 3's m^{-1/2} ||W_S||_op sqrt(|S|) (a = +-1) among three
     valid bounds; for smooth sigma kappa_s = sup |sigma'(t) - sigma'(t_s)| over the reachable
     interval replaces the 0/1 indicator. Uses the network's W as it is (W0 or a point of the
     ball). Derivation: docs/derivations/gradient_certificates.md Sec. 6.
@@ -737,7 +738,8 @@ def gradient_drift_search(
     an ascent on the full ball is pushed to its boundary.
 
     The value is recomputed by :func:`theorycheck.forward.gradient_difference` at the returned
-    delta: a LOWER estimate of the sup (THEORY.md Sec. 3); the certified upper bound is returned
+    delta: a LOWER estimate of the sup (docs/theory.md Sec. 3); the certified upper bound is
+    returned
     beside it.
     """
     x = _one_input(net, x)

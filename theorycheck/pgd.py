@@ -1,4 +1,4 @@
-"""The multi-step l2 attack: projected gradient descent on the margin (THEORY.md Sec. 3).
+"""The multi-step l2 attack: projected gradient descent on the margin (docs/theory.md Sec. 3).
 
 Madry, Makelov, Schmidt, Tsipras, Vladu (2018), "Towards deep learning models resistant to
 adversarial attacks", Sec. 2 (PGD); used as the test-time attack and for adversarial training by

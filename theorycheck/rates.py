@@ -1,4 +1,4 @@
-"""Rate fits (THEORY.md Sec. 6): log-log slopes with stratified bootstrap CIs, local slopes,
+"""Rate fits (docs/theory.md Sec. 6): log-log slopes with stratified bootstrap CIs, local slopes,
 implied constants.
 
 A rate claim "S(x) in Theta(x^k)" (or O(x^k), Omega(x^k), o(x^k)) is checked on a grid
@@ -18,7 +18,7 @@ x_1 < ... < x_K with independent replicates at every grid point:
 * local slopes between neighbouring grid points, with intervals from the same bootstrap, show
   where on the grid the rate is (or is not yet) asymptotic.
 
-An O-claim's implied constant (THEORY.md Sec. 5) is statistic / rate at each grid point:
+An O-claim's implied constant (docs/theory.md Sec. 5) is statistic / rate at each grid point:
 :func:`implied_constant` fits it like any statistic, and the claim's constant "stays bounded"
 when the fitted slope of the implied constant is not above 0.
 
@@ -269,7 +269,7 @@ def fit_rate(
 
     References
     ----------
-    THEORY.md Sec. 6 (rates); Efron & Tibshirani (1993), *An Introduction to the Bootstrap*,
+    docs/theory.md Sec. 6 (rates); Efron & Tibshirani (1993), *An Introduction to the Bootstrap*,
     Sec. 8.3 (stratified resampling) and Sec. 13.3 (normal interval).
     """
     x = np.asarray(x, dtype=float).ravel()
@@ -376,7 +376,7 @@ def implied_constant(
     The constant stays bounded on the grid when that slope is not above 0: decide it with
     ``rate_verdict(..., fit, exponent=0.0, kind="O")``.
 
-    References: THEORY.md Sec. 5 ("for an O(.)-claim the product estimates the implied constant
+    References: docs/theory.md Sec. 5 ("for an O(.)-claim the product estimates the implied constant
     (statistic / rate) across the grid and checks that it stays bounded") and Sec. 6.
     """
     r = np.asarray(rate_values, dtype=float).ravel()

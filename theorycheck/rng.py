@@ -1,4 +1,5 @@
-"""A counter-based normal generator usable inside numba kernels (SPEC.md "Architecture": streaming).
+"""A counter-based normal generator usable inside numba kernels (docs/design.md "Architecture":
+streaming).
 
 Every hidden weight of the streaming path is a pure function of (seed, network, neuron, coordinate):
 there is no generator state, so a kernel can regenerate neuron s's row anywhere, in any order, on

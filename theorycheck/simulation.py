@@ -75,7 +75,7 @@ class Simulation:
 
     Attributes
     ----------
-    id : stable simulation id (SPEC.md), e.g. ``lazy-sign-flips``.
+    id : stable simulation id (docs/design.md), e.g. ``lazy-sign-flips``.
     title : one line for the report.
     claims : ids of the bounds/laws in ``bounds.REGISTRY`` this simulation checks.
     limitations : what the simulation can and cannot show (printed in the report).

@@ -1,4 +1,4 @@
-"""Confidence intervals and tests used by the verdict engine (THEORY.md Sec. 6).
+"""Confidence intervals and tests used by the verdict engine (docs/theory.md Sec. 6).
 
 Results are small frozen objects, in the manner of ``scipy.stats.BinomTestResult``.
 """

@@ -1,4 +1,5 @@
-"""The `trained` perturbation family: lazy training of the hidden layer (THEORY.md Sec. 2, item 5).
+"""The `trained` perturbation family: lazy training of the hidden layer (docs/theory.md Sec. 2,
+item 5).
 
 Gradient descent on the mean logistic loss log(1 + exp(-y f(x; W))) over the hidden weights W
 only, the top layer a (and the biases) frozen, following Wang, Ullah, Mianjy, Arora (2022), Sec. 5:
@@ -118,7 +119,8 @@ def cluster_task(
 
     y uniform in {-1, +1}, mu uniform on the unit sphere, g ~ N(0, I_d), s = ``separation``: the
     Gaussian model of Schmidt et al. (2018) with ||theta*|| = s, sigma = 1/sqrt(d), projected on
-    the sphere (THEORY.md Sec. 2 item 5, "data on the sphere"). The classes are separated by the
+    the sphere (docs/theory.md Sec. 2 item 5, "data on the sphere"). The classes are separated by
+    the
     hyperplane <mu, x> = 0 with margin ~ s / sqrt(1 + s^2) (0.71 at s = 1); the labels are y.
     As a :class:`TeacherTask` the teacher is the Bayes classifier f(x) = <mu, x> / sqrt(2) (V =
     [mu, -mu], a = [+1, -1]), whose sign differs from y with probability Phi(-s sqrt(d))

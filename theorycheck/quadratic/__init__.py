@@ -1,6 +1,7 @@
 """Quadratic targets in four learning regimes (Dohmatob & Bietti 2022; Ghorbani et al. 2019).
 
-THEORY.md Sec. 5 and QUADRATIC.md: targets f*(x) = <beta, x> + x^T B x - tr B, x ~ N(0, I_d) or
+docs/theory.md Sec. 5 and docs/derivations/quadratic.md: targets f*(x) = <beta, x> + x^T B x - tr
+B, x ~ N(0, I_d) or
 uniform on the sphere of radius sqrt(d) (``law='sphere'``); the infinite-sample fits of random
 features (RF), neural tangent (NT), the fully trained quadratic-activation network (NN) and lazy
 training around f0; their test error eps = E(f - f*)^2 and robustness S = E||grad f||^2.

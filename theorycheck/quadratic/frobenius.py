@@ -1,4 +1,5 @@
-"""Exact finite-d fits for sigma = t^2: Frobenius projections (QUADRATIC.md "sigma = t^2").
+"""Exact finite-d fits for sigma = t^2: Frobenius projections (docs/derivations/quadratic.md "sigma
+= t^2").
 
 For x ~ N(0, I_d) and symmetric M, Var(x^T M x) = 2 ||M||_F^2 and
 Cov(x^T M x, x^T B x) = 2 tr(M B): L2 geometry on centred quadratic forms is Frobenius geometry.

@@ -1,7 +1,8 @@
 """Gaussian moments of an activation: univariate, and bivariate by Mehler's formula.
 
 The exact population solvers need E[f(u) g(v)] for (u, v) standard bivariate normal with
-correlation rho, where f and g are one of the functions of u (QUADRATIC.md "Hermite conventions";
+correlation rho, where f and g are one of the functions of u (docs/derivations/quadratic.md
+"Hermite conventions";
 docs/derivations/quadratic.md Sec. 2)::
 
     s = sigma(u),  us = u sigma(u),  d = sigma'(u),  ud = u sigma'(u),  uud = u^2 sigma'(u),
@@ -12,7 +13,8 @@ docs/derivations/quadratic.md Sec. 2)::
   a slowly decaying series such as tanh's would need many terms) a direct Gauss-Hermite product
   rule on E[f(u) g(rho u + sqrt(1 - rho^2) z)] is used instead.
 * relu: closed forms (orthant integrals); sigma'' = 0 almost everywhere, so every pair with a
-  second derivative is 0 (the a.e. convention of QUADRATIC.md: the weak S of an NT relu model is
+  second derivative is 0 (the a.e. convention of docs/derivations/quadratic.md: the weak S of an NT
+  relu model is
   infinite, the product reports its almost-everywhere value).
 * t^2: Mehler's formula is exact (finite Hermite expansions).
 

@@ -1,4 +1,5 @@
-"""Lazy training around a random initialisation, infinite samples (QUADRATIC.md "Initialization
+"""Lazy training around a random initialisation, infinite samples (docs/derivations/quadratic.md
+"Initialization
 and lazy training"; docs/derivations/quadratic.md Sec. 6).
 
 f0(x) = (alpha / sqrt m) sum_j a0_j sigma(<w_j, x>). The linearised model f0 + <grad_theta f0,

@@ -1,4 +1,4 @@
-"""Test error and robustness by Monte Carlo on fresh inputs (THEORY.md Sec. 5).
+"""Test error and robustness by Monte Carlo on fresh inputs (docs/theory.md Sec. 5).
 
 eps(f) = E (f(x) - f*(x))^2 and S(f) = E ||grad_x f(x)||^2 (the Dirichlet energy; its square
 root is the Sobolev seminorm). Over Hermite degrees S(f) = sum_k k ||P_k f||^2, so S(f) >= Var f

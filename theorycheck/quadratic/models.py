@@ -1,6 +1,6 @@
 """The fitted functions of the four regimes, evaluated on inputs (value and input gradient).
 
-THEORY.md Sec. 5: rows w_j of W are unit vectors, m = psi d, every model has an intercept c.
+docs/theory.md Sec. 5: rows w_j of W are unit vectors, m = psi d, every model has an intercept c.
 
 * :class:`QuadraticForm`: c + <b, x> + x^T M x (the sigma = t^2 networks: RF, NT and the
   fully trained NN all reduce to one, Frobenius projections, docs/derivations/quadratic.md Sec. 3).
@@ -9,7 +9,7 @@ THEORY.md Sec. 5: rows w_j of W are unit vectors, m = psi d, every model has an 
 * :class:`SumModel`: a sum of the above (lazy: f0 + a tangent correction).
 
 Gradients follow the a.e. convention for relu (sigma'' = 0), so the NT relu energy is the
-almost-everywhere value (QUADRATIC.md: the weak value is infinite).
+almost-everywhere value (docs/derivations/quadratic.md: the weak value is infinite).
 """
 
 from __future__ import annotations

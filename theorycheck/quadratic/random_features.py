@@ -1,4 +1,5 @@
-"""Exact finite-d random-features fit for any sigma: the kernel route (QUADRATIC.md "RF, general
+"""Exact finite-d random-features fit for any sigma: the kernel route
+(docs/derivations/quadratic.md "RF, general
 sigma"; docs/derivations/quadratic.md Sec. 4).
 
 f(x) = c + sum_j z_j sigma(<w_j, x>) with unit rows w_j. With rho_jk = <w_j, w_k>, Mehler's

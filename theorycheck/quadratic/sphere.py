@@ -1,6 +1,6 @@
 """Inputs uniform on the sphere of radius sqrt(d): what the exact solvers can do there.
 
-THEORY.md Sec. 5 ("x ~ N(0, I_d), sphere of radius sqrt d as an option"); derivation in
+docs/theory.md Sec. 5 ("x ~ N(0, I_d), sphere of radius sqrt d as an option"); derivation in
 docs/derivations/quadratic.md Sec. 10.
 
 x = sqrt(d) g / ||g|| with g ~ N(0, I_d) is uniform on the sphere and independent of ||g||. For h

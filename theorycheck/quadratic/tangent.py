@@ -1,5 +1,5 @@
 """Exact finite-d neural-tangent fit for any sigma: the population Gram by Gaussian conditioning
-(QUADRATIC.md "NT, general smooth sigma"; docs/derivations/quadratic.md Sec. 5).
+(docs/derivations/quadratic.md "NT, general smooth sigma"; docs/derivations/quadratic.md Sec. 5).
 
 Features phi_{j,p}(x) = x_p sigma'(u_j), u_j = <w_j, x>, unit rows w_j, x ~ N(0, I_d). For a pair
 of neurons, condition on y = U^T x, U = [w_j, w_k], R = U^T U:

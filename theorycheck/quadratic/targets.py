@@ -1,4 +1,5 @@
-"""Quadratic targets, input laws and random first layers (THEORY.md Sec. 5, QUADRATIC.md).
+"""Quadratic targets, input laws and random first layers (docs/theory.md Sec. 5,
+docs/derivations/quadratic.md).
 
 The target of Dohmatob & Bietti (2022), after Ghorbani et al. (2019):
 
@@ -36,7 +37,8 @@ INPUT_LAWS = ("gaussian", "sphere")
 
 @dataclass(frozen=True)
 class QuadraticTarget:
-    """f*(x) = <beta, x> + x^T B x - tr B with B = B0 + (tau/d) I (QUADRATIC.md notation).
+    """f*(x) = <beta, x> + x^T B x - tr B with B = B0 + (tau/d) I (docs/derivations/quadratic.md
+    notation).
 
     Attributes
     ----------
@@ -123,7 +125,7 @@ def sample_target(
     structure: str = "goe",
     rank: int = 5,
 ) -> QuadraticTarget:
-    """Draw a target with exactly the given energies (THEORY.md Sec. 5).
+    """Draw a target with exactly the given energies (docs/theory.md Sec. 5).
 
     ``goe``: B0 = (G + G^T)/2 minus its trace, G with iid N(0,1) entries, rescaled; its spectrum is
     a semicircle of variance F2^2 / (2 d) per eigenvalue. ``low-rank``: B0 = V V^T minus its trace,
@@ -154,7 +156,7 @@ def sample_target(
 
 
 def sample_first_layer(d: int, m: int, rng: np.random.Generator) -> np.ndarray:
-    """(m, d) first layer with rows w_j uniform on the unit sphere S^{d-1} (THEORY.md Sec. 5).
+    """(m, d) first layer with rows w_j uniform on the unit sphere S^{d-1} (docs/theory.md Sec. 5).
 
     Nested designs take the first m rows of one draw, so spans grow with m.
     """

@@ -1,6 +1,6 @@
 """Training on samples: online SGD on fresh samples (population risk) and least squares.
 
-THEORY.md Sec. 5: "SGD on the population risk = online SGD on fresh samples each step; it must
+docs/theory.md Sec. 5: "SGD on the population risk = online SGD on fresh samples each step; it must
 approach the global optimum". Every step draws a new mini-batch x ~ N(0, I_d) (or uniform on the
 sphere of radius sqrt(d), ``law='sphere'``), so the iterates follow stochastic gradients of the
 population risk E (f - f*)^2 / 2 under that law.
