@@ -7,9 +7,9 @@ Add a bound by writing its class in the paper's module and listing it in that mo
 from __future__ import annotations
 
 import pandas as pd
+
 from theorycheck.bounds import bubeck2021, dohmatob2022, exact_laws, wang2022
 from theorycheck.bounds._base import Bound, Constant, ExactLaw, Kind, Param
-
 from theorycheck.errors import UserInputError
 
 __all__ = [

@@ -27,6 +27,7 @@ to 1.
 from __future__ import annotations
 
 import numpy as np
+
 from theorycheck.bounds._base import Bound, Constant, Kind, Param
 
 __all__ = ["BubeckTheorem", "GradientNorm", "GradientStability", "OutputOrder"]

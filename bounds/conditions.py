@@ -26,8 +26,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from theorycheck.bounds._base import Bound
 
+from theorycheck.bounds._base import Bound
 from theorycheck.errors import UserInputError, check_real
 
 __all__ = [

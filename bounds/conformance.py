@@ -15,8 +15,8 @@ import math
 import re
 
 import numpy as np
-from theorycheck.bounds._base import Bound, ExactLaw, Kind, Param
 
+from theorycheck.bounds._base import Bound, ExactLaw, Kind, Param
 from theorycheck.errors import UserInputError
 
 __all__ = ["check_bound", "valid_values"]

@@ -20,9 +20,9 @@ from functools import cache
 
 import numpy as np
 from scipy import optimize
-from theorycheck.bounds._base import Bound, Kind, Param
 
 from theorycheck.activations import ACTIVATIONS
+from theorycheck.bounds._base import Bound, Kind, Param
 
 __all__ = [
     "BOUNDS",

@@ -12,9 +12,9 @@ import math
 
 import numpy as np
 from scipy import special, stats
-from theorycheck.bounds._base import Bound, ExactLaw, Kind, Param
 
 from theorycheck.activations import ACTIVATIONS
+from theorycheck.bounds._base import Bound, ExactLaw, Kind, Param
 
 __all__ = [
     "F4_MEDIAN_TSTAR_OVER_SLIN",

@@ -27,6 +27,7 @@ the exponent (docs/theory.md Sec. 6). Width windows: :mod:`bounds.conditions`.
 from __future__ import annotations
 
 import numpy as np
+
 from theorycheck.bounds._base import Bound, Constant, Kind, Param
 
 __all__ = [

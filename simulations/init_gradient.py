@@ -24,7 +24,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
 from theorycheck.bounds import get_bound
+from theorycheck.forward import output_and_gradient
+from theorycheck.network import NetworkSpec, sample_inputs, sample_network
+from theorycheck.rates import fit_rate, implied_constant
+from theorycheck.seeding import generator
+from theorycheck.simulation import Evaluation, FigureSpec
 from theorycheck.simulations._common import (
     STREAMED,
     InitPathSimulation,
@@ -33,12 +39,6 @@ from theorycheck.simulations._common import (
     law_summary,
     main,
 )
-
-from theorycheck.forward import output_and_gradient
-from theorycheck.network import NetworkSpec, sample_inputs, sample_network
-from theorycheck.rates import fit_rate, implied_constant
-from theorycheck.seeding import generator
-from theorycheck.simulation import Evaluation, FigureSpec
 from theorycheck.stats import ks_test, mean_z_test
 from theorycheck.verdicts import Evidence, implied_constant_verdict, law_verdict, rate_verdict
 

@@ -49,17 +49,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from theorycheck.bounds import get_bound
-from theorycheck.simulations._common import law_summary, main
 
 from theorycheck.activations import get_activation
 from theorycheck.attack import first_sign_flip
+from theorycheck.bounds import get_bound
 from theorycheck.exact import sample_init_statistics
 from theorycheck.forward import gradient_difference, output_and_gradient
 from theorycheck.network import NetworkSpec, input_radius, sample_inputs, sample_network
 from theorycheck.rates import fit_rate, implied_constant
 from theorycheck.seeding import generator
 from theorycheck.simulation import Evaluation, FigureSpec, Simulation
+from theorycheck.simulations._common import law_summary, main
 from theorycheck.stats import binomial_total_test, mean_z_test, quantile_ci
 from theorycheck.verdicts import (
     Evidence,

@@ -45,7 +45,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 from scipy import optimize
+
+from theorycheck.activations import get_activation
 from theorycheck.bounds import get_bound
+from theorycheck.forward import output_and_gradient
+from theorycheck.network import NetworkSpec, sample_inputs, sample_network
+from theorycheck.power import replicates_for_power
+from theorycheck.rates import fit_rate, implied_constant
+from theorycheck.seeding import generator
+from theorycheck.simulation import Evaluation, FigureSpec
 from theorycheck.simulations._common import (
     STREAMED,
     InitPathSimulation,
@@ -54,14 +62,6 @@ from theorycheck.simulations._common import (
     law_summary,
     main,
 )
-
-from theorycheck.activations import get_activation
-from theorycheck.forward import output_and_gradient
-from theorycheck.network import NetworkSpec, sample_inputs, sample_network
-from theorycheck.power import replicates_for_power
-from theorycheck.rates import fit_rate, implied_constant
-from theorycheck.seeding import generator
-from theorycheck.simulation import Evaluation, FigureSpec
 from theorycheck.stats import binomial_total_test, ks_test, mean_z_test, quantile_ci
 from theorycheck.verdicts import (
     Evidence,

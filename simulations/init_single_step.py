@@ -59,12 +59,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 from scipy import stats
-from theorycheck.bounds import get_bound
-from theorycheck.bounds.exact_laws import F4_MEDIAN_TSTAR_OVER_SLIN
-from theorycheck.simulations._common import InitPathSimulation, default_path, main
 
 from theorycheck.activations import get_activation
 from theorycheck.attack import first_sign_flip
+from theorycheck.bounds import get_bound
+from theorycheck.bounds.exact_laws import F4_MEDIAN_TSTAR_OVER_SLIN
 from theorycheck.exact import sample_init_statistics
 from theorycheck.forward import output_and_gradient
 from theorycheck.network import NetworkSpec, input_radius, sample_inputs, sample_network
@@ -72,6 +71,7 @@ from theorycheck.power import replicates_for_power
 from theorycheck.rates import fit_rate, implied_constant
 from theorycheck.seeding import generator
 from theorycheck.simulation import Evaluation, FigureSpec
+from theorycheck.simulations._common import InitPathSimulation, default_path, main
 from theorycheck.stats import (
     Interval,
     binomial_total_test,

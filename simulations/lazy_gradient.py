@@ -34,7 +34,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
 from theorycheck.bounds import get_bound
+from theorycheck.certify import gradient_norm_lower_bound
+from theorycheck.forward import output_and_gradient
+from theorycheck.lazy_ball import lazy_radius, perturb
+from theorycheck.network import NetworkSpec, sample_inputs, sample_network
+from theorycheck.perturbations import gradient_shrinking, robustifying
+from theorycheck.simulation import Evaluation, FigureSpec, Simulation
 from theorycheck.simulations._common import (
     clusters_task,
     law_summary,
@@ -42,13 +49,6 @@ from theorycheck.simulations._common import (
     train_trained,
     trained_note,
 )
-
-from theorycheck.certify import gradient_norm_lower_bound
-from theorycheck.forward import output_and_gradient
-from theorycheck.lazy_ball import lazy_radius, perturb
-from theorycheck.network import NetworkSpec, sample_inputs, sample_network
-from theorycheck.perturbations import gradient_shrinking, robustifying
-from theorycheck.simulation import Evaluation, FigureSpec, Simulation
 from theorycheck.verdicts import Evidence, Quantifier, bound_verdict, universal_verdict
 
 #: One network and one input per call: NumPy (BLAS) beats numba's thread start-up at these sizes.

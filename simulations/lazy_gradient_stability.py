@@ -24,9 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from theorycheck.bounds import get_bound
-from theorycheck.simulations._common import main
 
+from theorycheck.bounds import get_bound
 from theorycheck.forward import gradient_difference, output_and_gradient
 from theorycheck.lazy_ball import lazy_radius, perturb
 from theorycheck.network import NetworkSpec, sample_inputs, sample_network
@@ -38,6 +37,7 @@ from theorycheck.perturbations import (
 from theorycheck.rates import fit_rate, implied_constant
 from theorycheck.seeding import generator
 from theorycheck.simulation import Evaluation, FigureSpec, Simulation
+from theorycheck.simulations._common import main
 from theorycheck.verdicts import Evidence, Quantifier, implied_constant_verdict, rate_verdict
 
 #: One network and one input per call: NumPy (BLAS) beats numba's thread start-up at these sizes.

@@ -28,15 +28,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from theorycheck.bounds import get_bound
-from theorycheck.simulations._common import InitPathSimulation, law_summary, main
 
+from theorycheck.bounds import get_bound
 from theorycheck.exact import sample_init_statistics
 from theorycheck.forward import output_and_gradient
 from theorycheck.lazy_ball import lazy_radius, perturb, worst_output
 from theorycheck.network import NetworkSpec, sample_inputs, sample_network
 from theorycheck.power import replicates_for_power
 from theorycheck.simulation import Evaluation, FigureSpec
+from theorycheck.simulations._common import InitPathSimulation, law_summary, main
 from theorycheck.stats import mean_z_test
 from theorycheck.verdicts import (
     Evidence,

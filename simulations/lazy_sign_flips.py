@@ -19,15 +19,8 @@ import math
 from dataclasses import dataclass, replace
 
 import pandas as pd
-from theorycheck.bounds import get_bound
-from theorycheck.simulations._common import (
-    STREAMED,
-    InitPathSimulation,
-    StreamingPathMixin,
-    law_summary,
-    main,
-)
 
+from theorycheck.bounds import get_bound
 from theorycheck.forward import output_and_gradient
 from theorycheck.lazy_ball import (
     flippable_neurons,
@@ -39,6 +32,13 @@ from theorycheck.lazy_ball import (
 from theorycheck.network import NetworkSpec, sample_inputs, sample_network
 from theorycheck.power import replicates_for_power
 from theorycheck.simulation import Evaluation, FigureSpec
+from theorycheck.simulations._common import (
+    STREAMED,
+    InitPathSimulation,
+    StreamingPathMixin,
+    law_summary,
+    main,
+)
 from theorycheck.stats import binomial_total_test, ks_test
 from theorycheck.verdicts import Evidence, bound_verdict, description, law_verdict
 

@@ -42,15 +42,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from theorycheck.bounds import get_bound
-from theorycheck.simulations._common import (
-    InitPathSimulation,
-    clusters_task,
-    main,
-    train_trained,
-)
 
 from theorycheck.attack import first_sign_flip
+from theorycheck.bounds import get_bound
 from theorycheck.exact import sample_init_statistics
 from theorycheck.exact_span import sample_perturbed_statistics, worst_output_weights
 from theorycheck.lazy_ball import lazy_radius, perturb
@@ -59,6 +53,12 @@ from theorycheck.perturbations import robustifying
 from theorycheck.rates import fit_rate, implied_constant
 from theorycheck.seeding import generator
 from theorycheck.simulation import Evaluation, FigureSpec
+from theorycheck.simulations._common import (
+    InitPathSimulation,
+    clusters_task,
+    main,
+    train_trained,
+)
 from theorycheck.verdicts import (
     Evidence,
     Quantifier,

@@ -32,7 +32,20 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from theorycheck.activations import get_activation
 from theorycheck.bounds import get_bound
+from theorycheck.quadratic import (
+    GaussianMoments,
+    lazy_fit,
+    least_squares,
+    sample_first_layer,
+    sample_target,
+)
+from theorycheck.quadratic.models import RandomFeatures, SumModel
+from theorycheck.quadratic.targets import sample_inputs
+from theorycheck.quadratic.training import feature_map, linear_model
+from theorycheck.simulation import Evaluation, FigureSpec, Simulation
 from theorycheck.simulations._common import main
 from theorycheck.simulations._quadratic import (
     SPHERE_FIGURE,
@@ -45,19 +58,6 @@ from theorycheck.simulations._quadratic import (
     sphere_gauss_rows,
     width,
 )
-
-from theorycheck.activations import get_activation
-from theorycheck.quadratic import (
-    GaussianMoments,
-    lazy_fit,
-    least_squares,
-    sample_first_layer,
-    sample_target,
-)
-from theorycheck.quadratic.models import RandomFeatures, SumModel
-from theorycheck.quadratic.targets import sample_inputs
-from theorycheck.quadratic.training import feature_map, linear_model
-from theorycheck.simulation import Evaluation, FigureSpec, Simulation
 from theorycheck.verdicts import law_verdict, statement_verdict
 
 CLAIM = "dohmatob2022.claim_lazy_init"

@@ -38,7 +38,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+
 from theorycheck.bounds import get_bound
+from theorycheck.quadratic import nn_eckart_young, sample_target, train_quadratic_network
+from theorycheck.quadratic.frobenius import nn_sign_constrained
+from theorycheck.simulation import Evaluation, FigureSpec, Simulation
 from theorycheck.simulations._common import main
 from theorycheck.simulations._quadratic import (
     PSI_GRID,
@@ -53,10 +57,6 @@ from theorycheck.simulations._quadratic import (
     sphere_note,
     width,
 )
-
-from theorycheck.quadratic import nn_eckart_young, sample_target, train_quadratic_network
-from theorycheck.quadratic.frobenius import nn_sign_constrained
-from theorycheck.simulation import Evaluation, FigureSpec, Simulation
 from theorycheck.verdicts import Evidence, Verdict, statement_verdict
 
 

@@ -39,7 +39,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
+
+from theorycheck.activations import get_activation
 from theorycheck.bounds import get_bound
+from theorycheck.quadratic import (
+    GaussianMoments,
+    least_squares,
+    rf_fit,
+    rf_frobenius,
+    sample_first_layer,
+    sample_target,
+)
+from theorycheck.quadratic.training import feature_map, linear_model
+from theorycheck.simulation import Evaluation, FigureSpec, Simulation
 from theorycheck.simulations._common import main
 from theorycheck.simulations._quadratic import (
     PSI_GRID,
@@ -63,18 +75,6 @@ from theorycheck.simulations._quadratic import (
     values_by_d,
     width,
 )
-
-from theorycheck.activations import get_activation
-from theorycheck.quadratic import (
-    GaussianMoments,
-    least_squares,
-    rf_fit,
-    rf_frobenius,
-    sample_first_layer,
-    sample_target,
-)
-from theorycheck.quadratic.training import feature_map, linear_model
-from theorycheck.simulation import Evaluation, FigureSpec, Simulation
 
 
 @dataclass(frozen=True)

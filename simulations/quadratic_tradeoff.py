@@ -22,18 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from theorycheck.bounds import get_bound
-from theorycheck.simulations._common import main
-from theorycheck.simulations._quadratic import (
-    PSI_GRID,
-    identity_statement,
-    interval,
-    monotone_along_psi,
-    poincare_statement,
-    tradeoff_statement,
-    width,
-)
 
+from theorycheck.bounds import get_bound
 from theorycheck.quadratic import (
     GaussianMoments,
     lazy_fit,
@@ -46,6 +36,16 @@ from theorycheck.quadratic import (
     sample_target,
 )
 from theorycheck.simulation import Evaluation, FigureSpec, Simulation
+from theorycheck.simulations._common import main
+from theorycheck.simulations._quadratic import (
+    PSI_GRID,
+    identity_statement,
+    interval,
+    monotone_along_psi,
+    poincare_statement,
+    tradeoff_statement,
+    width,
+)
 
 CLAIM = "dohmatob2022.claim_tradeoff"
 

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from theorycheck.bounds.conditions import first_dimension_with_window, width_window
-from theorycheck.simulations._common import main
 
+from theorycheck.bounds.conditions import first_dimension_with_window, width_window
 from theorycheck.simulation import Evaluation, FigureSpec, Simulation
+from theorycheck.simulations._common import main
 from theorycheck.verdicts import EXACT_POWER, VerdictRow
 
 #: docs/theory.md Sec. 5 (Wang et al.): "with C4 = 1, d^2.4 <= exp(d^0.24) needs d >= 2.97e6"

@@ -10,11 +10,11 @@ import time
 from dataclasses import dataclass
 
 import pandas as pd
+
+from theorycheck.simulation import Evaluation, Simulation
 from theorycheck.simulations.lazy_gradient import LazyGradient, LazyGradientConfig
 from theorycheck.simulations.lazy_sign_flips import LazySignFlips, SignFlipConfig
 from theorycheck.simulations.quadratic_rf import QuadraticRF, RFConfig
-
-from theorycheck.simulation import Evaluation, Simulation
 from theorycheck.verdicts import bound_verdict
 
 

@@ -14,9 +14,9 @@ import re
 import numpy as np
 import pytest
 from _tiny import TinySignFlips
+
 from theorycheck.bounds import get_bound
 from theorycheck.bounds.conditions import width_window
-
 from theorycheck.cli import main
 from theorycheck.errors import UserInputError, check_numbers
 from theorycheck.exact import sample_init_statistics

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
+
 from theorycheck.bounds import REGISTRY, Bound, Kind, Param, catalog_frame, get_bound
 from theorycheck.bounds.conformance import check_bound
-
 from theorycheck.errors import UserInputError
 
 

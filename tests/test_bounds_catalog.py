@@ -19,6 +19,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy import integrate, optimize, stats
+
+from theorycheck.attack import first_sign_flip
 from theorycheck.bounds import REGISTRY, Kind, get_bound
 from theorycheck.bounds.conditions import (
     WidthWindow,
@@ -30,8 +32,6 @@ from theorycheck.bounds.conditions import (
     windowed_bound_ids,
 )
 from theorycheck.bounds.conformance import check_bound, valid_values
-
-from theorycheck.attack import first_sign_flip
 from theorycheck.cli import main
 from theorycheck.errors import UserInputError
 from theorycheck.forward import gradient_difference, output_and_gradient

@@ -21,8 +21,8 @@ import math
 
 import numpy as np
 import pytest
-from theorycheck.bounds import get_bound
 
+from theorycheck.bounds import get_bound
 from theorycheck.forward import output_and_gradient
 from theorycheck.lazy_ball import flippable_neurons, lazy_radius, worst_output
 from theorycheck.network import NetworkSpec, sample_inputs, sample_network

@@ -11,8 +11,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
+
+from theorycheck.errors import UserInputError
+from theorycheck.seeding import generator
+from theorycheck.simulation import config_id, evaluate_in_memory
 from theorycheck.simulations.init_gradient import GradientConfig, InitGradient
 from theorycheck.simulations.init_gradient_stability import (
     InitGradientStability,
@@ -28,10 +31,6 @@ from theorycheck.simulations.init_single_step import (
     InitSingleStep,
     SingleStepConfig,
 )
-
-from theorycheck.errors import UserInputError
-from theorycheck.seeding import generator
-from theorycheck.simulation import config_id
 from theorycheck.verdicts import Verdict, VerdictRow, apply_holm, in_family
 
 VALID = {v.value for v in Verdict}
@@ -72,12 +71,7 @@ class TinyGradient(InitGradient):
 
 def _run(sim, path=None) -> tuple[dict, object]:
     """measure every block as the runner does, then evaluate."""
-    data = {}
-    for cfg in sim.configs("quick", path):
-        blocks = [sim.measure(cfg, generator(11, sim.id, config_id(cfg), b))
-                  for b in range(sim.blocks(cfg))]  # fmt: skip
-        data[cfg] = pd.concat(blocks, ignore_index=True)
-    return data, sim.evaluate(data)
+    return evaluate_in_memory(sim, sim.configs("quick", path), seed=11)
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+
+from theorycheck.simulation import measure_blocks
 from theorycheck.simulations.init_gradient_stability import (
     InitGradientStability,
     RayStabilityConfig,
@@ -31,9 +33,6 @@ from theorycheck.simulations.init_single_step import (
     SingleStepConfig,
     _flip_columns,
 )
-
-from theorycheck.seeding import generator
-from theorycheck.simulation import config_id
 from theorycheck.verdicts import DEFAULT_ALPHA, Verdict
 
 ALPHA = DEFAULT_ALPHA
@@ -46,9 +45,7 @@ def _half_normal(n: int) -> np.ndarray:
 
 def _measure(sim, cfg, seed: int = 5) -> pd.DataFrame:
     """All blocks of ``cfg`` as the runner measures them (one generator per block)."""
-    blocks = [sim.measure(cfg, generator(seed, sim.id, config_id(cfg), b))
-              for b in range(sim.blocks(cfg))]  # fmt: skip
-    return pd.concat(blocks, ignore_index=True)
+    return measure_blocks(sim, cfg, seed)
 
 
 def _smallest_rejecting_k(n: int, gamma: float, alpha: float) -> int:

@@ -231,7 +231,8 @@ def test_euler_identity_quadratic(warm_numba, case):
 
 @given(case=networks(scalings=("wang",), on_sphere=True))
 def test_wang_and_bubeck_are_one_model(warm_numba, case):
-    """W_b = W / sqrt(d) at x_b = sqrt(d) x: f_b = f_w, grad f_w = sqrt(d) grad f_b (THEORY 1)."""
+    """W_b = W / sqrt(d) at x_b = sqrt(d) x: f_b = f_w, grad f_w = sqrt(d) grad f_b
+    (docs/theory.md Sec. 1)."""
     net_w, X = case
     d = net_w.spec.d
     np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0, rtol=4 * d * EPS)

@@ -14,8 +14,11 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+
 import theorycheck.simulations.lazy_output as lazy_output_module
 from theorycheck.bounds import get_bound
+from theorycheck.seeding import generator
+from theorycheck.simulation import measure_blocks
 from theorycheck.simulations import REGISTRY
 from theorycheck.simulations.lazy_gradient import FAMILIES, LazyGradient, LazyGradientConfig
 from theorycheck.simulations.lazy_gradient_stability import LazyGradientStability, StabilityConfig
@@ -26,9 +29,6 @@ from theorycheck.simulations.lazy_output import (
     worst_output_moments,
 )
 from theorycheck.simulations.lazy_single_step import LazySingleStep, SingleStepConfig
-
-from theorycheck.seeding import generator
-from theorycheck.simulation import config_id
 from theorycheck.verdicts import Verdict, VerdictRow, apply_holm
 
 VALID = {v.value for v in Verdict}
@@ -74,16 +74,7 @@ class TinyStability(LazyGradientStability):
 
 def run_blocks(sim, path=None):
     """{config: concatenated blocks}, each block from its own generator (as the runner does)."""
-    import pandas as pd
-
-    data = {}
-    for cfg in sim.configs("quick", path):
-        blocks = [
-            sim.measure(cfg, generator(0, sim.id, config_id(cfg), b)).assign(block=b)
-            for b in range(sim.blocks(cfg))
-        ]
-        data[cfg] = pd.concat(blocks, ignore_index=True)
-    return data
+    return {cfg: measure_blocks(sim, cfg) for cfg in sim.configs("quick", path)}
 
 
 def check_evaluation(sim, data):
@@ -180,9 +171,8 @@ def test_lazy_output_on_the_exact_path():
 
 
 def test_lazy_sign_flips_decides_lemma_4_3_only_with_power_and_refutes_a_planted_excess():
-    from theorycheck.simulations.lazy_sign_flips import SignFlipConfig
-
     from theorycheck.power import replicates_for_power
+    from theorycheck.simulations.lazy_sign_flips import SignFlipConfig
 
     sim = REGISTRY["lazy-sign-flips"]
     gamma, m, C0 = 0.1, 1000, 10.0

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from theorycheck.bounds import REGISTRY, Kind, get_bound
 from theorycheck.bounds import dohmatob2022 as D
-
 from theorycheck.verdicts import (
     Verdict,
     apply_holm,

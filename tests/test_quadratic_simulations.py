@@ -19,8 +19,10 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+
 import theorycheck.simulations.quadratic_nt as nt_module
 import theorycheck.simulations.quadratic_rf as rf_module
+from theorycheck.simulation import measure_blocks
 from theorycheck.simulations import REGISTRY
 from theorycheck.simulations._quadratic import block_se, e2e_verdict, formula_convergence
 from theorycheck.simulations.quadratic_lazy import QuadraticLazy
@@ -28,9 +30,6 @@ from theorycheck.simulations.quadratic_nn import QuadraticNN, _sgd_row
 from theorycheck.simulations.quadratic_nt import QuadraticNT
 from theorycheck.simulations.quadratic_rf import QuadraticRF
 from theorycheck.simulations.quadratic_tradeoff import QuadraticTradeoff
-
-from theorycheck.seeding import generator
-from theorycheck.simulation import config_id
 from theorycheck.verdicts import Verdict, apply_holm
 
 STRICT = 1e-7
@@ -70,14 +69,7 @@ def _tiny(sim, **changes):
 
 
 def _run(sim, configs):
-    data = {}
-    for cfg in configs:
-        frames = []
-        for b in range(sim.blocks(cfg)):
-            df = sim.measure(cfg, generator(0, sim.id, config_id(cfg), b))
-            df.insert(0, "block", b)
-            frames.append(df)
-        data[cfg] = pd.concat(frames, ignore_index=True)
+    data = {cfg: measure_blocks(sim, cfg) for cfg in configs}
     return sim.evaluate(data)
 
 
@@ -116,14 +108,7 @@ def _tiny_data(sim_class):
     if sim_class not in _RUNS:
         sim = sim_class()
         configs = _tiny(sim, train_ratio=20, n_blocks=3)  # 3 draws per d, as the solver lines
-        data = {}
-        for cfg in configs:
-            frames = []
-            for b in range(sim.blocks(cfg)):
-                df = sim.measure(cfg, generator(0, sim.id, config_id(cfg), b))
-                df.insert(0, "block", b)
-                frames.append(df)
-            data[cfg] = pd.concat(frames, ignore_index=True)
+        data = {cfg: measure_blocks(sim, cfg) for cfg in configs}
         _RUNS[sim_class] = (sim, data)
     return _RUNS[sim_class]
 
@@ -410,12 +395,7 @@ def test_lazy_tiny_run_flat_where_f0_is_in_the_span_and_growing_elsewhere():
 def _tradeoff_data():
     sim = QuadraticTradeoff()
     cfg = replace(_tiny(sim)[0], n_blocks=4)
-    frames = []
-    for b in range(sim.blocks(cfg)):
-        df = sim.measure(cfg, generator(0, sim.id, config_id(cfg), b))
-        df.insert(0, "block", b)
-        frames.append(df)
-    return sim, cfg, pd.concat(frames, ignore_index=True)
+    return sim, cfg, measure_blocks(sim, cfg)
 
 
 def _monotone(ev):

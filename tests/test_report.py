@@ -19,14 +19,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import theorycheck.reports.pdf
-from theorycheck.reports import build_report
-from theorycheck.reports.data import load_results
-from theorycheck.reports.pdf import APPENDIX, CONDITIONS, PROVENANCE, SUMMARY, report_outline
 
+import theorycheck.reports.pdf
 from theorycheck.cli import claim_conditions
 from theorycheck.errors import UserInputError
 from theorycheck.rates import fit_rate
+from theorycheck.reports import build_report
+from theorycheck.reports.data import load_results
+from theorycheck.reports.pdf import APPENDIX, CONDITIONS, PROVENANCE, SUMMARY, report_outline
 from theorycheck.runner import collect_verdicts, run
 from theorycheck.seeding import generator
 from theorycheck.store import ResultsStore

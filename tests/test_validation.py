@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from theorycheck.bounds import get_bound
 
 from theorycheck.activations import ACTIVATIONS
 from theorycheck.attack import first_sign_flip
+from theorycheck.bounds import get_bound
 from theorycheck.errors import UserInputError
 from theorycheck.forward import gradient_difference, output_and_gradient
 from theorycheck.lazy_ball import (

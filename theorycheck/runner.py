@@ -23,9 +23,14 @@ from theorycheck.integrity import blocks_to_compute
 from theorycheck.progress import Progress
 from theorycheck.provenance import provenance
 from theorycheck.run_arguments import check_run_arguments
-from theorycheck.seeding import generator
 from theorycheck.sequential import look_count, next_blocks, undecided_configs, with_design_looks
-from theorycheck.simulation import PROFILES, Simulation, config_dict, config_id
+from theorycheck.simulation import (
+    PROFILES,
+    Simulation,
+    config_dict,
+    config_id,
+    measure_block,
+)
 from theorycheck.store import ResultsStore
 from theorycheck.verdicts import (
     DEFAULT_ALPHA,
@@ -56,16 +61,14 @@ class Task:
 def run_block(task: Task, root: str) -> str:
     """Measure one block and store it (runs in a worker process or inline)."""
     sim = task.simulation
-    rng = generator(task.seed, sim.id, task.cfg_id, task.block)
     t0 = time.perf_counter()
     # One BLAS thread whatever the worker count: OpenBLAS's reductions depend on its thread
     # count, so the stored bits would otherwise depend on the backend (quadratic-rf, -nn).
     with threadpool_limits(limits=1, user_api="blas"):
-        df = sim.measure(task.config, rng)
+        df = measure_block(sim, task.config, task.seed, task.block)
     # Wall time of the measurement, for the report's provenance (where the time goes); it is
     # metadata, never part of the stored numbers.
     seconds = round(time.perf_counter() - t0, 3)
-    df.insert(0, "block", task.block)
     meta = provenance(simulation=sim.id, config=config_dict(task.config), seed=task.seed,
                       block=task.block, config_id=task.cfg_id, seconds=seconds)  # fmt: skip
     ResultsStore(root).write_block(sim.id, task.cfg_id, task.seed, task.block, df, meta)

@@ -25,7 +25,17 @@ import pandas as pd
 from theorycheck.errors import UserInputError
 from theorycheck.verdicts import VerdictRow
 
-__all__ = ["PROFILES", "Evaluation", "FigureSpec", "Simulation", "config_dict", "config_id"]
+__all__ = [
+    "PROFILES",
+    "Evaluation",
+    "FigureSpec",
+    "Simulation",
+    "config_dict",
+    "config_id",
+    "evaluate_in_memory",
+    "measure_block",
+    "measure_blocks",
+]
 
 PROFILES = ("quick", "full")
 
@@ -130,3 +140,31 @@ class Simulation:
     def evaluate(self, data: dict) -> Evaluation:
         """``data`` maps each config of the profile to the concatenation of its blocks."""
         raise NotImplementedError
+
+
+def measure_block(sim: Simulation, config, seed: int, block: int) -> pd.DataFrame:
+    """One block of ``config`` exactly as the runner stores it: measured with the block's own
+    generator (:func:`theorycheck.seeding.generator`), with a leading ``block`` column."""
+    from theorycheck.seeding import generator
+
+    df = sim.measure(config, generator(seed, sim.id, config_id(config), block))
+    df.insert(0, "block", block)
+    return df
+
+
+def measure_blocks(sim: Simulation, config, seed: int = 0, blocks: int | None = None):
+    """The first ``blocks`` blocks of ``config`` (default :meth:`Simulation.blocks`),
+    concatenated as the runner reads them back."""
+    n = sim.blocks(config) if blocks is None else blocks
+    return pd.concat([measure_block(sim, config, seed, b) for b in range(n)], ignore_index=True)
+
+
+def evaluate_in_memory(
+    sim: Simulation, configs, seed: int = 0, blocks: int | None = None
+) -> tuple[dict, Evaluation]:
+    """Measure every block of ``configs`` in memory and evaluate: the runner without a store.
+
+    For tests and notebooks; returns ``({config: blocks}, evaluation)``.
+    """
+    data = {cfg: measure_blocks(sim, cfg, seed, blocks) for cfg in configs}
+    return data, sim.evaluate(data)
