@@ -22,7 +22,7 @@ from theorycheck.errors import UserInputError
 from theorycheck.forward import output_and_gradient
 from theorycheck.network import NetworkSpec, sample_inputs, sample_network
 from theorycheck.perturbations import gradient_drift_certificate
-from theorycheck.pgd import min_flip_radius_pgd, pgd_attack
+from theorycheck.pgd import apgd_checkpoints, deepfool, min_flip_radius_pgd, pgd_attack
 from theorycheck.seeding import generator
 
 
@@ -201,3 +201,124 @@ def test_bad_input_is_rejected():
         pgd_attack(net, X, 0.1, y=[0.0, 1.0])
     with pytest.raises(UserInputError, match="steps"):
         pgd_attack(net, X, 0.1, steps=-1)
+
+
+# -- issue 18: the single step's ray, APGD's schedule, DeepFool, strength against a reference -----
+
+
+def test_apgd_checkpoints_are_the_papers():
+    """Croce and Hein (2020) Sec. 3.2: p_0 = 0, p_1 = 0.22, p_{j+1} = p_j + max(p_j - p_{j-1} -
+    0.03, 0.06): 0.22, 0.41, 0.57, 0.70, 0.80, 0.87, 0.93, 0.99 of the steps."""
+    assert apgd_checkpoints(100) == [22, 41, 57, 70, 80, 87, 93, 99]
+    assert apgd_checkpoints(0) == []
+    assert apgd_checkpoints(1) == [1]
+
+
+def ray_flips(net, X, eps, t_star, points=400):
+    """Independent of the attack: whether some point x(t) = x - sign f(x) t u of the single-step
+    ray with t <= eps is flipped, on a grid of ``points`` values of t in (0, eps] plus t* itself."""
+    fw = output_and_gradient(net, X, path="reference")
+    u = fw.grad / np.maximum(fw.grad_norm, 1e-300)[:, None]
+    s = np.sign(fw.f)
+    ts = np.concatenate(
+        [np.minimum(t_star, eps)[:, None], eps[:, None] * np.linspace(0, 1, points + 1)[1:]],
+        axis=1,
+    )
+    flips = np.zeros(len(X), dtype=bool)
+    for j in range(ts.shape[1]):
+        flips |= s * f_at(net, X - (s * ts[:, j])[:, None] * u) <= 0.0
+    return flips
+
+
+def test_ray_reproducer_flips():
+    """Issue 18: d = 2, m = 10, input 65: the single step flips at t* = 0.990 but the ray comes
+    back before eps = 1.5 t*, so neither the full single step nor 50 fixed steps flipped it
+    (margin 0.0029). PGD now tries x(t*) itself."""
+    spec = NetworkSpec(d=2, m=10)
+    rng = generator(1, "h6-ray", 2, 9)
+    net = sample_network(spec, rng)
+    X = sample_inputs(spec, 100, rng)[[65]]
+    t = first_sign_flip(net, X, path="reference").t_star
+    assert t[0] == pytest.approx(0.990, abs=1e-3)
+    eps = 1.5 * t
+    assert ray_flips(net, X, eps, t)[0]
+    end = f_at(
+        net,
+        X
+        - (np.sign(f_at(net, X)) * eps)[:, None]
+        * output_and_gradient(net, X, path="reference").grad
+        / output_and_gradient(net, X, path="reference").grad_norm,
+    )
+    assert np.sign(end[0]) == np.sign(f_at(net, X)[0])  # the full step alone does not flip
+    res = pgd_attack(net, X, eps, steps=50, path="reference")
+    assert res.success[0] and res.steps_taken[0] == 0
+    assert f_at(net, X + res.delta)[0] * np.sign(f_at(net, X)[0]) <= 0.0
+
+
+@pytest.mark.parametrize("factor", [1.1, 1.5, 3.0])
+def test_every_single_step_flip_is_a_pgd_flip_on_toy_networks(factor):
+    """Toy networks (d = 2, 3; m = 10), where the ray often crosses zero and comes back: whenever
+    some point of the single-step ray within eps = factor t* is flipped (checked on a grid,
+    independently of the attack), PGD flips the input too, with 0 misses. Exact, not
+    statistical: PGD tries x(t*) and x(t* (1 + 1e-9)), and the first crossing of the ray is at t*
+    (a miss needs the next breakpoint within 1e-9 t* of it, probability 0 for drawn weights).
+    The fixed-step attack before this test missed 4 of 3,134 such inputs at factor 1.5."""
+    misses, flips_seen = 0, 0
+    for d in (2, 3):
+        for seed in range(10):
+            spec = NetworkSpec(d=d, m=10)
+            rng = generator(seed, "toy-ray", d)
+            net = sample_network(spec, rng)
+            X = sample_inputs(spec, 60, rng)
+            ss = first_sign_flip(net, X, path="reference")
+            keep = np.isfinite(ss.t_star) & ~ss.zero_output
+            X, t = X[keep], ss.t_star[keep]
+            eps = factor * t
+            flips = ray_flips(net, X, eps, t)
+            res = pgd_attack(net, X, eps, steps=20, path="reference")
+            flips_seen += int(flips.sum())
+            misses += int((flips & ~res.success).sum())
+            assert np.all(res.margin[res.success] <= 0.0)
+    assert flips_seen > 500  # not vacuous
+    assert misses == 0
+
+
+def test_deepfool_is_exact_for_one_relu():
+    """m = 1 relu without biases: f(x) = a relu(<w, x>), zero set {<w, x> <= 0}; the minimal flip
+    distance of an input with f(x) != 0 is <w, x> / ||w||, and DeepFool's first linearised step
+    lands on it: ||delta|| = (1 + overshoot) <w, x> / ||w|| exactly (up to rounding)."""
+    spec = NetworkSpec(d=5, m=1)
+    for seed in range(5):
+        rng = generator(seed, "deepfool-one")
+        net = sample_network(spec, rng)
+        X = sample_inputs(spec, 20, rng)
+        z = X @ net.W[0]
+        X = X[z > 0]
+        res = deepfool(net, X, overshoot=0.02, path="reference")
+        assert np.all(res.success) and np.all(res.iterations == 1)
+        want = 1.02 * (X @ net.W[0]) / np.linalg.norm(net.W[0])
+        np.testing.assert_allclose(res.delta_norm, want, rtol=1e-12)
+        assert np.all(f_at(net, X + res.delta) * np.sign(f_at(net, X)) <= 0.0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(attack_cases())
+def test_deepfool_successes_are_real(case):
+    net, X, _rng = case
+    res = deepfool(net, X, iterations=30, path="reference")
+    f0 = f_at(net, X)
+    margins = np.sign(f0) * f_at(net, X + res.delta)
+    assert np.all(margins[res.success] <= 0.0)
+    assert np.all(margins[~res.success] > 0.0)
+
+
+def test_restarts_and_starts_are_checked():
+    spec = NetworkSpec(d=3, m=4)
+    net = sample_network(spec, generator(0, "bad"))
+    X = np.ones((2, 3))
+    with pytest.raises(UserInputError, match="rng"):
+        pgd_attack(net, X, 0.1, restarts=2)
+    with pytest.raises(UserInputError, match="start"):
+        pgd_attack(net, X, 0.1, starts=(np.zeros((3, 3)),))
+    with pytest.raises(UserInputError, match="start"):
+        pgd_attack(net, X, 0.1, starts=(np.full((2, 3), np.nan),))
