@@ -1,0 +1,39 @@
+"""theorycheck: Monte Carlo verification of adversarial-robustness theorems for two-layer
+networks (Bubeck et al. 2021; Wang et al. 2022; Dohmatob & Bietti 2022).
+
+The library in three calls::
+
+    import theorycheck
+    res = theorycheck.run(["lazy-sign-flips"], out="results")    # or theorycheck.load("results")
+    res.verdicts, res.observables("lazy-sign-flips"), res.report()
+
+What is checked: docs/theory.md. How the product is built: docs/design.md.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from theorycheck.pipeline import run
+    from theorycheck.results import Results, load
+
+__all__ = ["Results", "__version__", "load", "run"]
+
+
+def __getattr__(name: str):
+    # Lazy: the CLI imports this package before it has installed its interrupt handler, so
+    # nothing heavy (numpy, pandas, numba) may be imported here eagerly.
+    if name == "run":
+        from theorycheck.pipeline import run
+
+        return run
+    if name in ("load", "Results"):
+        from theorycheck import results
+
+        return getattr(results, name)
+    if name == "__version__":
+        from theorycheck.provenance import package_version
+
+        return package_version()
+    raise AttributeError(f"module 'theorycheck' has no attribute {name!r}")

@@ -10,7 +10,6 @@ is imported before :func:`main` has installed the interrupt handler
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -21,7 +20,23 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
-DEFAULT_OUT = "theorycheck-results"
+DEFAULT_OUT = "theorycheck-results"  # theorycheck.pipeline.DEFAULT_OUT (not imported: start-up)
+FORMATS = ("table", "csv", "json")
+
+EXAMPLES = """\
+examples:
+  theorycheck run                                   every simulation, quick profile, PDF report
+  theorycheck run lazy-sign-flips --profile full --workers 2
+  theorycheck run lazy-sign-flips --claims docs/examples/my_bounds.py
+  theorycheck run --scheduler local:2 --out results
+  theorycheck report --results results              rebuild the PDF from stored results
+  theorycheck list --format csv                     simulations as CSV
+  theorycheck bounds wang2022.lemma_4_3             one claim of the catalogue
+  theorycheck conditions wang2022.theorem_3_1 --d 784 --m 1000 1e6
+  theorycheck bench --quick
+
+docs: docs/theory.md (what is checked), docs/user-guide.md (how to use it)
+"""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,18 +48,47 @@ def _parser() -> argparse.ArgumentParser:
         def error(self, message: str):
             self.exit(2, f"theorycheck: error: {message} (see `{self.prog} --help`)\n")
 
+    raw = argparse.RawDescriptionHelpFormatter
     p = Parser(
         prog="theorycheck",
         description="Monte Carlo verification of adversarial-robustness theorems for two-layer "
-        "networks (Bubeck et al. 2021; Wang et al. 2022).",
+        "networks (Bubeck et al. 2021; Wang et al. 2022; Dohmatob & Bietti 2022).",
+        epilog=EXAMPLES,
+        formatter_class=raw,
     )
-    sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="every simulation: id, claims it checks, profiles")
-    sub.add_parser("bounds", help="the bounds catalog: id, citation, statement, kind, constants")
-    run = sub.add_parser("run", help="run simulations, store results, print verdicts, write PDF")
-    run.add_argument("ids", nargs="*", metavar="ID", help="simulation ids (default: all)")
-    run.add_argument("--profile", default="quick", choices=("quick", "full"))
-    run.add_argument("--seed", type=int, default=0)
+    p.add_argument("--version", action="version", version=f"theorycheck {_version()}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def fmt(parser) -> None:
+        parser.add_argument(
+            "--format", default="table", choices=FORMATS,
+            help="how to print: a readable table (default), CSV or JSON records",
+        )  # fmt: skip
+
+    lst = sub.add_parser("list", help="every simulation: id, claims it checks, profiles")
+    fmt(lst)
+    bnd = sub.add_parser(
+        "bounds", help="the bounds catalogue: id, citation, statement, kind, constants",
+        description="The catalogue of the papers' claims (all, or the ids given; a prefix such "
+        "as wang2022 selects a paper).",
+    )  # fmt: skip
+    bnd.add_argument("ids", nargs="*", metavar="ID", help="bound ids or id prefixes (default: all)")
+    fmt(bnd)
+    run = sub.add_parser(
+        "run", help="run simulations, store results, print verdicts, write the PDF report",
+        description="Run simulations (all when no id is given), store every block, decide the "
+        "verdicts, print them with the bottom line and write OUT/report.pdf. Blocks already "
+        "stored (and verified) are reused, so an interrupted run resumes.",
+        epilog=EXAMPLES, formatter_class=raw,
+    )  # fmt: skip
+    run.add_argument("ids", nargs="*", metavar="ID",
+                     help="simulation ids (see `theorycheck list`; default: all)")  # fmt: skip
+    run.add_argument("--profile", default="quick", choices=("quick", "full"),
+                     help="grid and sample sizes: quick (minutes) or full (the powered profile); "
+                     "default quick")  # fmt: skip
+    run.add_argument("--seed", type=int, default=0,
+                     help="seed of every random draw (default 0); same seed, same bits on any "
+                     "backend")  # fmt: skip
     run.add_argument(
         "--out", default=DEFAULT_OUT, help=f"results directory (default {DEFAULT_OUT})"
     )
@@ -59,10 +103,17 @@ def _parser() -> argparse.ArgumentParser:
         help="computation path, in the simulations that offer it (see `theorycheck list`); "
         "default: each simulation's own (the exact laws where they apply)",
     )  # fmt: skip
+    run.add_argument(
+        "--claims", metavar="FILE", default=None,
+        help="a Python file of your own claims (Bound subclasses naming an observable), checked "
+        "against the stored observables in their own Holm family; see docs/examples/my_bounds.py",
+    )  # fmt: skip
     run.add_argument("--no-report", action="store_true", help="skip writing the PDF report")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    fmt(run)
     rep = sub.add_parser("report", help="rebuild the PDF report from stored results")
-    rep.add_argument("--results", default=DEFAULT_OUT, help="results directory")
+    rep.add_argument("--results", default=DEFAULT_OUT,
+                     help=f"results directory (default {DEFAULT_OUT})")  # fmt: skip
     rep.add_argument("--out", default=None, help="PDF path (default RESULTS/report.pdf)")
     cond = sub.add_parser("conditions", help="where a theorem's conditions hold (width windows)")
     cond.add_argument("claim", metavar="CLAIM", help="bound id, e.g. wang2022.theorem_3_1")
@@ -77,32 +128,77 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _cmd_list() -> None:
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("theorycheck")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def _print_frame(df: pd.DataFrame, form: str, table: str) -> None:
+    """``df`` as CSV or JSON records (``--format csv|json``), or ``table`` as given."""
+    if form == "csv":
+        sys.stdout.write(df.to_csv(index=False))
+    elif form == "json":
+        sys.stdout.write(df.to_json(orient="records", indent=1) + "\n")
+    else:
+        print(table)
+
+
+def _cmd_list(args) -> None:
     import textwrap
+
+    import pandas as pd
 
     from theorycheck.simulations import REGISTRY
 
+    df = pd.DataFrame([
+        {"id": sim.id, "title": sim.title, "claims": " ".join(sim.claims),
+         "profiles": "quick full", "paths": " ".join(sim.paths)}
+        for sim in REGISTRY.values()
+    ])  # fmt: skip
+    lines = []
     for sim in REGISTRY.values():
         paths = f"; paths: {', '.join(sim.paths)}" if sim.paths else ""
-        print(f"{sim.id}  (profiles: quick, full{paths})")
-        print(f"  {sim.title}")
-        print(textwrap.fill(", ".join(sim.claims), 96, initial_indent="  checks: ",
-                            subsequent_indent=" " * 10))  # fmt: skip
-        print()
+        lines.append(f"{sim.id}  (profiles: quick, full{paths})")
+        lines.append(f"  {sim.title}")
+        lines.append(textwrap.fill(", ".join(sim.claims), 96, initial_indent="  checks: ",
+                                   subsequent_indent=" " * 10) + "\n")  # fmt: skip
+    _print_frame(df, args.format, "\n".join(lines).rstrip())
 
 
-def _cmd_bounds() -> None:
+def _cmd_bounds(args) -> None:
     import textwrap
 
-    from theorycheck.bounds import catalog_frame
+    from theorycheck.bounds import REGISTRY, catalog_frame
+    from theorycheck.errors import UserInputError
 
-    for info in catalog_frame().to_dict("records"):
-        print(f"{info['id']}  [{info['kind']}{', derived' if info['derived'] else ''}]")
-        print(f"  citation:   {info['citation']}")
-        print(textwrap.fill(info["statement"], 96, initial_indent="  statement:  ",
-                            subsequent_indent=" " * 14))  # fmt: skip
-        print(f"  parameters: {info['parameters'] or '-'};  constants: {info['constants'] or '-'}")
-        print(f"  conditions: {info['conditions']}\n")
+    def matches(bound_id: str, selector: str) -> bool:  # an id, or a paper's prefix
+        return bound_id == selector or bound_id.split(".")[0] == selector
+
+    ids = None
+    if args.ids:
+        ids = [b for b in REGISTRY if any(matches(b, i) for i in args.ids)]
+        unknown = [i for i in args.ids if not any(matches(b, i) for b in REGISTRY)]
+        if unknown:
+            import difflib
+
+            close = difflib.get_close_matches(unknown[0], list(REGISTRY), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise UserInputError(f"no bound matches {', '.join(unknown)}{hint}")
+    df = catalog_frame(ids)
+    lines = []
+    for info in df.to_dict("records"):
+        lines.append(f"{info['id']}  [{info['kind']}{', derived' if info['derived'] else ''}]")
+        lines.append(f"  citation:   {info['citation']}")
+        lines.append(textwrap.fill(info["statement"], 96, initial_indent="  statement:  ",
+                                   subsequent_indent=" " * 14))  # fmt: skip
+        lines.append(f"  parameters: {info['parameters'] or '-'};  "
+                     f"constants: {info['constants'] or '-'}")  # fmt: skip
+        lines.append(f"  conditions: {info['conditions']}\n")
+    _print_frame(df, args.format, "\n".join(lines).rstrip())
 
 
 def format_verdicts(table: pd.DataFrame) -> str:
@@ -129,92 +225,39 @@ def format_verdicts(table: pd.DataFrame) -> str:
         return show.to_string(index=False) + f"\n\n{len(table)} verdicts ({tally})"
 
 
-def claim_conditions(claim: str, parameters: dict) -> bool | None:
-    """Whether the registered claim's conditions hold at a verdict row's grid point.
-
-    None (unknown) when the claim is not a registered bound, has no conditions beyond its
-    parameter domains, or the row's parameters do not give every parameter of the bound. A row
-    over a grid (``over`` and ``grid`` in its parameters, e.g. an implied constant over d) is
-    inside when the conditions hold at every grid value, outside when they hold at none, and
-    unknown when they hold at some. Constants the row records (e.g. C2) are used.
-    References: :meth:`bounds._base.Bound.conditions`.
-    """
-    from theorycheck.bounds import REGISTRY
-    from theorycheck.bounds._base import Bound
-
-    bound = REGISTRY.get(claim)
-    if bound is None or type(bound)._conditions is Bound._conditions:
-        return None
-    over, grid = parameters.get("over"), parameters.get("grid")
-    if over is not None and isinstance(grid, list) and grid:
-        answers = {_conditions_at(bound, {**parameters, over: v}) for v in grid}
-        return answers.pop() if len(answers) == 1 else None
-    return _conditions_at(bound, parameters)
-
-
-def _conditions_at(bound, parameters: dict) -> bool | None:
-    from theorycheck.errors import UserInputError
-
-    names = [p.name for p in bound.params] + [c.name for c in bound.constants]
-    if any(p.name not in parameters for p in bound.params):
-        return None
-    try:
-        holds = bound.conditions(**{k: parameters[k] for k in names if k in parameters})
-    except (UserInputError, TypeError, ValueError):
-        return None  # a parameter out of the bound's domain or not a number
-    return bool(holds)
-
-
 def _cmd_run(args) -> None:
-    import contextlib
+    from theorycheck.pipeline import run
 
-    from theorycheck.errors import UserInputError
-    from theorycheck.runner import run
-    from theorycheck.simulations import REGISTRY, get_simulation
+    if not args.quiet and sys.stderr.isatty():  # a terminal sees something from the start
+        print("theorycheck: loading the simulations and compiling their kernels "
+              "(the first run compiles; later runs use the cache) ...", file=sys.stderr,
+              flush=True)  # fmt: skip
+    res = run(args.ids, profile=args.profile, seed=args.seed, out=args.out,
+              workers=args.workers, scheduler=args.scheduler, path=args.path,
+              claims=args.claims, report=False, progress=not args.quiet)  # fmt: skip
+    verdicts, mine = res.verdicts, res.user_verdicts
+    if args.format != "table":
+        import pandas as pd
 
-    if not args.out.strip():  # before abspath('') turns it into the current directory
-        raise UserInputError("--out must name a results directory, got ''")
+        both = pd.concat([verdicts.assign(family_of="papers"),
+                          mine.assign(family_of="yours")], ignore_index=True)  # fmt: skip
+        _print_frame(both if not mine.empty else verdicts, args.format, "")
+    else:
+        from theorycheck.bottom_line import bottom_line, format_bottom_line
+        from theorycheck.verdicts import family_size, rows_from_frame
 
-    sims = [get_simulation(i) for i in args.ids] if args.ids else list(REGISTRY.values())
-    if args.path is not None:
-        # Named simulations must offer the path; a run of all applies it where offered.
-        for sim in sims if args.ids else []:
-            sim.configs(args.profile, args.path)  # raises naming the paths it offers
-        if not any(args.path in sim.paths for sim in sims):
-            raise UserInputError(f"no simulation offers path {args.path!r}")
-    out, backend = args.out, contextlib.nullcontext(None)
-    if args.scheduler is not None:
-        if args.workers != 1:
-            raise UserInputError(
-                "--scheduler and --workers cannot be combined: the cluster's workers compute "
-                "the blocks (use --scheduler local:N for N local dask workers)"
-            )
-        from theorycheck.distributed import dask_executor
-
-        out = os.path.abspath(args.out)  # the workers write the blocks, maybe from another cwd
-        backend = dask_executor(args.scheduler, results_dir=out)
-    with backend as executor:
-        result = run(sims, profile=args.profile, seed=args.seed, out=out,
-                     workers=args.workers, executor=executor, progress=not args.quiet,
-                     path=args.path, conditions=claim_conditions)  # fmt: skip
-    from theorycheck.bounds import catalog_frame
-    from theorycheck.store import ResultsStore
-
-    # The whole catalog: runs of different simulations into one directory share this table.
-    ResultsStore(args.out).write_table("claims", catalog_frame())
-    print(format_verdicts(result.verdicts))
-    from theorycheck.bottom_line import bottom_line, format_bottom_line
-    from theorycheck.verdicts import family_size, rows_from_frame
-
-    size = family_size(rows_from_frame(result.verdicts))
-    print("\n" + format_bottom_line(bottom_line(result.verdicts), size))
-    print(f"\n{result.computed_blocks} blocks computed, {result.reused_blocks} reused from "
-          f"{result.root} in {result.seconds:.1f}s")  # fmt: skip
+        print(format_verdicts(verdicts))
+        size = family_size(rows_from_frame(verdicts))
+        print("\n" + format_bottom_line(bottom_line(verdicts), size))
+        if not mine.empty:
+            print("\nYour claims (their own Holm family of "
+                  f"{family_size(rows_from_frame(mine))}):")  # fmt: skip
+            print(format_verdicts(mine))
+    print(f"\n{res.computed_blocks} blocks computed, {res.reused_blocks} reused from "
+          f"{res.root} in {res.seconds:.1f}s", file=sys.stderr if args.format != "table"
+          else sys.stdout)  # fmt: skip
     if not args.no_report:
-        from theorycheck.reports import build_report
-
-        path = build_report(args.out, None)
-        print(f"report: {path}")
+        print(f"report: {res.report()}", file=sys.stderr if args.format != "table" else sys.stdout)
 
 
 def _cmd_report(args) -> None:
@@ -250,9 +293,9 @@ def _main(argv: list[str] | None) -> int:
     try:
         args = _parser().parse_args(argv)
         if args.command == "list":
-            _cmd_list()
+            _cmd_list(args)
         elif args.command == "bounds":
-            _cmd_bounds()
+            _cmd_bounds(args)
         elif args.command == "run":
             _cmd_run(args)
         elif args.command == "report":

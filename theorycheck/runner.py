@@ -20,7 +20,7 @@ from threadpoolctl import threadpool_limits
 
 from theorycheck import _worker, interrupts
 from theorycheck.integrity import blocks_to_compute
-from theorycheck.progress import Progress
+from theorycheck.progress import Progress, describe_config
 from theorycheck.provenance import provenance
 from theorycheck.run_arguments import check_run_arguments
 from theorycheck.sequential import look_count, next_blocks, undecided_configs, with_design_looks
@@ -72,7 +72,7 @@ def run_block(task: Task, root: str) -> str:
     meta = provenance(simulation=sim.id, config=config_dict(task.config), seed=task.seed,
                       block=task.block, config_id=task.cfg_id, seconds=seconds)  # fmt: skip
     ResultsStore(root).write_block(sim.id, task.cfg_id, task.seed, task.block, df, meta)
-    return f"{sim.id} {task.cfg_id}#{task.block}"
+    return f"{describe_config(sim.id, config_dict(task.config))} #{task.block}"
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,9 @@ def run(
             computed += len(todo)
             reused += len(tasks) - len(todo) if look == 0 else 0
             label = f"theorycheck run ({profile})" + (f", look {look}" if look else "")
-            _compute(todo, root, executor, Progress(len(todo), label=label, enabled=progress))
+            cost = estimated_seconds(store, todo)
+            bar = Progress(len(todo), label=label, enabled=progress, weight=sum(cost))
+            _compute(todo, cost, root, executor, bar)
             extend = []
             for sim in pending:
                 interrupts.check()
@@ -207,18 +209,56 @@ def run(
     return RunResult(verdicts, root, computed, reused, time.monotonic() - t0)
 
 
-def _compute(todo: list[Task], root: str, executor: Executor | None, bar: Progress) -> None:
-    """Measure and store the blocks of ``todo``, inline or on ``executor``."""
+def _compute(
+    todo: list[Task], cost: list[float], root: str, executor: Executor | None, bar: Progress
+) -> None:
+    """Measure and store the blocks of ``todo``, inline or on ``executor``; the bar advances by
+    each block's estimated ``cost``."""
     if executor is None:
-        for t in todo:
+        for t, c in zip(todo, cost, strict=True):
             interrupts.check()
-            bar.advance(run_block(t, root))
+            bar.advance(run_block(t, root), c)
         return
     with interrupts.children_shielded():  # a terminal's Ctrl-C reaches only this process
-        futures = [executor.submit(run_block, t, root) for t in todo]
+        futures = {executor.submit(run_block, t, root): c for t, c in zip(todo, cost, strict=True)}
     for fut in as_completed(futures):
-        bar.advance(fut.result())
+        bar.advance(fut.result(), futures[fut])
         interrupts.check()
+
+
+def estimated_seconds(store: ResultsStore, tasks: list[Task]) -> list[float]:
+    """Each task's expected measurement time, for the progress bar's ETA: its config's measured
+    block time in the store (any seed), else the mean over the simulation's measured blocks,
+    else the mean of all that is known; 1 for every task when nothing is known."""
+    per_config: dict[tuple[str, str], float | None] = {}
+    for t in tasks:
+        key = (t.simulation.id, t.cfg_id)
+        if key not in per_config:
+            per_config[key] = _measured_seconds(store, *key)
+    known = {k: v for k, v in per_config.items() if v is not None}
+    by_sim: dict[str, list[float]] = {}
+    for (sim_id, _), v in known.items():
+        by_sim.setdefault(sim_id, []).append(v)
+    overall = sum(known.values()) / len(known) if known else 1.0
+    out = []
+    for t in tasks:
+        v = per_config[t.simulation.id, t.cfg_id]
+        if v is None:
+            seen = by_sim.get(t.simulation.id)
+            v = sum(seen) / len(seen) if seen else overall
+        out.append(max(float(v), 1e-3))
+    return out
+
+
+def _measured_seconds(store: ResultsStore, sim_id: str, cfg_id: str) -> float | None:
+    """The stored measurement time of one block of this config (any seed), if any."""
+    for path in sorted((store.root / sim_id).glob(f"{cfg_id}-s*/block-*.parquet"))[:1]:
+        try:
+            seconds = store.read_meta(path).get("seconds")
+        except Exception:  # an unreadable block is the integrity check's business, not ours
+            return None
+        return float(seconds) if seconds is not None else None
+    return None
 
 
 def local_executor(workers: int) -> ProcessPoolExecutor:
