@@ -29,6 +29,16 @@ class TinySignFlips(LazySignFlips):
                                  n_blocks=self.n_blocks)  # fmt: skip
 
 
+class ExactTinySignFlips(LazySignFlips):
+    """lazy-sign-flips on the exact sampler, with the replicates a gamma = 0.1 bound needs for
+    power (500 >= replicates_for_power(0.1) = 472): 2 widths x 2 blocks of 250 networks."""
+
+    def _configs(self, profile):
+        for m in (50, 400):
+            yield SignFlipConfig(m, 3, (1.0, 5.0), (0.1,), networks_per_block=250, n_blocks=2,
+                                 path="exact")  # fmt: skip
+
+
 class SlowTinySignFlips(TinySignFlips):
     """TinySignFlips with 12 blocks, each also waiting ``delay`` seconds.
 

@@ -62,3 +62,41 @@ def test_verdict_table_format_shows_verdicts_and_tally():
     assert "HOLDS" in text and "m: 10" in text and "1 verdicts (HOLDS: 1)" in text
     # The qualifiers a reader needs beside the verdict.
     assert "outside" in text and "certified" in text
+
+
+# -- conventions: --version, help, --format -------------------------------------------------------
+def test_version_and_help_with_examples_and_every_option_explained(capsys):
+    import theorycheck
+    from theorycheck.cli import _parser
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"theorycheck {theorycheck.__version__}"
+    parser = _parser()
+    assert "examples:" in parser.format_help()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, command in sub.choices.items():
+        for action in command._actions:
+            if action.dest != "help":
+                assert action.help, f"theorycheck {name} {action.option_strings} has no help"
+    assert "examples:" in sub.choices["run"].format_help()
+
+
+def test_format_csv_and_json_parse_and_bounds_filters(capsys):
+    import io
+    import json
+
+    main(["list", "--format", "csv"])
+    listed = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert "lazy-sign-flips" in set(listed["id"]) and len(listed) == len(listed["id"].unique())
+    main(["bounds", "wang2022", "--format", "json"])
+    records = json.loads(capsys.readouterr().out)
+    assert records and all(r["id"].startswith("wang2022.") for r in records)
+    main(["bounds", "wang2022.lemma_4_3"])
+    out = capsys.readouterr().out
+    assert out.startswith("wang2022.lemma_4_3") and out.count("citation:") == 1
+    with pytest.raises(SystemExit) as info:
+        main(["bounds", "wang2022.lemma_4_33"])
+    assert info.value.code == 2
+    assert "did you mean wang2022.lemma_4_3" in capsys.readouterr().err

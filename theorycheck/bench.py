@@ -415,7 +415,9 @@ def main(argv: list[str] | None = None) -> int:
 def add_arguments(p) -> None:
     """The options of ``theorycheck bench`` (shared by the CLI and benchmarks/bench.py)."""
     p.add_argument("--repeats", type=int, default=3, help="timed repeats per path (median)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the workloads' networks (default 0)"
+    )
     p.add_argument("--quick", action="store_true", help="the small workload only")
     p.add_argument("--no-walk", action="store_true", help="skip torch's 5000-step walk")
     p.add_argument("--csv", default=None, help="also write the raw table to this CSV file")

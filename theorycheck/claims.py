@@ -131,7 +131,7 @@ def _from_module(module: ModuleType) -> list[Bound]:
         and obj.__module__ == module.__name__
         and getattr(obj, "observable", "")
     ]
-    return [cls() for cls in classes]
+    return _as_claims(classes, module.__name__)
 
 
 def _as_claims(obj, where: str) -> list[Bound]:
