@@ -34,19 +34,27 @@ _MODULES = (
     "width_window",
 )
 
-REGISTRY: dict[str, Simulation] = {
-    sim.id: sim
-    for sim in (import_module(f"theorycheck.simulations.{m}").SIMULATION for m in _MODULES)
-}
+
+def __getattr__(name: str):
+    # The registry is built on first use, not at import, so that ``python -m
+    # theorycheck.simulations.<module>`` executes its module once (as __main__), not twice.
+    if name == "REGISTRY":
+        registry: dict[str, Simulation] = {
+            sim.id: sim for sim in (import_module(f"{__name__}.{m}").SIMULATION for m in _MODULES)
+        }
+        globals()["REGISTRY"] = registry
+        return registry
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def get_simulation(sim_id: str) -> Simulation:
     """The registered simulation ``sim_id``; a one-line error with close ids otherwise."""
+    registry = globals().get("REGISTRY") or __getattr__("REGISTRY")
     try:
-        return REGISTRY[sim_id]
+        return registry[sim_id]
     except KeyError:
         import difflib
 
-        close = difflib.get_close_matches(sim_id, REGISTRY, n=3)
+        close = difflib.get_close_matches(sim_id, registry, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else "; see `theorycheck list`"
         raise UserInputError(f"unknown simulation {sim_id!r}{hint}") from None

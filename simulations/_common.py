@@ -56,11 +56,19 @@ def default_path(activation: str = "relu", biases: bool = False) -> str:
 
 
 def main(simulation, argv: list[str] | None = None) -> None:
-    """Run one simulation as ``theorycheck run <id>`` would (same options, same store)."""
+    """Run one simulation as ``theorycheck run <id>`` would (same options, same store); other
+    simulation ids are refused (``theorycheck run`` takes several)."""
     from theorycheck.cli import main as cli_main
+    from theorycheck.simulations import REGISTRY
 
     args = sys.argv[1:] if argv is None else argv
-    cli_main(["run", simulation.id, *args])
+    extra = [a for a in args if a in REGISTRY and a != simulation.id]
+    if extra:
+        prog = f"python -m theorycheck.simulations.{simulation.id.replace('-', '_')}"
+        print(f"theorycheck: error: {prog} runs {simulation.id} only; got {', '.join(extra)} "
+              "(use `theorycheck run ID ...` for several)", file=sys.stderr)  # fmt: skip
+        raise SystemExit(2)
+    raise SystemExit(cli_main(["run", simulation.id, *args]))
 
 
 def law_summary(x, base: dict) -> dict:
@@ -74,8 +82,7 @@ def law_summary(x, base: dict) -> dict:
 
 
 #: The ``trained`` family (docs/theory.md Sec. 2 item 5; Wang et al. 2022 Sec. 5.2, Algorithm 1):
-#: SGD
-#: (minibatch 10, 3 epochs, lr 10) on the logistic loss of :func:`cluster_task` samples, the
+#: SGD (minibatch 10, 3 epochs, lr 10) on the logistic loss of :func:`cluster_task` samples, the
 #: top layer frozen, projected onto the lazy ball after every step. Development runs (m = 1000,
 #: C0 = 10, 3 networks each, 200 test inputs): test error 0.000 at d = 25, 100, 400 and 784,
 #: every row of W at the ball's edge, 0.4 to 2.6 s per network.
