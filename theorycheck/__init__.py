@@ -12,7 +12,19 @@ What is checked: docs/theory.md. How the product is built: docs/design.md.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+# Installed, bounds/, simulations/ and reports/ live inside this package (setuptools
+# package-dir). Imported straight from a source checkout (a notebook or `python -c` started at
+# the repository's root, where ./theorycheck shadows the installed package), they sit beside
+# it: the root then joins this package's search path so theorycheck.bounds is the checkout's.
+_checkout = Path(__file__).resolve().parent.parent
+if (
+    not (Path(__file__).parent / "bounds").is_dir()
+    and (_checkout / "bounds" / "__init__.py").is_file()
+):
+    __path__.append(str(_checkout))
 
 if TYPE_CHECKING:
     from theorycheck.pipeline import run
