@@ -219,8 +219,11 @@ def _compute(
             interrupts.check()
             bar.advance(run_block(t, root), c)
         return
+    # Longest expected blocks first (LPT): on N workers the last block to finish is then a short
+    # one. The order changes no number: each block is seeded by its identity.
+    order = sorted(range(len(todo)), key=lambda i: -cost[i])
     with interrupts.children_shielded():  # a terminal's Ctrl-C reaches only this process
-        futures = {executor.submit(run_block, t, root): c for t, c in zip(todo, cost, strict=True)}
+        futures = {executor.submit(run_block, todo[i], root): cost[i] for i in order}
     for fut in as_completed(futures):
         bar.advance(fut.result(), futures[fut])
         interrupts.check()
