@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
 from theorycheck.reports.data import ClaimText, ReportData, SimulationResult
 
 __all__ = [

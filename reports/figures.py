@@ -1,47 +1,67 @@
 """The report's figures: estimates with 95% CIs against exact values and the papers' bounds.
 
-One subplot per panel and one series per line, as the simulation's figure spec says. Each
-series has its own colour *and* marker; the exact value (reference) is a dashed line and the
-paper's bound a dotted line in the series' colour, so the figure reads in greyscale. The
-legend sits below the axes, never on the data. Points of different series at the same x are
-offset slightly (a few hundredths of the axis) so their error bars do not hide each other.
+Each stored figure spec becomes one matplotlib figure at the width of the page's text, saved as
+an SVG file that the typst document includes (``OUT/export/figures/`` keeps each as a PDF for a
+paper). One subplot per panel and one series per line, as the simulation's spec says.
+
+Style (one for every figure, :mod:`theorycheck.reports.style`): each series has its own colour
+*and* marker, so the figure reads in grey. An exact value (reference) is dashed and a paper's
+bound dotted: in black when it is the same for every series of a panel (as the legend shows
+it), otherwise in its series' colour, and the legend says so. The legend sits below the axes.
+Tick labels never collide: after layout, labels whose tight boxes would touch a neighbour are
+dropped from the axis until none do (:func:`tick_label_overlaps` is the check).
+
+Same input, same bytes: no date in the SVG, ``svg.hashsalt`` fixed by the style, text kept as
+text (``svg.fonttype`` none) and set by typst from matplotlib's own font files.
 """
 
 from __future__ import annotations
 
 import math
+import textwrap
+from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 
+import matplotlib as mpl
 import numpy as np
 import pandas as pd
-from matplotlib.artist import Artist
-from matplotlib.figure import SubFigure
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import FixedLocator, FuncFormatter, LogFormatterSciNotation, NullFormatter
+from matplotlib.ticker import (
+    FixedFormatter,
+    FixedLocator,
+    FuncFormatter,
+    LogFormatterSciNotation,
+    LogLocator,
+    NullFormatter,
+)
+
 from theorycheck.reports.conditions import ConditionPanel
 from theorycheck.reports.data import FigureInfo, FitLabel
-from theorycheck.reports.layout import CELL_PAD, LEADING, text_width, wrap
-from theorycheck.reports.style import SMALL_SIZE, series_style
+from theorycheck.reports.style import SMALL_SIZE, TEXT_WIDTH, series_style, style_context
 from theorycheck.reports.tables import fmt_num
 
 __all__ = [
+    "FigureJob",
     "claimed_text",
-    "condition_panels_height",
-    "draw_condition_panels",
-    "draw_figure",
-    "figure_height",
-    "figure_note",
+    "condition_figure",
     "fit_text",
     "fmt_exponent",
+    "font_paths",
+    "render",
+    "stored_figure",
+    "tick_label_overlaps",
 ]
 
-PANEL_HEIGHT = 190.0  # points per row of panels (axes, title, tick and axis labels)
+PANEL_HEIGHT = 2.35  # inches per row of panels (axes, title, tick and axis labels)
 _DODGE = 0.012  # offset between series at the same x, as a fraction of the x range
-_HANDLE = 34.0  # legend handle + padding, points
 _MAX_ERRORBARS = 12  # series with more points get a confidence band instead of error bars
-_LABEL_SIZE = 10.0  # axis labels and panel titles (rc axes.labelsize, axes.titlesize)
 _MAX_GRID_TICKS = 7  # up to this many distinct x values are ticked at the values themselves
+_CHAR = 0.55 * SMALL_SIZE / 72  # mean width of a character of the legend font, inches
+_REF = "0.15"  # an exact value or bound shared by every series of a panel
 
 
 def _panels(rows: pd.DataFrame) -> list[str]:
@@ -55,6 +75,14 @@ def _series(rows: pd.DataFrame) -> list[str]:
 def _grid(n_panels: int) -> tuple[int, int]:
     ncols = 1 if n_panels <= 1 else 2 if n_panels in (2, 4) else 3
     return math.ceil(max(n_panels, 1) / ncols), ncols
+
+
+def _wrap(label: str, width_in: float, size: float = SMALL_SIZE) -> str:
+    """``label`` wrapped to ``width_in`` inches at ``size`` points (DejaVu Sans: a character
+    is 0.55-0.62 em wide on average; bold titles use the wider figure)."""
+    em = 0.62 if size >= 10.0 else 0.55
+    chars = max(12, int(width_in / (em * size / 72)))
+    return "\n".join(textwrap.wrap(label, chars, break_on_hyphens=False)) or label
 
 
 def fmt_exponent(k: float) -> str:
@@ -94,12 +122,7 @@ def claimed_text(fit: FitLabel) -> str:
 
 
 def _fit_labels(info: FigureInfo) -> tuple[dict[str, str], str]:
-    """The slope text of each fitted series and the label of the fitted-line entry.
-
-    A series fitted in one panel reads 'W0: slope ...'; one fitted in several panels lists
-    the panels. When every fit of the figure has the same claim, the claimed slope is said once,
-    in the fitted line's entry.
-    """
+    """The slope text of each fitted series and the label of the fitted-line entry."""
     if not info.fits:
         return {}, ""
     claims = {claimed_text(f) for f in info.fits.values()}
@@ -112,7 +135,6 @@ def _fit_labels(info: FigureInfo) -> tuple[dict[str, str], str]:
         if len(fits) == 1:
             texts[series] = fit_text(fits[0][1], not shared)
         else:
-            # 'slope 0.01 [−0.01, 0.02] (wang scaling), 0.00 [−0.02, 0.01] (bubeck scaling)'
             parts = [
                 fit_text(f, False).removeprefix("slope ")
                 + f" ({p}{'' if shared else '; claimed ' + claimed_text(f)})"
@@ -123,6 +145,17 @@ def _fit_labels(info: FigureInfo) -> tuple[dict[str, str], str]:
     if shared:
         line += f", claimed slope {next(iter(claims))}"
     return texts, line
+
+
+def _shared(rows: pd.DataFrame, column: str) -> bool:
+    """Whether ``column`` (reference or bound) is the same for every series at each (panel, x):
+    then it is one line, drawn in black."""
+    if column not in rows or not rows[column].notna().any():
+        return True
+    sub = rows[rows[column].notna()]
+    spread = sub.groupby(["panel", "x"])[column].agg(lambda s: s.max() - s.min())
+    scale = sub[column].abs().max()
+    return bool((spread <= 1e-12 * max(scale, 1.0)).all())
 
 
 def _legend_entries(info: FigureInfo) -> list[tuple[str, Line2D]]:
@@ -136,114 +169,117 @@ def _legend_entries(info: FigureInfo) -> list[tuple[str, Line2D]]:
         )
     for column, label, ls in (("reference", "exact value", "--"), ("bound", "paper's bound", ":")):
         if column in info.rows and info.rows[column].notna().any():
-            entries.append((label, Line2D([], [], color="0.15", linestyle=ls, linewidth=1.4)))
+            if not _shared(info.rows, column):
+                label += " (in its series' colour)"
+            entries.append((label, Line2D([], [], color=_REF, linestyle=ls, linewidth=1.4)))
     if fit_line:
-        entries.append((fit_line, Line2D([], [], color="0.15", linestyle="-.", linewidth=1.2)))
+        entries.append(
+            (fit_line + " (in its series' colour)",
+             Line2D([], [], color=_REF, linestyle="-.", linewidth=1.2))
+        )  # fmt: skip
     return entries
 
 
-def _legend_layout(info: FigureInfo, width: float) -> tuple[list[tuple[str, Line2D]], int]:
-    """Legend entries with labels wrapped to the figure's width, and the number of columns."""
-    entries = _legend_entries(info)
+def _legend(fig: Figure, entries: list, width: float, height: float | None = None) -> None:
     if not entries:
-        return entries, 1
-    room = width - _HANDLE - 2 * CELL_PAD
-    entries = [("\n".join(wrap(label, room, SMALL_SIZE)), h) for label, h in entries]
-    widest = max(text_width(line, SMALL_SIZE) for label, _ in entries for line in label.split("\n"))
-    cols = max(1, min(len(entries), int(width // (widest + _HANDLE + CELL_PAD))))
-    return entries, cols
+        return
+    widest = max(len(label) for label, _ in entries) * _CHAR + 0.5
+    cols = max(1, min(len(entries), int(width // widest)))
+    room = width / cols - 0.5
+    labels = [_wrap(label, room) for label, _ in entries]
+    handles = [h for _, h in entries]
+    # Matplotlib fills legend columns first; reorder so the entries read row by row.
+    order = [k for j in range(cols) for k in range(j, len(entries), cols)]
+    legend = fig.legend(
+        [handles[k] for k in order],
+        [labels[k] for k in order],
+        ncols=cols,
+        handlelength=2.4,
+        columnspacing=1.4,
+        **(
+            {"loc": "outside lower center"}
+            if height is None
+            else {"loc": "lower center", "bbox_to_anchor": (0.5, 0.0), "borderaxespad": 0.1}
+        ),
+    )
+    for text in legend.get_texts():
+        text.set_parse_math(False)
 
 
-def figure_height(info: FigureInfo, width: float) -> float:
-    """Height in points of the block that draws ``info`` at ``width`` points."""
-    n_panels = len(_panels(info.rows))
-    nrows, _ = _grid(n_panels)
-    entries, cols = _legend_layout(info, width)
-    lines = [label.count("\n") + 1 for label, _ in entries]
-    # Each legend row is as tall as its tallest entry, plus the spacing between rows.
-    rows = [max(lines[i : i + cols]) for i in range(0, len(lines), cols)]
-    legend = sum(n * SMALL_SIZE * LEADING + 0.25 * SMALL_SIZE * LEADING for n in rows)
-    panels = PANEL_HEIGHT * (1.15 if n_panels == 1 else nrows)
-    return panels + legend + 10.0
+def _legend_lines(entries: list, width: float) -> int:
+    if not entries:
+        return 0
+    widest = max(len(label) for label, _ in entries) * _CHAR + 0.5
+    cols = max(1, min(len(entries), int(width // widest)))
+    room = width / cols - 0.5
+    rows = 0
+    for k in range(0, len(entries), cols):
+        rows += max(_wrap(label, room).count("\n") + 1 for label, _ in entries[k : k + cols])
+    return rows
 
 
-def figure_note(info: FigureInfo) -> str:
-    """Sentences for the caption on how the figure was drawn (offsets, bands)."""
-    rows = info.rows
-    if not len(rows):
-        return "No summary rows were stored for this figure."
-    notes = []
-    sizes = rows.groupby(["panel", "series"])["x"].size()
-    has_ci = bool(((rows["ci_high"] - rows["ci_low"]).abs() > 0).any())
-    ends = rows[["ci_low", "ci_high"]].astype(float).to_numpy()
-    if np.isinf(ends).any():
-        notes.append("Intervals with an unbounded end (too few replicates) are drawn without it.")
-    if has_ci and (sizes > _MAX_ERRORBARS).any():
-        notes.append("Shaded bands: 95% confidence intervals.")
-    shared = rows.groupby(["panel", "x"])["series"].nunique()
-    if (shared > 1).any() and (sizes <= _MAX_ERRORBARS).any():
-        notes.append(
-            "Series sharing an x value are drawn slightly apart so their intervals stay visible."
-        )
-    if "fitted" in rows and rows["fitted"].notna().any():
-        notes.append(
-            "Dash-dot: the power law C x^k fitted by least squares on the log-log scale; the "
-            "slopes in the legend are the rate verdicts' fitted exponents with their 95% "
-            "stratified-bootstrap intervals."
-        )
-    return " ".join(notes)
+_LINE = 10.0 * 1.3 / 72  # one line of a panel title or axis label, inches
+_TICKS = 0.3  # x tick labels under an axes, inches
+_YTICKS = 0.58  # y tick labels left of an axes, inches
 
 
-def draw_figure(sf: SubFigure, info: FigureInfo, width: float) -> None:
-    """Draw ``info`` into the subfigure ``sf`` (``width``: its width in points, for the legend)."""
+def stored_figure(info: FigureInfo, width: float = TEXT_WIDTH) -> Figure:
+    """A stored figure spec drawn as one matplotlib figure ``width`` inches wide.
+
+    The panels sit on a fixed grid (margins in inches for the wrapped titles, tick and axis
+    labels, the legend below): a layout engine would measure every label twice per figure,
+    the report's slowest step.
+    """
     rows = info.rows
     panels = _panels(rows)
-    if not panels:
-        sf.text(
-            0.5, 0.5, "no data stored for this figure", ha="center", va="center", parse_math=False
-        )
-        return
-    series = _series(rows)
     nrows, ncols = _grid(len(panels))
-    if len(panels) == 1:
-        # One panel across the whole page would be a letterbox: keep a readable aspect.
-        gs = sf.add_gridspec(1, 3, width_ratios=[1.0, 5.0, 1.0])
-        axes = [sf.add_subplot(gs[0, 1])]
-    else:
-        axes = list(sf.subplots(nrows, ncols, squeeze=False).flat)
-        for k in range(len(panels), nrows * ncols):
-            axes[k].remove()
-    # Axis labels longer than their axes are wrapped rather than left to run off the figure.
-    panel_w = (width * 5 / 7 if len(panels) == 1 else width / ncols) - 60.0
-    panel_h = PANEL_HEIGHT * (1.15 if len(panels) == 1 else 1.0) - 70.0
-    xlabel = "\n".join(wrap(info.xlabel, panel_w, _LABEL_SIZE))
-    ylabel = "\n".join(wrap(info.ylabel, panel_h, _LABEL_SIZE))
+    entries = _legend_entries(info) if panels else []
+    legend_h = _legend_lines(entries, width) * SMALL_SIZE * 1.45 / 72 + 0.2
+    one = len(panels) <= 1
+    panel_w = (width * 4 / 6) if one else width / ncols
+    axes_room = (panel_w - _YTICKS - 0.2) if not one else panel_w - 1.0
+    titles = [_wrap(p, axes_room, 10.0) for p in panels if len(panels) > 1 or p not in ("", "main")]
+    title_h = max((t.count("\n") + 1 for t in titles), default=0) * _LINE + 0.08
+    xlabel = _wrap(info.xlabel, panel_w - 0.4, 10.0)
+    xlabel_h = (xlabel.count("\n") + 1) * _LINE
+    ylabel = _wrap(info.ylabel, PANEL_HEIGHT - 0.7, 10.0)
+    ylabel_w = (ylabel.count("\n") + 1) * _LINE
+    axes_h = PANEL_HEIGHT * (1.1 if one else 1.0) - title_h - _TICKS - xlabel_h
+    gap_h = title_h + _TICKS + xlabel_h + 0.1
+    height = title_h + nrows * axes_h + (nrows - 1) * gap_h + _TICKS + xlabel_h + legend_h + 0.1
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)  # measures text for the tick-label check
+    if not panels:
+        fig.text(0.5, 0.5, "no data stored for this figure", ha="center", va="center",
+                 parse_math=False)  # fmt: skip
+        return fig
+    series = _series(rows)
+    left = 0.12 + ylabel_w + _YTICKS
+    right = 0.12
+    if one:
+        left = right = (width - (panel_w - left)) / 2
+    gap_w = _YTICKS + 0.12
+    axes_w = (width - left - right - (ncols - 1) * gap_w) / ncols
+    gs = fig.add_gridspec(
+        nrows, ncols,
+        left=left / width, right=1 - right / width,
+        top=1 - (title_h + 0.05) / height,
+        bottom=(legend_h + _TICKS + xlabel_h + 0.05) / height,
+        wspace=gap_w / axes_w, hspace=gap_h / axes_h,
+    )  # fmt: skip
+    axes = [fig.add_subplot(gs[divmod(k, ncols)]) for k in range(len(panels))]
     for k, panel in enumerate(panels):
         ax = axes[k]
         r, c = divmod(k, ncols)
         _draw_panel(ax, rows[rows["panel"] == panel], series, info)
         if len(panels) > 1 or panel not in ("", "main"):
-            ax.set_title("\n".join(wrap(panel, panel_w, _LABEL_SIZE, "bold")), parse_math=False)
+            ax.set_title(_wrap(panel, axes_room, 10.0), parse_math=False)
         if c == 0:
             ax.set_ylabel(ylabel, parse_math=False)
-        # An x label under the lowest axes of each column.
         if r == nrows - 1 or k + ncols >= len(panels):
             ax.set_xlabel(xlabel, parse_math=False)
-    entries, legend_cols = _legend_layout(info, width)
-    # Matplotlib fills legend columns first; reorder so the entries read row by row.
-    entries = [e for j in range(legend_cols) for e in entries[j::legend_cols]]
-    legend = sf.legend(
-        [h for _, h in entries],
-        [label for label, _ in entries],
-        loc="outside lower center",
-        ncols=legend_cols,
-        handlelength=2.4,
-        columnspacing=1.4,
-        borderaxespad=0.2,
-        borderpad=0.8,
-    )
-    for text in legend.get_texts():
-        text.set_parse_math(False)
+    _legend(fig, entries, width, legend_h / height)
+    return fig
 
 
 def _tick_label(values: np.ndarray):
@@ -269,6 +305,9 @@ class _LogLabels(LogFormatterSciNotation):
 def _log_labels(axis) -> None:
     axis.set_major_formatter(_LogLabels())
     axis.set_minor_formatter(_LogLabels(labelOnlyBase=False))
+    # Minor ticks at 2 and 5 only: the eight per decade cost most of a figure's drawing time
+    # and add nothing a reader uses.
+    axis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
 
 
 def _grid_ticks(ax, x: np.ndarray, log: bool) -> None:
@@ -304,14 +343,16 @@ def _draw_panel(ax, rows: pd.DataFrame, series: list[str], info: FigureInfo) -> 
         if name not in at:
             at.append(name)
 
-    def shift(x: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    def shift(x: np.ndarray, name: str) -> np.ndarray:
         offsets = []
         for xv in x:
             at = present.get(float(xv), [name])
             offsets.append(at.index(name) - (len(at) - 1) / 2 if name in at else 0.0)
         off = np.asarray(offsets, dtype=float) * step
-        return (x * 10.0**off if info.logx else x + off), off
+        return x * 10.0**off if info.logx else x + off
 
+    shared = {c: _shared(rows, c) for c in ("reference", "bound")}
+    drawn_shared: set[str] = set()
     for i, name in enumerate(series):
         sub = rows[rows["series"].astype(str) == name].sort_values("x", kind="stable")
         if sub.empty:
@@ -326,7 +367,7 @@ def _draw_panel(ax, rows: pd.DataFrame, series: list[str], info: FigureInfo) -> 
             ok &= x > 0
         if info.logy:
             ok &= est > 0
-        xd, _ = shift(x, name)
+        xd = shift(x, name)
         yerr = np.vstack(
             [
                 np.nan_to_num(np.clip(est - lo, 0, None), posinf=0.0),
@@ -337,46 +378,21 @@ def _draw_panel(ax, rows: pd.DataFrame, series: list[str], info: FigureInfo) -> 
             # A lower limit at or below zero cannot be drawn on a log axis: stop the bar at est/10.
             yerr[0] = np.minimum(yerr[0], est * 0.9)
         if ok.sum() > _MAX_ERRORBARS:
-            # Many points: a 95% band and a line, markers on a few points to tell series apart.
-            ax.fill_between(
-                x[ok],
-                (est - yerr[0])[ok],
-                (est + yerr[1])[ok],
-                color=st.color,
-                alpha=0.22,
-                linewidth=0,
-                zorder=2,
-            )
-            ax.plot(
-                x[ok],
-                est[ok],
-                color=st.color,
-                marker=st.marker,
-                markerfacecolor=st.facecolor,
-                markevery=max(1, int(ok.sum()) // 8),
-                linewidth=1.1,
-                zorder=3,
-            )
-        else:
-            ax.errorbar(
-                xd[ok],
-                est[ok],
-                yerr=yerr[:, ok],
-                color=st.color,
-                marker=st.marker,
-                markerfacecolor=st.facecolor,
-                markeredgecolor=st.color,
-                linestyle="-",
-                linewidth=0.9,
-                elinewidth=1.0,
-                zorder=3,
-            )
-        for column, ls, lw in (
-            ("reference", "--", 1.1),
-            ("bound", ":", 1.6),
-            ("fitted", "-.", 1.2),
-        ):
+            ax.fill_between(x[ok], (est - yerr[0])[ok], (est + yerr[1])[ok], color=st.color,
+                            alpha=0.22, linewidth=0, zorder=2)  # fmt: skip
+            ax.plot(x[ok], est[ok], color=st.color, marker=st.marker,
+                    markerfacecolor=st.facecolor, markevery=max(1, int(ok.sum()) // 8),
+                    linewidth=1.1, zorder=3)  # fmt: skip
+        elif ok.any():
+            ax.errorbar(xd[ok], est[ok], yerr=yerr[:, ok], color=st.color, marker=st.marker,
+                        markerfacecolor=st.facecolor, markeredgecolor=st.color, linestyle="-",
+                        linewidth=0.9, elinewidth=1.0, zorder=3)  # fmt: skip
+        for column, ls, lw in (("reference", "--", 1.1), ("bound", ":", 1.6),
+                               ("fitted", "-.", 1.2)):  # fmt: skip
             if column not in sub:
+                continue
+            one = shared.get(column, False)
+            if one and column in drawn_shared:
                 continue
             y = sub[column].astype(float).to_numpy()
             good = np.isfinite(x) & np.isfinite(y)
@@ -387,6 +403,18 @@ def _draw_panel(ax, rows: pd.DataFrame, series: list[str], info: FigureInfo) -> 
             if not good.any():
                 continue
             xs, ys = x[good], y[good]
+            if one:
+                drawn_shared.add(column)
+                # Every series shares this line: draw it over all x of the panel.
+                allx = rows[rows[column].notna()].drop_duplicates("x").sort_values("x")
+                xs = allx["x"].astype(float).to_numpy()
+                ys = allx[column].astype(float).to_numpy()
+                keep = np.isfinite(xs) & np.isfinite(ys)
+                keep &= (xs > 0) if info.logx else True
+                keep &= (ys > 0) if info.logy else True
+                xs, ys = xs[keep], ys[keep]
+                if not xs.size:
+                    continue
             if xs.size == 1:
                 # A single grid point: a short horizontal segment around its (offset) marker.
                 half = step * (len(present.get(float(xs[0]), [name])) / 2 + 1)
@@ -396,35 +424,11 @@ def _draw_panel(ax, rows: pd.DataFrame, series: list[str], info: FigureInfo) -> 
                     else xs[0] + np.array([-half, half])
                 )
                 ys = np.repeat(ys, 2)
-            ax.plot(xs, ys, color=st.color, linestyle=ls, linewidth=lw, zorder=2)
+            ax.plot(xs, ys, color=_REF if one else st.color, linestyle=ls, linewidth=lw,
+                    zorder=2.5)  # fmt: skip
 
 
-# -- the conditions page ------------------------------------------------------------------------
-def _condition_entries(panel: ConditionPanel) -> list[tuple[str, Artist]]:
-    entries: list[tuple[str, Artist]] = []
-    for i, c in enumerate(panel.curves):
-        st = series_style(i)
-        entries.append((c.label, Line2D([], [], color=st.color, linestyle=c.linestyle, lw=1.6)))
-    if panel.shade_x is not None:
-        entries.append((panel.shade_label, Patch(facecolor=_SHADE, edgecolor="none")))
-    if panel.vline is not None:
-        entries.append((panel.vline[1], Line2D([], [], color="0.15", linestyle=":", lw=1.4)))
-    for pts in panel.points:
-        st = _point_style(panel, pts.claim)
-        what = "inside" if pts.holds else "outside"
-        n = len(pts.x)
-        entries.append(
-            (
-                f"{pts.claim}: conditions {what} ({n} grid point{'s' if n != 1 else ''})",
-                Line2D(
-                    [], [], color=st.color, marker=st.marker, linestyle="none",
-                    markerfacecolor=st.color if pts.holds else "white", markersize=6,
-                ),
-            )
-        )  # fmt: skip
-    return entries
-
-
+# -- the width windows -------------------------------------------------------------------------
 _SHADE = "#9ecae1"  # light blue: reads as a light grey in print
 
 
@@ -433,44 +437,78 @@ def _point_style(panel: ConditionPanel, claim: str):
     return series_style(len(panel.curves) + claims.index(claim))
 
 
-def _condition_legend(panel: ConditionPanel, width: float) -> tuple[list, int]:
-    entries = _condition_entries(panel)
-    room = width - _HANDLE - 2 * CELL_PAD
-    entries = [("\n".join(wrap(label, room, SMALL_SIZE)), h) for label, h in entries]
-    widest = max(text_width(ln, SMALL_SIZE) for label, _ in entries for ln in label.split("\n"))
-    cols = max(1, min(len(entries), int(width // (widest + _HANDLE + CELL_PAD))))
-    return entries, cols
+def _condition_entries(panel: ConditionPanel) -> list:
+    entries: list = []
+    for i, c in enumerate(panel.curves):
+        st = series_style(i)
+        entries.append((c.label, Line2D([], [], color=st.color, linestyle=c.linestyle, lw=1.6)))
+    if panel.shade_x is not None:
+        entries.append((panel.shade_label, Patch(facecolor=_SHADE, edgecolor="none")))
+    if panel.vline is not None:
+        entries.append((panel.vline[1], Line2D([], [], color=_REF, linestyle=":", lw=1.4)))
+    for pts in panel.points:
+        st = _point_style(panel, pts.claim)
+        what = "inside" if pts.holds else "outside"
+        n = len(pts.x)
+        entries.append(
+            (
+                f"{pts.claim}: conditions {what} ({n} grid point{'s' if n != 1 else ''})",
+                Line2D([], [], color=st.color, marker=st.marker, linestyle="none",
+                       markerfacecolor=st.color if pts.holds else "white", markersize=6),
+            )
+        )  # fmt: skip
+    return entries
 
 
-def condition_panels_height(panels: list[ConditionPanel], width: float) -> float:
-    """Height in points of the block that draws ``panels`` side by side at ``width`` points."""
-    each = width / max(len(panels), 1)
-    heights = []
-    for panel in panels:
-        entries, cols = _condition_legend(panel, each)
-        lines = [label.count("\n") + 1 for label, _ in entries]
-        rows = [max(lines[i : i + cols]) for i in range(0, len(lines), cols)]
-        legend = sum(n * SMALL_SIZE * LEADING + 0.25 * SMALL_SIZE * LEADING for n in rows)
-        title = len(wrap(panel.title, each - 30.0, _LABEL_SIZE, "bold")) * _LABEL_SIZE * LEADING
-        heights.append(PANEL_HEIGHT * 1.15 + title + legend + 10.0)
-    return max(heights, default=0.0)
+def _view(panel: ConditionPanel) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Axis limits that show the grid points and where the window opens, not the curves' far
+    ends (an upper edge exp(d^0.24) reaches 1e34 and would squeeze the grid into a corner)."""
+    xs = [p.x for p in panel.points] + ([np.array([panel.vline[0]])] if panel.vline else [])
+    ys = [p.y for p in panel.points]
+    if panel.vline is not None:
+        # Where the window opens, the lower edge's height there.
+        for c in panel.curves[:1]:
+            ok = np.isfinite(c.x) & np.isfinite(c.y) & (c.x > 0) & (c.y > 0)
+            if ok.any():
+                at = np.interp(math.log(panel.vline[0]), np.log(c.x[ok]), np.log(c.y[ok]))
+                ys.append(np.array([math.exp(at)]))
+    x = np.concatenate(xs) if xs else np.array([])
+    y = np.concatenate(ys) if ys else np.array([])
+    if not x.size or not y.size:
+        allx = np.concatenate([c.x[np.isfinite(c.x) & (c.x > 0)] for c in panel.curves])
+        ally = np.concatenate([c.y[np.isfinite(c.y) & (c.y > 0)] for c in panel.curves])
+        x = allx if not x.size else x
+        y = ally if not y.size else y
+    x, y = x[np.isfinite(x) & (x > 0)], y[np.isfinite(y) & (y > 0)]
+    lx, ly = np.log10(x), np.log10(y)
+    return (
+        (10 ** (lx.min() - 0.6), 10 ** (lx.max() + 0.6)),
+        (10 ** (ly.min() - 0.8), 10 ** (ly.max() + 0.8)),
+    )
 
 
-def draw_condition_panels(sf: SubFigure, panels: list[ConditionPanel], width: float) -> None:
-    """Draw the figures of the conditions page side by side, each with its own legend: stored
-    edges, the region where the conditions hold (shaded), the threshold and the run's grid
+def condition_figure(panels: list[ConditionPanel], width: float = TEXT_WIDTH) -> Figure:
+    """The width-window panels side by side, each with its legend below: stored edges, the
+    region where the conditions hold (shaded), where the window opens and the run's grid
     points (filled: the claim's conditions hold there, open: they fail)."""
     each = width / max(len(panels), 1)
-    for sub, panel in zip(sf.subfigures(1, len(panels), squeeze=False).flat, panels, strict=True):
-        _draw_condition_panel(sub, panel, each)
+    lines = max(_legend_lines(_condition_entries(p), each) for p in panels)
+    height = PANEL_HEIGHT * 1.35 + lines * SMALL_SIZE * 1.45 / 72 + 0.5
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    subs = fig.subfigures(1, len(panels), squeeze=False).flat
+    for sub, panel in zip(subs, panels, strict=True):
+        _condition_panel(sub, panel, each)
+    return fig
 
 
-def _draw_condition_panel(sf: SubFigure, panel: ConditionPanel, width: float) -> None:
+def _condition_panel(sf, panel: ConditionPanel, width: float) -> None:
     ax = sf.add_subplot(1, 1, 1)
     ax.set_xscale("log")
     ax.set_yscale("log")
     _log_labels(ax.xaxis)
     _log_labels(ax.yaxis)
+    (x0, x1), (y0, y1) = _view(panel)
     for i, c in enumerate(panel.curves):
         ok = np.isfinite(c.x) & np.isfinite(c.y) & (c.x > 0) & (c.y > 0)
         ax.plot(c.x[ok], c.y[ok], color=series_style(i).color, linestyle=c.linestyle, lw=1.6,
@@ -480,25 +518,141 @@ def _draw_condition_panel(sf: SubFigure, panel: ConditionPanel, width: float) ->
         ax.plot(pts.x, pts.y, color=st.color, marker=st.marker, linestyle="none", markersize=6,
                 markerfacecolor=st.color if pts.holds else "white", zorder=5)  # fmt: skip
     if panel.vline is not None:
-        ax.axvline(panel.vline[0], color="0.15", linestyle=":", lw=1.4, zorder=2)
-    bottom, top = ax.get_ylim()
+        ax.axvline(panel.vline[0], color=_REF, linestyle=":", lw=1.4, zorder=2)
     if panel.shade_x is not None and panel.shade_low is not None:
         x, low = panel.shade_x, panel.shade_low
-        high = panel.shade_high if panel.shade_high is not None else np.full(x.shape, top)
+        high = panel.shade_high if panel.shade_high is not None else np.full(x.shape, np.inf)
+        high = np.where(np.isfinite(high), np.minimum(high, y1 * 10), y1 * 10)
         ok = np.isfinite(x) & np.isfinite(low) & (low > 0)
-        high = np.where(np.isfinite(high), high, top)
         ax.fill_between(x[ok], low[ok], high[ok], where=(low <= high)[ok], interpolate=True,
                         color=_SHADE, alpha=0.55, linewidth=0, zorder=1)  # fmt: skip
-    ax.set_ylim(bottom, top)
-    ax.set_title("\n".join(wrap(panel.title, width - 30.0, _LABEL_SIZE, "bold")),
-                 parse_math=False)  # fmt: skip
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_title(_wrap(panel.title, width - 0.4, 10.0), parse_math=False)
     ax.set_xlabel(panel.xlabel, parse_math=False)
     ax.set_ylabel(panel.ylabel, parse_math=False)
-    entries, cols = _condition_legend(panel, width)
-    entries = [e for j in range(cols) for e in entries[j::cols]]
-    legend = sf.legend(
-        [h for _, h in entries], [label for label, _ in entries], loc="outside lower center",
-        ncols=cols, handlelength=2.4, columnspacing=1.4, borderaxespad=0.2, borderpad=0.8,
-    )  # fmt: skip
-    for text in legend.get_texts():
-        text.set_parse_math(False)
+    entries = _condition_entries(panel)
+    _legend(sf, entries, width)
+
+
+# -- tick labels ---------------------------------------------------------------------------------
+def _shown_labels(axis) -> list[tuple[float, object]]:
+    """(location, label) of the tick labels an axis draws: inside its view, visible, not
+    blank (matplotlib keeps tick objects for locations outside the view, undrawn)."""
+    lo, hi = sorted(axis.get_view_interval())
+    span = (hi - lo) * 1e-9
+    out = []
+    for locs, labels in (
+        (axis.get_majorticklocs(), axis.get_majorticklabels()),
+        (axis.get_minorticklocs(), axis.get_minorticklabels()),
+    ):
+        for loc, label in zip(locs, labels, strict=False):
+            if lo - span <= loc <= hi + span and label.get_visible() and label.get_text():
+                out.append((loc, label))
+    return out
+
+
+def _tick_boxes(fig: Figure, renderer) -> list[tuple[object, str, object, object]]:
+    """(axes, 'x' or 'y', label, tight box) of every tick label ``fig`` draws."""
+    out = []
+    for ax in fig.get_axes():
+        for which, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
+            for _, label in _shown_labels(axis):
+                out.append((ax, which, label, label.get_window_extent(renderer)))
+    return out
+
+
+def tick_label_overlaps(fig: Figure) -> list[str]:
+    """Pairs of tick labels whose tight boxes intersect, and tick labels that run into another
+    axes' frame (a right panel's y labels touching the left panel), as readable lines."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = _tick_boxes(fig, renderer)
+    out = []
+    for i, (ax1, _, l1, b1) in enumerate(boxes):
+        for _ax2, _, l2, b2 in boxes[i + 1 :]:
+            if b1.overlaps(b2):
+                out.append(f"'{l1.get_text()}' and '{l2.get_text()}' overlap")
+        for ax in fig.get_axes():
+            if ax is not ax1 and b1.overlaps(ax.get_window_extent(renderer)):
+                out.append(f"'{l1.get_text()}' runs into another panel")
+    return out
+
+
+def _thin_colliding_labels(fig: Figure) -> None:
+    """Blank every other label of an axis whose tick labels collide, until none do; the
+    axis's ticks are frozen (fixed locations and texts) so later draws keep the choice."""
+    for attempt in range(5):
+        if attempt:  # the caller drew the figure once already
+            fig.draw_without_rendering()
+        renderer = fig.canvas.get_renderer()
+        changed = False
+        for ax in fig.get_axes():
+            for axis in (ax.xaxis, ax.yaxis):
+                shown = _shown_labels(axis)
+                boxes = [lb.get_window_extent(renderer) for _, lb in shown]
+                clash = sorted(
+                    {b for a in range(len(boxes)) for b in range(a + 1, len(boxes))
+                     if boxes[a].overlaps(boxes[b])}
+                )  # fmt: skip
+                if not clash:
+                    continue
+                drop = {shown[k][0] for k in clash[::2]}
+                majors = [
+                    (loc, "" if loc in drop else lb.get_text())
+                    for loc, lb in zip(axis.get_majorticklocs(), axis.get_majorticklabels(),
+                                       strict=False)
+                ]  # fmt: skip
+                minors = [
+                    (loc, "" if loc in drop else lb.get_text())
+                    for loc, lb in zip(axis.get_minorticklocs(), axis.get_minorticklabels(),
+                                       strict=False)
+                ]  # fmt: skip
+                axis.set_major_locator(FixedLocator([loc for loc, _ in majors]))
+                axis.set_major_formatter(FixedFormatter([t for _, t in majors]))
+                axis.set_minor_locator(FixedLocator([loc for loc, _ in minors]))
+                axis.set_minor_formatter(FixedFormatter([t for _, t in minors]))
+                changed = True
+        if not changed:
+            return
+
+
+@dataclass(frozen=True)
+class FigureJob:
+    """One figure to draw and where to save it."""
+
+    path: Path
+    info: FigureInfo | None = None
+    panels: tuple[ConditionPanel, ...] = ()
+
+    @property
+    def cost(self) -> int:
+        """A rough drawing cost (panels and points), to hand out the largest first."""
+        if self.info is None:
+            return 10_000
+        rows = self.info.rows
+        return len(rows) + 200 * (rows["panel"].nunique() if len(rows) else 0)
+
+
+def _draw(job: FigureJob) -> Figure:
+    if job.info is not None:
+        return stored_figure(job.info)
+    return condition_figure(list(job.panels))
+
+
+def render(job: FigureJob) -> Path:
+    """Draw ``job``'s figure in the report style and save it as SVG (text kept as text in
+    DejaVu Sans, which typst embeds from matplotlib's font files; no date in the file)."""
+    with style_context():
+        fig = _draw(job)
+        fig.draw_without_rendering()  # places the ticks (and runs a layout engine, if any)
+        fig.set_layout_engine("none")  # keep that layout: later draws only place the ticks
+        _thin_colliding_labels(fig)
+        job.path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(job.path, format="svg", metadata={"Date": None, "Creator": "theorycheck"})
+    return job.path
+
+
+def font_paths() -> list[str]:
+    """Where the figures' fonts are (matplotlib's DejaVu files): typst embeds them from there."""
+    return [str(Path(mpl.get_data_path()) / "fonts" / "ttf")]

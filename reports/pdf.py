@@ -1,62 +1,85 @@
 """Assemble the PDF report from stored results (docs/design.md "Reports").
 
+The report says what to say and draw; typst (the ``typst`` package, which bundles the compiler
+and its fonts) sets the pages, the mathematics, the PDF outline and the links, and matplotlib
+draws the figures as PDF files that the document includes.
+
 Structure, in page order:
 
-1. Summary (title page): what was checked, profile and seed, verdict counts, one row per
-   (simulation, claim) aggregated over the grid, how to read the verdicts, contents.
-2. One section per simulation: the claims as the papers state them with their conditions and
-   whether the grid satisfies them, the figures (fitted slopes with their intervals on log-log
-   figures of rate claims), the verdict at each grid point (compact), and what the simulation
-   can and cannot show.
-3. Where the theorems' conditions hold: the width windows against d stored by the width-window
-   simulation, and per claim the grid points where its conditions hold.
-4. Appendix A (landscape): every stored column of every verdict.
-5. Provenance: versions, git revision, seed, profile, threading, machine.
+1. Summary (page 1): profile, seed, Holm family size, where Wang et al.'s width window opens;
+   the findings inside the claims' conditions, then the bottom line per paper and claim
+   (:func:`theorycheck.bottom_line.bottom_line`), each claim linked to its section; contents.
+2. One section per simulation: per claim, its statement typeset, its conditions against the
+   grid and its verdicts aggregated over the grid; the figures; the implied constants; what the
+   simulation can and cannot show.
+3. Where the theorems' conditions hold: the stored width windows and, per claim, the grid
+   points inside and outside its conditions.
+4. Appendix: every verdict, one row per grid point, grouped and sorted so a point can be found.
+5. Provenance: versions, git revision, seed, profile, machine, where the time went.
 
-Same stored results give byte-identical PDFs: no dates in the metadata, fonts and layout fixed,
-nothing depends on the results' location or on the clock.
+Beside the PDF, ``OUT/export/`` (:mod:`theorycheck.reports.exports`).
+
+Same stored results give byte-identical PDFs: the document has no date, typst uses only its
+bundled fonts, and the figure files carry no date.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from multiprocessing import get_context
 from pathlib import Path
 
 import matplotlib as mpl
-from matplotlib.backends.backend_pdf import PdfPages
+import numpy as np
+import pandas as pd
+import typst
+
+from theorycheck.bottom_line import STATUSES, bottom_line
+from theorycheck.errors import UserInputError
+from theorycheck.provenance import package_version
 from theorycheck.reports.conditions import (
+    WIDTH_WINDOW,
     bubeck_panel,
     conditions_sentence,
     fig2_rows,
     wang_panel,
     width_window,
     window_facts,
+    window_threshold,
 )
-from theorycheck.reports.data import ReportData, SimulationResult, load_results
-from theorycheck.reports.figures import (
-    condition_panels_height,
-    draw_condition_panels,
-    draw_figure,
-    figure_height,
-    figure_note,
+from theorycheck.reports.data import VERDICT_COLUMNS, ReportData, SimulationResult, load_results
+from theorycheck.reports.exports import tidy_verdicts, write_frame
+from theorycheck.reports.figures import FigureJob, font_paths, render
+from theorycheck.reports.markup import (
+    Table,
+    claim_id,
+    label,
+    link,
+    render_table,
+    shipped,
+    text,
 )
-from theorycheck.reports.layout import LEADING, Column, Document, OutlineEntry, Table
-from theorycheck.reports.style import GREY, H2_SIZE, SMALL_SIZE, TITLE_SIZE, style_context
+from theorycheck.reports.statements import statement_markup
 from theorycheck.reports.tables import (
-    bottom_line_table,
+    claim_export,
+    claim_table,
     conditions_table,
     configurations_table,
     counts_sentence,
-    full_table,
-    grid_table,
-    most_telling,
-    provenance_tables,
-    summary_table,
+    detail_table,
+    implied_constants_table,
+    provenance_table,
     timing_table,
+    verdicts_summary,
 )
-
-from theorycheck.bottom_line import bottom_line
-from theorycheck.errors import UserInputError
-from theorycheck.provenance import package_version
 from theorycheck.writes import atomic_write, remove_stale_temp_files
 
 __all__ = [
@@ -64,16 +87,27 @@ __all__ = [
     "CONDITIONS",
     "PROVENANCE",
     "SUMMARY",
-    "OutlineEntry",
+    "Section",
     "build_report",
     "report_outline",
 ]
 
 SUMMARY = "Summary"
 CONDITIONS = "Where the theorems' conditions hold"
-APPENDIX = "Appendix A. Verdicts at every grid point"
+APPENDIX = "Appendix: verdicts at every grid point"
 PROVENANCE = "Provenance"
-SECTION_MAX_ROWS = 60  # a simulation's section shows at most this many tests; all are in App. A
+#: Processes that draw the figures (the report's one slow step); 1 draws them in this process.
+FIGURE_WORKERS = min(2, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Section:
+    """A heading of the report: its title, level (1: a section, 2: a claim or part) and label
+    (the PDF destination that links point to)."""
+
+    title: str
+    level: int
+    label: str
 
 
 def build_report(results: str | Path, out: str | Path | None = None) -> Path:
@@ -82,367 +116,558 @@ def build_report(results: str | Path, out: str | Path | None = None) -> Path:
     Parameters
     ----------
     results : directory written by ``theorycheck run`` (it must hold ``verdicts.parquet``).
-    out : PDF path; default ``<results>/report.pdf``.
+    out : PDF path; default ``<results>/report.pdf``. The exports go to ``export/`` beside it.
 
     Raises
     ------
     UserInputError
-        If ``results`` does not exist or holds no verdict table, or ``out`` cannot be written.
+        If ``results`` does not exist or holds no verdict table, or ``out`` is a directory.
     """
     data = load_results(results)
     path = Path(out) if out is not None else Path(results) / "report.pdf"
     if path.is_dir():
         raise UserInputError(f"--out {path} is a directory; give a file name such as report.pdf")
+    path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temp_files(path.parent, depth=0)  # e.g. .tmp-report-*.pdf of a killed report
-
-    def write(tmp: str) -> None:
-        with style_context():
-            outline = _stable_outline(data)
-            metadata = {
-                "Title": "theorycheck report",
-                "Creator": "theorycheck",
-                "Producer": f"theorycheck {package_version()} (matplotlib {mpl.__version__})",
-                "CreationDate": None,
-                "ModDate": None,
-            }
-            with PdfPages(tmp, metadata=metadata) as pdf:
-                _compose(data, Document(pdf, _footer(data)), outline)
-
     kept = f"the stored results are kept (`theorycheck report --results {results}` rebuilds it)"
-    return atomic_write(path, write, kept=kept, kind="report")
+    with tempfile.TemporaryDirectory(prefix=".tmp-report-build-", dir=path.parent) as tmp:
+        build = Path(tmp)
+        n_figures = sum(len(s.figures) for s in data.simulations) + 1
+        with _figure_pool(n_figures) as pool:
+            # The workers start (and import matplotlib) while this process writes the source.
+            warm = [pool.submit(_warm) for _ in range(FIGURE_WORKERS)] if pool else []
+            doc = _Document(data)
+            source = doc.compose()
+            for w in warm:
+                w.result()
+            _draw_figures(doc.jobs(build), pool)
+        (build / "report.typ").write_text(source, encoding="utf-8")
+
+        def write(target: str) -> None:
+            # No tagged PDF: typst-pdf 0.15.1 stops with an internal error ("parent group",
+            # tags/tree/build.rs) on this document's tag tree.
+            pdf = _compiler(build).compile(str(build / "report.typ"), pdf_tags=False)
+            Path(target).write_bytes(pdf)
+
+        atomic_write(path, write, kept=kept, kind="report")
+        _write_exports(data, doc, build, path.parent / "export")
+    return path
 
 
-def report_outline(results: str | Path) -> list[OutlineEntry]:
-    """The sections of the report of ``results`` with their pages, as :func:`build_report`
-    lays them out (``title``, ``first_page``, ``last_page``; pages are 1-based)."""
-    data = load_results(results)
-    with style_context():
-        return _stable_outline(data)
+def report_outline(results: str | Path) -> list[Section]:
+    """The headings of the report of ``results`` in order (what the PDF's bookmarks list),
+    without drawing or typesetting anything."""
+    doc = _Document(load_results(results))
+    doc.compose()
+    return list(doc.sections)
 
 
-def _footer(data: ReportData) -> str:
-    return f"theorycheck report · profile {data.profile}, seed {data.seed}"
+@contextlib.contextmanager
+def _figure_pool(n_figures: int) -> Iterator[ProcessPoolExecutor | None]:
+    # Starting a worker costs about as much as drawing a few figures.
+    if FIGURE_WORKERS < 2 or n_figures < 8:
+        yield None
+        return
+    # Fresh interpreters: a fork of a process whose libraries run threads is not safe.
+    with ProcessPoolExecutor(FIGURE_WORKERS, mp_context=get_context("spawn")) as pool:
+        yield pool
 
 
-def _section_title(k: int, sim: SimulationResult) -> str:
-    return f"{k}. {sim.title}"
+def _warm() -> None:
+    """Import the drawing code in a worker (runs while the main process composes)."""
+    import theorycheck.reports.figures  # noqa: F401
 
 
-def _stable_outline(data: ReportData) -> list[OutlineEntry]:
-    # The contents list on page 1 shows page numbers; lay out until those numbers no longer
-    # change the layout (they never do in practice: one dry pass to learn them, one to confirm).
-    outline: list[OutlineEntry] | None = None
-    for _ in range(4):
-        doc = Document(None, _footer(data))
-        _compose(data, doc, outline)
-        if doc.outline == outline:
-            break
-        outline = doc.outline
-    assert outline is not None
-    return outline
-
-
-def _compose(data: ReportData, doc: Document, outline: list[OutlineEntry] | None) -> None:
-    _title_page(data, doc, outline)
-    for k, sim in enumerate(data.simulations, start=1):
-        _simulation_section(data, doc, k, sim)
-    _conditions_section(data, doc)
-    _appendix(data, doc)
-    _provenance(data, doc)
-    doc.close()
-
-
-def _h2(doc: Document, text: str, keep: float = 60.0) -> None:
-    doc.text(text, size=H2_SIZE, weight="bold", space_before=8.0, space_after=3.0, keep=keep)
-
-
-def _note(doc: Document, text: str, **kw) -> None:
-    doc.text(text, size=SMALL_SIZE, color=GREY, **kw)
-
-
-# -- 1. title page ----------------------------------------------------------------------------
-def _title_page(data: ReportData, doc: Document, outline: list[OutlineEntry] | None) -> None:
-    doc.section(SUMMARY, show=False)
-    doc.text("theorycheck report", size=TITLE_SIZE, weight="bold", space_after=4.0)
-    n_claims = len({c for s in data.simulations for c in s.claims} | set(data.verdicts["claim"]))
-    alpha = data.meta.get("alpha", 0.05)
-    doc.text(
-        f"Monte Carlo checks of {n_claims} claims in {len(data.simulations)} simulations · "
-        f"profile {data.profile} · seed {data.seed} · family-wise α = {alpha} (Holm)",
-        color=GREY,
-        space_after=4.0,
-    )
-    doc.rule()
-
-    _h2(doc, "Bottom line")
-    v = data.verdicts
-    line = bottom_line(v)
-    family = data.meta.get("family_size")
-    size = f"a Holm family of {family} confirmatory rows" if family is not None else "Holm"
-    doc.text(
-        f"Per paper and claim, findings first. Refutations (VIOLATED, DISAGREES, DOES NOT "
-        f"CONVERGE) control the family-wise error at α = {alpha} over {size}; each HOLDS, AGREES "
-        f"or CONVERGES is a per-row 95% statement whose power is in its row. Rows outside a "
-        f"claim's own conditions never count as refutations; descriptive rows are outside the "
-        f"family.",
-        space_after=3.0,
-    )
-    doc.table(bottom_line_table(line), continued="Bottom line (continued)")
-    _h2(doc, "Verdicts")
-    doc.text(f"{len(v)} rows at grid points: {counts_sentence(v['verdict'])}.", space_after=4.0)
-
-    _h2(doc, "What was checked")
-    for sim in data.simulations:
-        doc.text(f"{sim.title}  [{sim.id}]", hanging="•  ", space_after=1.0)
-    doc.table(summary_table(data), continued="Verdict summary (continued)")
-    conf = f"{100 * (1 - float(alpha)):g}%"
-    _note(
-        doc,
-        f"How to read the verdicts. A bound “with probability ≥ 1 − γ, X ≤ B” HOLDS at a grid "
-        f"point when the one-sided {conf} Clopper–Pearson upper limit of P(X > B) is at most γ "
-        f"and is VIOLATED when P(X > B) > γ is significant (Holm-adjusted p < α); a claim over "
-        f"every W of the lazy ball is refuted only by a verified witness and holds only on a "
-        f"certificate; otherwise INCONCLUSIVE. Free constants are never decided at a chosen "
-        f"value: their implied constants must stay bounded over the large end of the grid. "
-        f"Exact laws AGREE or DISAGREE by two-sided tests; asymptotic formulas CONVERGE or DO NOT "
-        f"CONVERGE over three or more dimensions; fitted rates are DESCRIPTIVE. Each row carries "
-        f"its conditions (inside / outside / unknown), quantifier, evidence (exact, sampled, "
-        f"certified, search) and power. Slack = B / (empirical 1 − γ quantile of X) for upper "
-        f"bounds, (empirical γ quantile) / B for lower bounds. The rules: docs/theory.md.",
-        space_before=6.0,
-    )
-    if data.claims is None:
-        _note(
-            doc,
-            "The claims' statements were not stored with these results (no claims.parquet); "
-            "`theorycheck bounds` prints them.",
-        )
-
-    _h2(doc, "Contents", keep=40.0)
-    entries = outline or []
-    rows = [[e.title, str(e.first_page)] for e in entries]
-    doc.table(Table([Column("section", wrap=True), Column("page", align="right")], rows))
-
-
-# -- 2. one section per simulation ------------------------------------------------------------
-def _simulation_section(data: ReportData, doc: Document, k: int, sim: SimulationResult) -> None:
-    doc.section(_section_title(k, sim))
-    v = sim.verdicts
-    _note(
-        doc,
-        f"simulation {sim.id} · {len(v)} tests: {counts_sentence(v['verdict'])}",
-        space_after=4.0,
-    )
-
-    _h2(doc, "Claims checked")
-    for claim in sim.claims:
-        text = data.claims.get(claim) if data.claims is not None else None
-        if text is None:
-            doc.text(claim, weight="bold", hanging="•  ", space_after=1.0)
-            continue
-        doc.text(claim, weight="bold", space_before=3.0, space_after=0.0, keep=36.0)
-        if text.citation:
-            _note(doc, text.citation, indent=12.0, space_after=1.0)
-        if text.statement:
-            doc.text(text.statement, indent=12.0, space_after=1.0)
-        details = []
-        if text.kind:
-            details.append(f"kind: {text.kind}{' (derived)' if text.derived else ''}")
-        if text.parameters:
-            details.append(f"parameters: {text.parameters}")
-        if text.constants:
-            details.append(f"constants: {text.constants}")
-        if text.conditions:
-            details.append(f"conditions: {text.conditions}")
-        if details:
-            _note(doc, " · ".join(details), indent=12.0, space_after=1.0)
-        sentence = conditions_sentence(
-            v[v["claim"] == claim], text, recorded=data.conditions_recorded
-        )
-        doc.text(sentence, size=SMALL_SIZE, indent=12.0, space_after=3.0)
-    if data.claims is None:
-        _note(
-            doc,
-            "(Statements not stored with these results; `theorycheck bounds` prints them.)",
-            space_before=2.0,
-        )
-
-    if sim.problem:
-        doc.text(sim.problem[0].upper() + sim.problem[1:] + ".", style="italic", space_before=6.0)
-    for info in sim.figures:
-        height = figure_height(info, doc.width)
-        doc.ensure(H2_SIZE * 2.8 + height + 30.0)
-        doc.text(info.title, size=H2_SIZE, weight="bold", space_before=10.0, space_after=6.0)
-
-        def draw(sf, info=info, width=doc.width):
-            draw_figure(sf, info, width)
-
-        doc.plot(height, draw)
-        caption = " ".join(t for t in (info.caption, figure_note(info)) if t)
-        if caption:
-            _note(doc, caption, style="italic", space_before=2.0)
-
-    _h2(doc, "Verdict at each grid point", keep=90.0)
-    _note(
-        doc,
-        "Estimate: the empirical 1 − γ quantile of the statistic (bounds) or its mean (exact "
-        "laws and expectations), compared with the bound or the exact value. p (Holm): the "
-        "p-value of the test that would refute the claim, adjusted over the whole run. "
-        "Conditions: whether the statement's conditions hold at the grid point (n/a: none "
-        "beyond the parameter domains, or not fixed by the point's parameters). "
-        "Confidence intervals, replicate counts and notes: Appendix A.",
-        space_after=4.0,
-    )
-    if v.empty:
-        doc.text("No verdicts were stored for this simulation.", style="italic")
+def _draw_figures(jobs: list[FigureJob], pool: ProcessPoolExecutor | None) -> None:
+    # Largest first, one at a time: the two workers finish together.
+    jobs = sorted(jobs, key=lambda j: -j.cost)
+    if pool is None:
+        for job in jobs:
+            render(job)
     else:
-        shown = most_telling(v, SECTION_MAX_ROWS)
-        if len(shown) < len(v):
-            doc.text(
-                f"{len(shown)} of {len(v)} tests shown: in each claim's share, every refuting "
-                f"and inconclusive test first, then those with the smallest slack and p-value. "
-                f"All {len(v)} are in Appendix A.{k}.",
-                weight="bold",
-                size=SMALL_SIZE,
-                space_after=4.0,
+        list(pool.map(render, jobs))
+
+
+def _write_exports(data: ReportData, doc: _Document, build: Path, export: Path) -> None:
+    if export.exists() and not export.is_dir():
+        raise UserInputError(f"{export} is a file; the report's exports go to that directory")
+    export.mkdir(parents=True, exist_ok=True)
+    line = bottom_line(data.verdicts)
+    write_frame(verdicts_summary(data, line), export / "verdicts")
+    tidy_verdicts(data.verdicts).to_parquet(export / "verdicts.parquet", index=False)
+    claims = export / "claims"
+    if claims.exists():
+        shutil.rmtree(claims)
+    for claim, sub in data.verdicts.groupby("claim", sort=True):
+        write_frame(claim_export(sub), claims / str(claim))
+    figures = export / "figures"
+    if figures.exists():
+        shutil.rmtree(figures)
+    figures.mkdir()
+    # Each figure as a PDF of its own, set by typst with the same fonts as in the report.
+    wrapper = build / "figure.typ"
+    wrapper.write_text(
+        "#set document(date: none)\n#set page(width: auto, height: auto, margin: 0pt)\n"
+        '#image("figures/" + sys.inputs.file)\n',
+        encoding="utf-8",
+    )
+    compiler = _compiler(build)
+    for job in doc.jobs(build):
+        pdf = compiler.compile(str(wrapper), sys_inputs={"file": job.path.name})
+        (figures / job.path.with_suffix(".pdf").name).write_bytes(pdf)
+
+
+def _compiler(build: Path) -> typst.Compiler:
+    """A typst compiler rooted at ``build`` with typst's bundled fonts and the figures' fonts
+    only (nothing from the machine: same bytes everywhere)."""
+    return typst.Compiler(root=str(build), font_paths=font_paths(), ignore_system_fonts=True)
+
+
+def _sim_label(sim: SimulationResult) -> str:
+    return label("sim", sim.id)
+
+
+def _claim_label(sim: SimulationResult, claim: str) -> str:
+    return label("claim", sim.id, claim)
+
+
+def _s(value) -> str:
+    """A stored string as markup: shipped citations only, every character shown as is."""
+    return text(shipped(value))
+
+
+class _Document:
+    """The typst source of one report, with its sections and the figures it includes."""
+
+    def __init__(self, data: ReportData) -> None:
+        data = _plain_data(data)
+        self.data = data
+        self.sections: list[Section] = []
+        self.parts: list[str] = []
+        self._figures: list[tuple[str, object]] = []  # (file name, FigureInfo or panels)
+        self.line = bottom_line(data.verdicts)
+        self.anchors = self._anchors()
+
+    # -- plumbing --------------------------------------------------------------------------
+    def add(self, *markup: str) -> None:
+        self.parts.extend(markup)
+
+    def heading(self, title: str, level: int, name: str, numbered: bool = True,
+                markup: str | None = None) -> None:  # fmt: skip
+        self.sections.append(Section(title, level, name))
+        numbering = "" if numbered else ", numbering: none"
+        outlined = "" if level <= 2 else ", outlined: false"
+        body = markup if markup is not None else _s(title)
+        self.add(f"#heading(level: {level}{numbering}{outlined})[{body}] <{name}>\n")
+
+    def figure(self, name: str, what, caption: str) -> None:
+        file = f"{name}.svg"
+        self._figures.append((file, what))
+        self.add(
+            f'#figure(image("figures/{file}", width: 100%), placement: auto, '
+            f"caption: [{caption}])\n"
+        )
+
+    def jobs(self, build: Path) -> list[FigureJob]:
+        out = []
+        for file, what in self._figures:
+            path = build / "figures" / file
+            if isinstance(what, tuple):
+                out.append(FigureJob(path, panels=what))
+            else:
+                out.append(FigureJob(path, info=what))
+        return out
+
+    def _anchors(self) -> dict[str, str]:
+        """Per claim, the section its summary row links to: the first simulation whose rows
+        refute it inside its conditions, else the first that checks it."""
+        v = self.data.verdicts
+        out: dict[str, str] = {}
+        refuting = v[v["verdict"].isin(["VIOLATED", "DISAGREES", "DOES NOT CONVERGE"])
+                     & (v["conditions"] != "outside")]  # fmt: skip
+        for sim in self.data.simulations:
+            for claim in _claims_of(sim):
+                if claim in set(refuting.loc[refuting["simulation"] == sim.id, "claim"]):
+                    out.setdefault(claim, _claim_label(sim, claim))
+        for sim in self.data.simulations:
+            for claim in _claims_of(sim):
+                out.setdefault(claim, _claim_label(sim, claim))
+        return out
+
+    # -- the document ----------------------------------------------------------------------
+    def compose(self) -> str:
+        self.sections, self.parts, self._figures = [], [], []
+        self._preamble()
+        self._summary()
+        for k, sim in enumerate(self.data.simulations, start=1):
+            self._simulation(k, sim)
+        self._conditions()
+        self._appendix()
+        self._provenance()
+        return "".join(self.parts)
+
+    def _preamble(self) -> None:
+        d = self.data
+        footer = text(f"theorycheck report · profile {d.profile}, seed {d.seed}")
+        self.add(
+            '#set document(title: "theorycheck report", author: "theorycheck", date: none)\n',
+            '#set page(paper: "a4", margin: (x: 2cm, top: 1.8cm, bottom: 2cm), footer: '
+            "context [#set text(size: 8pt, fill: luma(90)); "
+            + footer
+            + " #h(1fr) #counter(page).display()])\n",
+            '#set text(font: "Libertinus Serif", size: 10pt, lang: "en")\n',
+            "#set par(justify: true, leading: 0.55em, spacing: 0.9em)\n",
+            '#set heading(numbering: "1.1")\n',
+            "#show heading: set block(above: 1.1em, below: 0.6em)\n",
+            "#show heading.where(level: 1): it => { pagebreak(weak: true); "
+            "set text(size: 15pt); it }\n",
+            "#show heading.where(level: 2): set text(size: 11.5pt)\n",
+            "#show heading.where(level: 3): set text(size: 10.5pt)\n",
+            '#show link: set text(fill: rgb("#1a4f8b"))\n',
+            "#show figure.caption: set text(size: 8.5pt)\n",
+            "#set figure(gap: 0.5em)\n",
+            "#let note(body) = text(size: 8.5pt, fill: luma(70), body)\n",
+            # The summary's heading shows as the report's title ("Summary" in the bookmarks).
+            f"#show <{label('summary')}>: it => align(center, text(size: 18pt, weight: "
+            '"bold")[theorycheck report])\n',
+        )
+
+    def _summary(self) -> None:
+        d = self.data
+        v = d.verdicts
+        alpha = d.meta.get("alpha", 0.05)
+        family = d.meta.get("family_size")
+        n_claims = len({c for s in d.simulations for c in _claims_of(s)})
+        self.sections.append(Section(SUMMARY, 1, label("summary")))
+        self.add(
+            f"#heading(level: 1, numbering: none, outlined: true, bookmarked: true)"
+            f"[{_s(SUMMARY)}] <{label('summary')}>\n",
+            "#align(center)[#text(fill: luma(60))["
+            + _s(f"Monte Carlo checks of {n_claims} claims in {len(d.simulations)} simulations · "
+                 f"profile {d.profile} · seed {d.seed} · family-wise α = {alpha} (Holm)")
+            + "]]\n\n",
+        )  # fmt: skip
+        size = (
+            f"a Holm family of {family} confirmatory rows" if family is not None
+            else "the Holm family (its size was not recorded)"
+        )  # fmt: skip
+        facts = [
+            f"*Refutations* (VIOLATED, DISAGREES, DOES NOT CONVERGE) control the family-wise "
+            f"error at α = {_s(alpha)} over {_s(size)}; each HOLDS, AGREES or CONVERGES is a "
+            "per-row 95% statement. Rows outside a claim's own conditions never count as "
+            "refutations; descriptive rows are outside the family."
+        ]
+        sim = width_window(d)
+        if sim is not None and (d_star := window_threshold(sim)) is not None:
+            fact = (
+                "*Wang et al.'s width window* "
+                r"$max{d^(2.4), C_3 log(1\/gamma)} <= m <= C_4 exp(d^(0.24))$ "
+                f"#link(<{label('conditions')}>)[opens at d = {_s(f'{d_star:,.0f}')}]"
             )
-        doc.table(grid_table(shown), continued=f"{sim.title}: verdicts (continued)")
+            if note := _window_note(sim):
+                fact += f" ({_s(note)})"
+            fact += "."
+            if _all_below(d, d_star):
+                fact += " Every grid point of this run has a smaller d."
+            facts.append(fact)
+        else:
+            facts.append(
+                "*Wang et al.'s width window:* not in these results (the width-window "
+                "simulation was not run)."
+            )
+        facts.append(f"{len(v)} verdict rows: {_s(counts_sentence(v['verdict']))}.")
+        self.add("".join(f"- {f}\n" for f in facts), "\n")
 
-    if sim.limitations:
-        _h2(doc, "What this simulation can and cannot show", keep=30.0)
-        doc.text(sim.limitations)
-
-
-# -- 3. where the conditions hold ----------------------------------------------------------------
-def _conditions_section(data: ReportData, doc: Document) -> None:
-    doc.section(CONDITIONS)
-    doc.text(
-        "A theorem says nothing outside its conditions. Several statements checked here hold "
-        "only for widths in a window that moves with the input dimension d; the figures show "
-        "where those windows lie (the exact edges stored by the width-window simulation) and "
-        "where this run's grid points lie. Markers: the grid points of the run's claims, filled "
-        "where the claim's own conditions hold and open where they fail (evaluated with the "
-        "paper's conditions, free constants at their defaults, when the run stored its "
-        "verdicts). A verdict at a point outside the conditions tests the statement beyond "
-        "what the paper proves.",
-        space_after=4.0,
-    )
-    sim = width_window(data)
-    _h2(doc, "Width windows against d")
-    if sim is None:
-        doc.text(
-            f"No width-window results are stored with this run (profile {data.profile}, seed "
-            f"{data.seed}): run `theorycheck run width-window --profile {data.profile} --seed "
-            f"{data.seed} --out <this directory>` to add the windows.",
-            style="italic",
+        findings = self.line[self.line["status"] == STATUSES[0]]
+        self.heading("Findings inside the conditions", 2, label("findings"), numbered=False)
+        if findings.empty:
+            self.add("No claim is refuted inside its own conditions.\n\n")
+        else:
+            for r in findings.itertuples():
+                target = self.anchors.get(r.claim)
+                name = claim_id(r.claim)
+                name = link(target, f"*{name}*") if target else f"*{name}*"
+                self.add(f"- {name} ({_s(r.paper)}): {_s(r.detail)}\n")
+            self.add("\n")
+        self.heading("Bottom line per paper and claim", 2, label("bottom-line"), numbered=False)
+        self.add(
+            "#note[Findings first within each paper. Refuted inside: a refutation at a grid "
+            "point inside the claim's conditions; fails only outside: refutations only where "
+            "the conditions fail; holds inside: every decided point inside its conditions "
+            "supports it; undecided: an inconclusive test inside, or none decided there. Each "
+            "claim links to its section.]\n\n"
         )
-    else:
-        for fact in window_facts(sim):
-            doc.text(fact, hanging="•  ", space_after=1.0)
-        panels = [p for p in (wang_panel(data, sim), bubeck_panel(data, sim)) if p is not None]
-        if panels:
-            height = condition_panels_height(panels, doc.width)
-            doc.ensure(height + 40.0)
-            doc.space(6.0)
-
-            def draw(sf, panels=panels, width=doc.width):
-                draw_condition_panels(sf, panels, width)
-
-            doc.plot(height, draw)
-        empty = " ".join(p.empty_note for p in panels if not p.points)
-        _note(
-            doc,
-            "Edges and threshold as the width-window simulation stored them (constants as "
-            "stated in its section; the papers give no values). Both axes are logarithmic. "
-            + empty,
-            style="italic",
-            space_before=2.0,
+        self.add(render_table(self._bottom_table(), size="8pt"), "\n")
+        conf = f"{100 * (1 - float(alpha)):g}%"
+        self.add(
+            "#note["
+            + _s(
+                f"How to read the verdicts. A bound “with probability ≥ 1 − γ, X ≤ B” HOLDS at "
+                f"a grid point when the one-sided {conf} Clopper–Pearson upper limit of "
+                f"P(X > B) is at most γ and is VIOLATED when P(X > B) > γ is significant "
+                f"(Holm-adjusted p < α); a claim over every W of the lazy ball is refuted only "
+                f"by a verified witness and holds only on a certificate; otherwise "
+                f"INCONCLUSIVE. Free constants are never decided at a chosen value: their "
+                f"implied constants must stay bounded over the large end of the grid. Exact "
+                f"laws AGREE or DISAGREE by two-sided tests; asymptotic formulas CONVERGE or DO "
+                f"NOT CONVERGE over three or more dimensions; fitted rates are DESCRIPTIVE. "
+                f"Slack = B / (empirical 1 − γ quantile of X) for upper bounds, (empirical γ "
+                f"quantile) / B for lower bounds. The rules: docs/theory.md."
+            )
+            + "]\n\n"
         )
-        fig2 = fig2_rows(sim)
-        if fig2 is not None:
-            headers, body = fig2
-            # A short table is kept on one page with its heading.
-            keep = (len(body) + 2) * SMALL_SIZE * LEADING * 1.1 + 10.0
-            _h2(doc, "Wang et al.'s window at the dimensions of their Fig. 2", keep=keep)
-            columns = [
-                Column(h, align="left" if j == 0 else "right") for j, h in enumerate(headers)
-            ]
-            doc.table(Table(columns, body), continued="Fig. 2 dimensions (continued)")
+        if d.claims is None:
+            self.add(
+                "#note[The claims' statements were not stored with these results (no "
+                "claims.parquet); `theorycheck bounds` prints them.]\n\n"
+            )
+        self.heading("Contents", 2, label("contents"), numbered=False)
+        self.add("#outline(title: none, depth: 1)\n")
 
-    _h2(doc, "Conditions at the grid points of this run", keep=90.0)
-    if not data.conditions_recorded:
-        doc.text(
-            "These results predate the recording of conditions at each grid point: a new "
-            "`theorycheck run` records them.",
-            style="italic",
+    def _bottom_table(self) -> Table:
+        from theorycheck.reports.tables import bottom_line_table
+
+        line = self.line.copy()
+        if len(line):
+            # Papers with findings first; within a paper the bottom line's order (findings first).
+            order = {p: i for i, p in enumerate(dict.fromkeys(line["paper"]))}
+            line["_p"] = line["paper"].map(order)
+            line["_s"] = line["status"].map(STATUSES.index)
+            line = line.sort_values(["_p", "_s", "claim"], kind="stable")
+        return bottom_line_table(line, self.anchors)
+
+    def _simulation(self, k: int, sim: SimulationResult) -> None:
+        d = self.data
+        v = sim.verdicts
+        self.heading(sim.title, 1, _sim_label(sim))
+        self.add(
+            "#note[" + _s(f"simulation {sim.id} · {len(v)} tests: {counts_sentence(v['verdict'])}")
+            + "]\n\n"
+        )  # fmt: skip
+        if sim.problem:
+            self.add(f"#emph[{_s(sim.problem[0].upper() + sim.problem[1:])}.]\n\n")
+        for claim in _claims_of(sim):
+            info = d.claims.get(claim) if d.claims is not None else None
+            self.heading(claim, 2, _claim_label(sim, claim), markup=claim_id(claim))
+            if info is not None and info.citation:
+                self.add(f"#note[#emph[{_s(info.citation)}]]\n\n")
+            statement = statement_markup(claim, info.statement if info is not None else "")
+            if statement:
+                self.add(f"#block(inset: (left: 1em))[{statement}]\n\n")
+            elif d.claims is None:
+                self.add("#note[Statement not stored with these results (no claims.parquet); "
+                         "`theorycheck bounds` prints it.]\n\n")  # fmt: skip
+            rows = v[v["claim"] == claim]
+            cond = info.conditions if info is not None and info.conditions else ""
+            sentence = conditions_sentence(rows, info, recorded=d.conditions_recorded)
+            self.add(
+                "*Conditions.* "
+                + (_s(cond[0].upper() + cond[1:] + ". ") if cond else "")
+                + _s(sentence)
+                + "\n\n"
+            )
+            if rows.empty:
+                self.add("#note[No verdict of this claim is stored for this simulation.]\n\n")
+            else:
+                self.add(render_table(claim_table(rows), size="8pt"), "\n")
+        if sim.figures:
+            for j, info in enumerate(sim.figures):
+                caption = f"*{_s(info.title)}.* " + _s(info.caption)
+                self.figure(f"{sim.id}.{info.name or j}", info, caption)
+        implied = implied_constants_table(v)
+        if implied.rows:
+            self.heading("Implied constants", 2, label("implied", sim.id), numbered=False)
+            self.add(
+                "#note[A free constant is never decided at a chosen value: the constant each "
+                "grid point implies must stay bounded over the large end of the grid (estimate "
+                "at the largest grid value, trend verdict over the large end).]\n\n",
+                render_table(implied, size="8pt"),
+                "\n",
+            )
+        if sim.limitations:
+            self.heading("What this simulation can and cannot show", 2,
+                         label("limits", sim.id), numbered=False)  # fmt: skip
+            self.add(_s(sim.limitations), "\n\n")
+
+    def _conditions(self) -> None:
+        d = self.data
+        self.heading(CONDITIONS, 1, label("conditions"), numbered=False)
+        self.add(
+            _s(
+                "A theorem says nothing outside its conditions. Several statements checked here "
+                "hold only for widths in a window that moves with the input dimension d; the "
+                "figure shows where those windows lie (the exact edges stored by the "
+                "width-window simulation) and where this run's grid points lie: filled where "
+                "the claim's own conditions hold, open where they fail (free constants at "
+                "their defaults). A verdict at a point outside the conditions tests the "
+                "statement beyond what the paper proves."
+            ),
+            "\n\n",
         )
-    _note(
-        doc,
-        "Grid points: distinct parameter sets of a claim's verdicts. n/a: the statement has no "
-        "conditions beyond its parameter domains, or the point's parameters do not fix them "
-        "(e.g. a rate fitted over a grid of d).",
-        space_after=4.0,
-    )
-    doc.table(conditions_table(data), continued="Conditions at the grid points (continued)")
+        sim = width_window(d)
+        if sim is None:
+            self.add(
+                "#emph["
+                + _s(
+                    f"No width-window results are stored with this run (profile {d.profile}, "
+                    f"seed {d.seed}): run `theorycheck run width-window --profile {d.profile} "
+                    f"--seed {d.seed} --out <this directory>` to add the windows."
+                )
+                + "]\n\n"
+            )
+        else:
+            self.add("".join(f"- {_s(f)}\n" for f in window_facts(sim)), "\n")
+            panels = tuple(p for p in (wang_panel(d, sim), bubeck_panel(d, sim)) if p)
+            if panels:
+                notes = " ".join(p.empty_note for p in panels if not p.points and p.empty_note)
+                self.figure(
+                    "width-windows",
+                    panels,
+                    "*The width windows against d.* Axes show the run's grid points and where "
+                    "the window opens; the edges continue beyond them. " + _s(notes),
+                )
+            fig2 = fig2_rows(sim)
+            if fig2 is not None:
+                headers, body = fig2
+                self.heading("Wang et al.'s window at the dimensions of their Fig. 2", 2,
+                             label("fig2"), numbered=False)  # fmt: skip
+                self.add(
+                    render_table(Table(headers, body, align="l" + "r" * (len(headers) - 1)),
+                                 size="8pt"), "\n"
+                )  # fmt: skip
+        self.heading("Conditions at the grid points of this run", 2, label("grid-conditions"),
+                     numbered=False)  # fmt: skip
+        if not d.conditions_recorded:
+            self.add(
+                "#emph[These results predate the recording of conditions at each grid point: "
+                "a new `theorycheck run` records them.]\n\n"
+            )
+        self.add(
+            "#note[Grid points: distinct parameter sets of a claim's verdicts. n/a: the "
+            "statement has no conditions beyond its parameter domains, or the point's "
+            "parameters do not fix them (e.g. a rate fitted over a grid of d).]\n\n",
+            render_table(conditions_table(d), size="8pt"),
+            "\n",
+        )
+
+    def _appendix(self) -> None:
+        d = self.data
+        self.heading(APPENDIX, 1, label("appendix"), numbered=False)
+        self.add(
+            "#note[Every stored verdict, one row per grid point. Each group (claim · statistic "
+            "· test) names its fixed parameters and its notes; its rows are sorted by the "
+            "parameters that vary. Estimate: the statistic the verdict tests (a quantile or "
+            "a mean); bound or exact: the claim's value; p (Holm): adjusted over the whole "
+            "run; cond.: whether the claim's conditions hold there (in, out, n/a). "
+            "Replicates, confidence intervals and exceedances are in export/verdicts.parquet."
+            "]\n\n"
+        )
+        for k, sim in enumerate(d.simulations, start=1):
+            self.heading(f"A.{k} {sim.title}", 2, label("appendix", sim.id), numbered=False)
+            if sim.verdicts.empty:
+                self.add("#emph[No verdicts were stored for this simulation.]\n\n")
+                continue
+            self.add(render_table(detail_table(sim.verdicts), size="7.5pt"), "\n")
+
+    def _provenance(self) -> None:
+        d = self.data
+        self.heading(PROVENANCE, 1, label("provenance"), numbered=False)
+        self.add("#note[Recorded with the verdict table when the run finished.]\n\n",
+                 render_table(provenance_table(d), size="8pt"), "\n")  # fmt: skip
+        self.heading("Where the time went", 2, label("time"), numbered=False)
+        self.add(
+            "#note[Block time: the measurement time of the simulation's stored blocks, each "
+            "timed in the process that computed it, in whichever run (blocks run in parallel, "
+            "so the sum exceeds the wall time of a run with several workers). Evaluation: "
+            "tests, fits and summaries, timed in the last run.]\n\n",
+            render_table(timing_table(d), size="8pt"),
+            "\n",
+        )
+        configs = configurations_table(d)
+        if configs.rows:
+            self.heading("Configurations", 2, label("configurations"), numbered=False)
+            self.add(
+                "#note["
+                + _s(
+                    "Each config id names the store's directory <simulation>/<config id>-s<seed>/ "
+                    "that holds its blocks; it is a hash of the parameters listed."
+                )
+                + "]\n\n",
+                render_table(configs, size="7.5pt"),
+                "\n",
+            )
+        self.heading("This report", 2, label("this-report"), numbered=False)
+        stored = "verdicts.parquet, <simulation>/summary-" + f"{d.profile}-s{d.seed}.parquet"
+        stored += " and claims.parquet" if d.claims is not None else " (no claims.parquet)"
+        self.add(
+            _s(
+                f"Built by theorycheck {package_version()} ({_revision()}) with typst "
+                f"and matplotlib {mpl.__version__} from the stored results only: {stored}. "
+                "Nothing was recomputed. Exports beside this PDF: export/verdicts.csv and "
+                ".tex (per claim), export/verdicts.parquet (every row, parameters as "
+                "columns), export/claims/<claim>.csv and .tex, export/figures/."
+            ),
+            "\n\n",
+        )
+        for w in d.warnings:
+            self.add(f"#note[{_s('Warning: ' + w)}]\n\n")
 
 
-# -- 4. appendix ------------------------------------------------------------------------------
-def _appendix(data: ReportData, doc: Document) -> None:
-    doc.section(APPENDIX, landscape=True)
-    conf = f"{100 * (1 - float(data.meta.get('alpha', 0.05))):g}%"
-    _note(
-        doc,
-        f"Every stored verdict. n: replicates; CI low, CI high: {conf} confidence interval of "
-        "the estimate (quantile or mean); γ: the claim's failure probability; k: replicates "
-        "exceeding the bound; P(exceed) upper: one-sided Clopper–Pearson upper limit of the "
-        "exceedance probability; p: the test's p-value; p (Holm): adjusted over all tests of "
-        "the run. Under the verdict: whether the statement's conditions hold at the grid point "
-        "(nothing when not applicable). Grey lines under a row: the verdict's note.",
-        space_after=4.0,
-    )
-    for k, sim in enumerate(data.simulations, start=1):
-        _h2(doc, f"A.{k} {sim.title}  [{sim.id}]", keep=80.0)
-        if sim.verdicts.empty:
-            doc.text("No verdicts were stored for this simulation.", style="italic")
+#: The verdict columns the report reads (a stored table has dozens more, one per parameter).
+_READ = (*VERDICT_COLUMNS, "conditions", "kind", "family", "evidence", "vacuous")
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns the report reads, as NumPy columns (row access to Arrow-backed columns
+    costs seconds over a quick run's thousand rows)."""
+    cols = {}
+    for c in _READ:
+        if c not in frame.columns:
             continue
-        doc.table(full_table(sim.verdicts), continued=f"A.{k} {sim.id} (continued)")
+        col = frame[c]
+        if pd.api.types.is_bool_dtype(col.dtype):
+            cols[c] = col.to_numpy(dtype=bool, na_value=False)
+        elif pd.api.types.is_numeric_dtype(col.dtype):
+            cols[c] = col.to_numpy(dtype=float, na_value=np.nan)
+        else:
+            cols[c] = np.array(["" if v is None else str(v) for v in col], dtype=object)
+    return pd.DataFrame(cols, index=range(len(frame)))
 
 
-# -- 5. provenance ----------------------------------------------------------------------------
-def _provenance(data: ReportData, doc: Document) -> None:
-    doc.section(PROVENANCE, landscape=False)
-    run, sims = provenance_tables(data)
-    _note(doc, "Recorded with the verdict table when the run finished.", space_after=4.0)
-    doc.table(run)
-    _h2(doc, "Where the time went")
-    _note(
-        doc,
-        "Block time: the measurement time of the simulation's stored blocks, each timed in the "
-        "process that computed it, in whichever run (blocks run in parallel, so the sum exceeds "
-        "the wall time of a run with several workers). Evaluation: tests, fits and summaries, "
-        "timed in the last run.",
-        space_after=4.0,
-    )
-    doc.table(timing_table(data))
-    _h2(doc, "Recorded with each simulation's summary")
-    doc.table(sims)
-    configs = configurations_table(data)
-    if configs.rows:
-        _h2(doc, "Configurations", keep=80.0)
-        _note(
-            doc,
-            "Each config id names the store's directory <simulation>/<config id>-s<seed>/ that "
-            "holds its blocks; it is a hash of the parameters listed.",
-            space_after=4.0,
-        )
-        doc.table(configs, continued="Configurations (continued)")
-    _h2(doc, "This report")
-    doc.text(
-        f"Built by theorycheck {package_version()} with matplotlib {mpl.__version__} from the "
-        f"stored results only: verdicts.parquet, <simulation>/summary-{data.profile}-"
-        f"s{data.seed}.parquet"
-        + (" and claims.parquet." if data.claims is not None else " (no claims.parquet).")
-        + " Nothing was recomputed."
-    )
-    for w in data.warnings:
-        _note(doc, f"Warning: {w}")
+def _plain_data(data: ReportData) -> ReportData:
+    sims = [replace(s, verdicts=_plain(s.verdicts)) for s in data.simulations]
+    return replace(data, verdicts=_plain(data.verdicts), simulations=sims)
+
+
+def _window_note(sim: SimulationResult) -> str:
+    """The stored note of the width-window verdict that found where the window opens."""
+    v = sim.verdicts
+    rows = v[(v["claim"] == "wang2022.theorem_3_1")
+             & v["statistic"].astype(str).str.startswith("smallest d")]  # fmt: skip
+    return shipped(rows["note"].iloc[0]) if len(rows) and rows["note"].iloc[0] else ""
+
+
+def _all_below(data: ReportData, d_star: float) -> bool:
+    """Whether every grid point of the run with a numeric d lies below ``d_star``."""
+    ds = []
+    v = data.verdicts
+    for text_ in v.loc[v["simulation"] != WIDTH_WINDOW, "parameters"]:
+        try:
+            d = json.loads(text_).get("d")
+        except (TypeError, ValueError, AttributeError):
+            continue
+        if isinstance(d, int | float) and not isinstance(d, bool) and math.isfinite(d):
+            ds.append(float(d))
+    return bool(ds) and max(ds) < d_star
+
+
+def _revision() -> str:
+    from theorycheck.provenance import _git_revision
+
+    rev = _git_revision()
+    return f"git revision {rev}" if rev else "not built from a git checkout"
+
+
+def _claims_of(sim: SimulationResult) -> list[str]:
+    """The simulation's claims in its stated order, then any other claim its verdicts name."""
+    return list(dict.fromkeys([*sim.claims, *sim.verdicts["claim"].astype(str).tolist()]))

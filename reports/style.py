@@ -22,30 +22,20 @@ import matplotlib as mpl
 import seaborn as sns
 
 __all__ = [
-    "A4_LANDSCAPE",
-    "A4_PORTRAIT",
     "BODY_SIZE",
-    "MARGIN",
     "SMALL_SIZE",
+    "TEXT_WIDTH",
     "SeriesStyle",
     "report_rc",
     "series_style",
     "style_context",
 ]
 
-# A4 in inches; the report uses portrait pages, landscape for the wide appendix tables.
-A4_PORTRAIT = (8.27, 11.69)
-A4_LANDSCAPE = (11.69, 8.27)
-MARGIN = 0.6  # inches on every side
+#: The width of the report's text column (A4, 2 cm margins), inches: figures are drawn at it.
+TEXT_WIDTH = (210.0 - 2 * 20.0) / 25.4
 
-TITLE_SIZE = 20.0
-H1_SIZE = 14.0
-H2_SIZE = 11.0
 BODY_SIZE = 9.5
 SMALL_SIZE = 9.0  # the floor: tables, captions, footers, tick labels
-GREY = "0.35"  # secondary text (citations, captions)
-RULE_GREY = "0.55"
-ROW_SHADE = "0.94"
 
 _PALETTE = sns.color_palette("colorblind", 8).as_hex()
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
@@ -101,6 +91,8 @@ def report_rc() -> dict:
             "pdf.fonttype": 42,
             "pdf.compression": 6,
             "svg.hashsalt": "theorycheck",
+            # Text stays text: typst sets it with the same DejaVu files (searchable, small).
+            "svg.fonttype": "none",
             "path.simplify": False,
         }
     )

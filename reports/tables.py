@@ -1,46 +1,53 @@
 """The report's tables, built from the stored verdict table (no recomputation).
 
-* :func:`summary_table` — title page: one row per (simulation, claim), verdict counts over the
-  grid and the range of the slack.
-* :func:`grid_table` — a simulation's section: one row per test at a grid point (compact
-  columns), grouped by claim, statistic and test.
-* :func:`full_table` — the appendix: the same rows with every stored column.
-* :func:`provenance_tables` — the provenance page: versions, machine, run time.
-* :func:`timing_table` — where the time went, per simulation (stored block times).
-* :func:`configurations_table` — every config id with its parameters, blocks and time.
+Each function returns a :class:`theorycheck.reports.markup.Table` (plain strings, group rows,
+which cells are bold or linked), typeset by :func:`theorycheck.reports.markup.render_table` and
+exported as CSV and LaTeX by :mod:`theorycheck.reports.exports`.
+
+* :func:`bottom_line_table` — page 1: per paper, one row per claim with its status (docs/theory.md,
+  "The bottom line"), linked to the claim's section.
+* :func:`claim_table` — a claim's verdicts aggregated over the grid: one row per statistic and
+  test, with the grid points inside / outside the claim's conditions, the verdict counts, the
+  slack range and the smallest Holm-adjusted p-value.
+* :func:`implied_constants_table` — the implied constants of a simulation's rate claims.
+* :func:`detail_table` — the appendix: one row per grid point, grouped by claim, statistic and
+  test, the varying parameters first and sorted, so a reader finds a grid point by its values.
+* :func:`verdicts_summary` — per claim: its status and verdict counts (``verdicts.csv``).
+* :func:`conditions_table`, :func:`provenance_table`, :func:`timing_table`,
+  :func:`configurations_table` — where the conditions hold and what ran where.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import replace
 
 import pandas as pd
+
 from theorycheck.reports.conditions import condition_counts
-from theorycheck.reports.data import ClaimText, ReportData
-from theorycheck.reports.layout import Cell, Column, GroupRow, NoteRow, Table
-from theorycheck.reports.style import GREY
+from theorycheck.reports.data import ReportData
+from theorycheck.reports.markup import Group, Table, shipped
 
 __all__ = [
     "PASSING",
     "REFUTING",
+    "SHORT_STATUS",
     "VERDICT_ORDER",
     "bottom_line_table",
-    "conditions_cell",
+    "claim_table",
     "conditions_table",
     "configurations_table",
     "counts_sentence",
+    "detail_table",
     "fmt_num",
     "fmt_p",
-    "full_table",
-    "grid_table",
-    "most_telling",
-    "provenance_tables",
-    "summary_table",
+    "fmt_seconds",
+    "implied_constants_table",
+    "point_text",
+    "provenance_table",
     "timing_table",
-    "verdict_cell",
     "verdict_counts",
+    "verdicts_summary",
 ]
 
 VERDICT_ORDER = (
@@ -50,6 +57,18 @@ VERDICT_ORDER = (
 REFUTING = ("VIOLATED", "DISAGREES", "DOES NOT CONVERGE")
 PASSING = ("HOLDS", "AGREES", "CONVERGES")
 _DASH = "–"
+#: The bottom line's statuses (:data:`theorycheck.bottom_line.STATUSES`) as the summary table
+#: shows them; the table's note says what each means.
+SHORT_STATUS = {
+    "refuted inside its conditions": "refuted inside",
+    "does not converge": "does not converge",
+    "fails only outside its conditions": "fails only outside",
+    "holds at every decided point inside its conditions": "holds inside",
+    "converges": "converges",
+    "undecided": "undecided",
+}
+#: Keys a rate or trend verdict adds to a grid point's parameters (how it was fitted).
+_FIT_KEYS = ("grid", "rate_kind", "rate_tolerance")
 
 
 def fmt_num(v) -> str:
@@ -63,15 +82,15 @@ def fmt_num(v) -> str:
     if math.isnan(v):
         return ""
     if math.isinf(v):
-        return "∞" if v > 0 else "-∞"
+        return "∞" if v > 0 else "−∞"
     a = abs(v)
     if a == 0:
         return "0"
     if a >= 1e6 or a < 1e-3:
-        return f"{v:.3g}"
+        return f"{v:.3g}".replace("-", "−")
     if a >= 1000:
-        return f"{v:.0f}"
-    return f"{v:.4g}"
+        return f"{v:.0f}".replace("-", "−")
+    return f"{v:.4g}".replace("-", "−")
 
 
 def fmt_p(p) -> str:
@@ -82,28 +101,6 @@ def fmt_p(p) -> str:
     if p == 0:
         return "0"
     return f"{p:.3f}" if p >= 1e-3 else f"{p:.1e}"
-
-
-def verdict_cell(verdict: str) -> Cell:
-    """A verdict: bold when it refutes the claim, italic when inconclusive."""
-    if verdict in REFUTING:
-        return Cell(verdict, weight="bold")
-    if verdict == "INCONCLUSIVE":
-        return Cell(verdict, style="italic")
-    return Cell(verdict)
-
-
-def conditions_cell(conditions: str) -> Cell:
-    """Whether the claim's conditions hold at the grid point: inside, outside (italic), unknown
-    (grey)."""
-    text = str(conditions)
-    if text == "outside":
-        return Cell(text, style="italic")
-    return Cell(text, color=GREY if text not in ("inside", "outside") else "black")
-
-
-def _conditions_note(conditions: str) -> str:
-    return f"conditions {conditions}" if conditions in ("inside", "outside") else ""
 
 
 def verdict_counts(verdicts: pd.Series) -> dict[str, int]:
@@ -122,6 +119,12 @@ def counts_sentence(verdicts: pd.Series) -> str:
     return " · ".join(f"{counts[v]} {v}" for v in shown)
 
 
+def _counts_cell(verdicts: pd.Series) -> str:
+    """'12 AGREES, 1 INCONCLUSIVE': the words that occur, in :data:`VERDICT_ORDER`."""
+    counts = verdict_counts(verdicts)
+    return ", ".join(f"{c} {v}" for v, c in counts.items() if c)
+
+
 def _params(s: str) -> dict:
     try:
         out = json.loads(s)
@@ -135,18 +138,16 @@ def _fmt_value(v) -> str:
         return "true" if v else "false"
     if isinstance(v, float):
         return f"{v:g}" if math.isfinite(v) else str(v)
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_fmt_value(x) for x in v) + "]"
     return str(v)
 
 
-def _groups(verdicts: pd.DataFrame) -> list[tuple[tuple[str, str, str], pd.DataFrame]]:
-    """Rows grouped by (claim, statistic, test) in the order they were stored."""
-    keys = list(zip(verdicts["claim"], verdicts["statistic"], verdicts["test"], strict=True))
-    order = list(dict.fromkeys(keys))
-    out = []
-    for key in order:
-        mask = [k == key for k in keys]
-        out.append((key, verdicts[mask]))
-    return out
+def point_text(parameters: str, names: list[str] | None = None) -> str:
+    """'d = 25, m = 1000': the grid point's parameters (``names`` only, when given)."""
+    d = _params(parameters)
+    keys = names if names is not None else [k for k in d if k not in _FIT_KEYS]
+    return ", ".join(f"{k} = {_fmt_value(d.get(k))}" for k in keys) or "(single point)"
 
 
 def _split_params(rows: pd.DataFrame) -> tuple[list[str], dict]:
@@ -163,185 +164,249 @@ def _split_params(rows: pd.DataFrame) -> tuple[list[str], dict]:
     return varying, fixed
 
 
-def _group_title(key: tuple[str, str, str], rows: pd.DataFrame, fixed: dict) -> str:
-    claim, statistic, test = key
-    text = f"{claim} — {statistic} — {test} test"
-    if fixed:
-        text += " — fixed: " + ", ".join(f"{k} = {_fmt_value(v)}" for k, v in fixed.items())
-    return text
+def _sort_key(v):
+    if isinstance(v, bool):
+        return (1, 0.0, str(v))
+    if isinstance(v, int | float):
+        return (0, float(v), "")
+    return (1, 0.0, json.dumps(v, sort_keys=True, default=str))
 
 
-def _point(parameters: str, varying: list[str]) -> str:
-    d = _params(parameters)
-    return ", ".join(f"{k} = {_fmt_value(d.get(k))}" for k in varying) or "(single point)"
+def _slack_range(slack: pd.Series) -> str:
+    s = slack.astype(float)
+    s = s[s.notna() & (s.abs() != math.inf)]
+    if s.empty:
+        return _DASH
+    lo, hi = s.min(), s.max()
+    return f"{lo:.2f}" if lo == hi else f"{lo:.2f}–{hi:.2f}"
 
 
-def bottom_line_table(line: pd.DataFrame) -> Table:
+def _conditions_cell(conditions: pd.Series) -> str:
+    """'3 in, 2 out, 1 n/a': grid rows by whether the claim's conditions hold there."""
+    c = conditions.astype(str)
+    parts = [
+        (int((c == "inside").sum()), "in"),
+        (int((c == "outside").sum()), "out"),
+        (int((~c.isin(["inside", "outside"])).sum()), "n/a"),
+    ]
+    return ", ".join(f"{n} {w}" for n, w in parts if n)
+
+
+def bottom_line_table(line: pd.DataFrame, anchors: dict[str, str]) -> Table:
     """The bottom line (:func:`theorycheck.bottom_line.bottom_line`): per paper, one row per
-    claim with its status (refutations in bold) and where / why."""
-    columns = [Column("claim"), Column("status", wrap=True), Column("where, how", wrap=True)]
-    rows: list = []
+    claim with its status (findings in bold) and where / why; each claim linked to
+    ``anchors[claim]`` (the label of its section) when it has one."""
+    t = Table(["claim", "status", "where, how"], align="lll", widths=["auto", "auto", "1fr"])
+    t.ids = {0}
     for paper, sub in line.groupby("paper", sort=False):
-        rows.append(GroupRow(str(paper)))
+        t.rows.append(Group(str(paper)))
         for r in sub.itertuples():
-            bold = r.status.startswith(("refuted", "does not"))
-            rows.append([Cell(r.claim), Cell(r.status, "bold" if bold else "normal"),
-                         Cell(str(r.detail))])  # fmt: skip
-    return Table(columns, rows)
+            i = len(t.rows)
+            t.rows.append([str(r.claim), SHORT_STATUS.get(r.status, str(r.status)),
+                           shipped(r.detail)])  # fmt: skip
+            if str(r.status).startswith(("refuted", "does not")):
+                t.bold |= {(i, 0), (i, 1)}
+            if str(r.claim) in anchors:
+                t.links[(i, 0)] = anchors[str(r.claim)]
+    return t
 
 
-def summary_table(data: ReportData) -> Table:
-    """One row per (simulation, claim): verdict counts over the grid and the slack range."""
-    columns = [Column("claim\n(paper)" if data.claims is not None else "claim", wrap=True)]
-    # Only the verdicts that occur: eight columns of dashes squeeze the claim column unreadable.
-    seen = set(data.verdicts["verdict"])
-    order = [v for v in VERDICT_ORDER if v in seen]
-    columns += [Column(v, align="right") for v in order]
-    columns += [Column("slack\nmin", align="right"), Column("slack\nmax", align="right")]
-    rows: list = []
-    for sim in data.simulations:
-        rows.append(GroupRow(f"{sim.title} ({sim.id})"))
-        v = sim.verdicts
-        claims = list(dict.fromkeys([*sim.claims, *v["claim"].tolist()]))
-        for claim in claims:
-            sub = v[v["claim"] == claim]
-            citation = ""
-            if data.claims is not None:
-                citation = data.claims.get(claim, ClaimText(claim)).citation.split(";")[0].strip()
-            row: list = [Cell(claim, note=citation)]
-            counts = verdict_counts(sub["verdict"])
-            for word in order:
-                c = counts[word]
-                if c == 0:
-                    row.append(Cell(_DASH, color=GREY))
-                else:
-                    row.append(Cell(str(c), "bold" if word in REFUTING else "normal"))
-            slack = sub["slack"].astype(float)
-            slack = slack[slack.notna()]
-            if len(slack):
-                row += [Cell(f"{slack.min():.2f}"), Cell(f"{slack.max():.2f}")]
-            else:
-                row += [Cell(_DASH, color=GREY), Cell(_DASH, color=GREY)]
-            rows.append(row)
-    return Table(columns, rows)
+def claim_table(verdicts: pd.DataFrame) -> Table:
+    """A claim's verdicts aggregated over the grid: one row per (simulation, statistic, test)
+    with its grid rows by conditions, the verdict counts, slack range and smallest p (Holm)."""
+    t = Table(
+        ["statistic", "test", "rows", "conditions", "verdicts", "slack", "min p (Holm)"],
+        align="llrllrr",
+        widths=["2fr", "1fr", "auto", "auto", "1.4fr", "auto", "auto"],
+    )
+    keys = ["simulation", "statistic", "test"]
+    sims = verdicts["simulation"].drop_duplicates().tolist()
+    for sim in sims:
+        part = verdicts[verdicts["simulation"] == sim]
+        if len(sims) > 1:
+            t.rows.append(Group(f"simulation {sim}"))
+        for (_, statistic, test), sub in part.groupby(keys, sort=False):
+            i = len(t.rows)
+            p = sub["p_adjusted"].astype(float)
+            t.rows.append(
+                [
+                    shipped(statistic),
+                    str(test),
+                    str(len(sub)),
+                    _conditions_cell(sub["conditions"]),
+                    _counts_cell(sub["verdict"]),
+                    _slack_range(sub["slack"]),
+                    fmt_p(p.min()) if p.notna().any() else "",
+                ]
+            )
+            if sub["verdict"].isin(REFUTING).any():
+                t.bold.add((i, 4))
+    return t
 
 
-def most_telling(verdicts: pd.DataFrame, max_rows: int) -> pd.DataFrame:
-    """At most ``max_rows`` rows, in stored order, chosen to show where the claims are weakest.
+def claim_export(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """The rows of :func:`claim_table` as a tidy frame (the per-claim CSV and LaTeX export)."""
+    out = []
+    for (sim, statistic, test), sub in verdicts.groupby(
+        ["simulation", "statistic", "test"], sort=False
+    ):
+        counts = verdict_counts(sub["verdict"])
+        c = sub["conditions"].astype(str)
+        slack = sub["slack"].astype(float)
+        slack = slack[slack.notna() & (slack.abs() != math.inf)]
+        out.append(
+            {
+                "simulation": sim,
+                "statistic": shipped(statistic),
+                "test": test,
+                "rows": len(sub),
+                "inside": int((c == "inside").sum()),
+                "outside": int((c == "outside").sum()),
+                **{v.lower().replace(" ", "_"): n for v, n in counts.items() if v in VERDICT_ORDER},
+                "slack_min": slack.min() if len(slack) else math.nan,
+                "slack_max": slack.max() if len(slack) else math.nan,
+                "min_p_holm": sub["p_adjusted"].astype(float).min(),
+            }
+        )
+    return pd.DataFrame(out)
 
-    Each (claim, statistic, test) group keeps a share proportional to its size; within a group,
-    refuting verdicts come first, then INCONCLUSIVE, then the smallest slack, then the smallest
-    p-value.
-    """
-    if len(verdicts) <= max_rows:
-        return verdicts
-    rank = {v: i for i, v in enumerate((*REFUTING, "INCONCLUSIVE"))}
-    keep: list[int] = []
-    for _, sub in _groups(verdicts):
-        quota = max(1, math.floor(max_rows * len(sub) / len(verdicts)))
+
+def implied_constants_table(verdicts: pd.DataFrame) -> Table:
+    """The implied constants (rows of kind 'implied constant'), one row per (claim, constant):
+    the settings it was estimated at, the range of its estimates at the large end of the grid
+    and the trend verdicts (a free constant must stay bounded there)."""
+    rows = verdicts[verdicts["kind"] == "implied constant"] if "kind" in verdicts else verdicts[:0]
+    t = Table(
+        ["claim", "implied constant", "settings", "estimates", "verdicts"],
+        align="llrrl",
+        widths=["auto", "2fr", "auto", "auto", "1fr"],
+    )
+    t.ids = {0}
+    for (claim, statistic), sub in rows.groupby(["claim", "statistic"], sort=False):
+        est = sub["estimate"].astype(float)
+        est = est[est.notna()]
+        span = "" if est.empty else (
+            fmt_num(est.min()) if est.min() == est.max()
+            else f"{fmt_num(est.min())} to {fmt_num(est.max())}"
+        )  # fmt: skip
+        i = len(t.rows)
+        t.rows.append([str(claim), shipped(statistic), str(len(sub)), span,
+                       _counts_cell(sub["verdict"])])  # fmt: skip
+        if sub["verdict"].isin(REFUTING).any():
+            t.bold.add((i, 4))
+    return t
+
+
+def detail_table(verdicts: pd.DataFrame) -> Table:
+    """The appendix: one row per grid point, grouped by (claim, statistic, test), the varying
+    parameters sorted by value; the group row names the fixed parameters and the group's
+    distinct notes follow its title."""
+    t = Table(
+        ["grid point", "n", "estimate", "bound or exact", "slack", "p (Holm)", "cond.", "verdict"],
+        align="lrrrrrll",
+        widths=["1fr", "auto", "auto", "auto", "auto", "auto", "auto", "auto"],
+    )
+    keys = ["claim", "statistic", "test"]
+    for (claim, statistic, test), sub in verdicts.groupby(keys, sort=False):
+        varying, fixed = _split_params(sub)
+        varying = [k for k in varying if k not in _FIT_KEYS]
+        fixed_text = ", ".join(
+            f"{k} = {_fmt_value(v)}" for k, v in fixed.items() if k not in _FIT_KEYS
+        )
+        title = f"{claim} · {shipped(statistic)} · {test}"
+        notes = list(dict.fromkeys(n for n in sub["note"].astype(str) if n))
+        note = (f"fixed: {fixed_text}. " if fixed_text else "") + " | ".join(
+            shipped(n) for n in notes[:3]
+        )
+        if len(notes) > 3:
+            note += f" (+{len(notes) - 3} more notes)"
+        t.rows.append(Group(title, note))
+        dicts = [_params(p) for p in sub["parameters"]]
+        records = sub.to_dict("records")
         order = sorted(
             range(len(sub)),
-            key=lambda i: (
-                rank.get(sub["verdict"].iloc[i], len(rank)),
-                _finite_or_inf(sub["slack"].iloc[i]),
-                _finite_or_inf(sub["p_value"].iloc[i]),
-                i,
-            ),
+            key=lambda i: tuple(_sort_key(dicts[i].get(k)) for k in varying),
         )
-        keep.extend(sub.index[i] for i in order[:quota])
-    return verdicts.loc[sorted(keep)]
-
-
-def _finite_or_inf(v) -> float:
-    v = float(v)
-    return v if math.isfinite(v) else math.inf
-
-
-def grid_table(verdicts: pd.DataFrame) -> Table:
-    """A simulation's verdicts at each grid point: the compact columns of its section."""
-    columns = [
-        Column("grid point", wrap=True),
-        Column("estimate", align="right"),
-        Column("bound or\nexact value", align="right"),
-        Column("slack", align="right"),
-        Column("p (Holm)", align="right"),
-        Column("conditions"),
-        Column("verdict"),
-    ]
-    rows: list = []
-    for key, sub in _groups(verdicts):
-        varying, fixed = _split_params(sub)
-        rows.append(GroupRow(_group_title(key, sub, fixed)))
-        for r in sub.itertuples(index=False):
-            rows.append(
+        for i in order:
+            r = records[i]
+            k = len(t.rows)
+            t.rows.append(
                 [
-                    _point(r.parameters, varying),
-                    fmt_num(r.estimate),
-                    fmt_num(r.bound),
-                    "" if math.isnan(r.slack) else f"{r.slack:.2f}",
-                    fmt_p(r.p_adjusted),
-                    conditions_cell(r.conditions),
-                    verdict_cell(r.verdict),
+                    point_text(r["parameters"], varying) if varying else "(single point)",
+                    str(int(r["n"])) if float(r["n"]) >= 0 else "",
+                    fmt_num(r["estimate"]),
+                    fmt_num(r["bound"]),
+                    "" if math.isnan(float(r["slack"])) else fmt_num(r["slack"]),
+                    fmt_p(r["p_adjusted"]),
+                    {"inside": "in", "outside": "out"}.get(str(r["conditions"]), "n/a"),
+                    str(r["verdict"]),
                 ]
             )
-    return Table(columns, rows)
+            if r["verdict"] in REFUTING:
+                t.bold.add((k, 7))
+    return t
 
 
-def full_table(verdicts: pd.DataFrame) -> Table:
-    """Every stored column of a simulation's verdicts (the appendix, landscape pages); each
-    verdict's note on a line of its own under its row."""
-    columns = [
-        Column("grid point", wrap=True),
-        Column("n", align="right"),
-        Column("estimate", align="right"),
-        Column("CI low", align="right"),
-        Column("CI high", align="right"),
-        Column("bound or\nexact value", align="right"),
-        Column("γ", align="right"),
-        Column("slack", align="right"),
-        Column("k", align="right"),
-        Column("P(exceed)\nupper", align="right"),
-        Column("p", align="right"),
-        Column("p (Holm)", align="right"),
-        Column("verdict"),
-    ]
-    rows: list = []
-    for key, sub in _groups(verdicts):
-        varying, fixed = _split_params(sub)
-        rows.append(GroupRow(_group_title(key, sub, fixed)))
-        for r in sub.itertuples(index=False):
-            k = int(r.exceedances)
-            rows.append(
-                [
-                    _point(r.parameters, varying),
-                    str(int(r.n)),
-                    fmt_num(r.estimate),
-                    fmt_num(r.ci_low),
-                    fmt_num(r.ci_high),
-                    fmt_num(r.bound),
-                    fmt_num(r.gamma),
-                    "" if math.isnan(r.slack) else f"{r.slack:.2f}",
-                    str(k) if k >= 0 else "",
-                    fmt_p(r.exceed_ci_high),
-                    fmt_p(r.p_value),
-                    fmt_p(r.p_adjusted),
-                    # The conditions under the verdict: these pages have no room for a column.
-                    replace(verdict_cell(r.verdict), note=_conditions_note(r.conditions)),
-                ]
-            )
-            if r.note:
-                # Notes run across the page under their row: in a column of their own they
-                # would be squeezed beside a dozen numeric columns.
-                rows.append(NoteRow(str(r.note)))
-    return Table(columns, rows)
+def verdicts_summary(data: ReportData, line: pd.DataFrame) -> pd.DataFrame:
+    """Per claim: paper, status (the bottom line), rows, verdict counts and slack range."""
+    status = line.set_index("claim") if len(line) else pd.DataFrame(columns=["paper", "status"])
+    out = []
+    v = data.verdicts
+    for claim, sub in v.groupby("claim", sort=True):
+        counts = verdict_counts(sub["verdict"])
+        slack = sub["slack"].astype(float)
+        slack = slack[slack.notna() & (slack.abs() != math.inf)]
+        c = sub["conditions"].astype(str)
+        out.append(
+            {
+                "claim": claim,
+                "paper": status["paper"].get(claim, "") if len(status) else "",
+                "status": status["status"].get(claim, "") if len(status) else "",
+                "rows": len(sub),
+                "inside": int((c == "inside").sum()),
+                "outside": int((c == "outside").sum()),
+                **{w.lower().replace(" ", "_"): n for w, n in counts.items() if w in VERDICT_ORDER},
+                "slack_min": slack.min() if len(slack) else math.nan,
+                "slack_max": slack.max() if len(slack) else math.nan,
+            }
+        )
+    return pd.DataFrame(out)
 
 
-def provenance_tables(data: ReportData) -> tuple[Table, Table]:
-    """The run's provenance (key, value) and the provenance of each simulation's summary."""
+def conditions_table(data: ReportData) -> Table:
+    """Per claim of the run: the statement's conditions and at how many grid points they hold,
+    fail or were not evaluated (the verdict rows' ``conditions``), and where they fail."""
+    t = Table(
+        ["claim", "conditions of the statement", "inside", "outside", "n/a", "where they fail"],
+        align="llrrrl",
+        widths=["auto", "1.3fr", "auto", "auto", "auto", "1fr"],
+    )
+    t.ids = {0}
+    v = data.verdicts
+    claims = list(dict.fromkeys([*(c for s in data.simulations for c in s.claims), *v["claim"]]))
+    for claim in claims:
+        text = data.claims.get(claim) if data.claims is not None else None
+        sub = v[v["claim"] == claim]
+        c = condition_counts(sub, text)
+        t.rows.append(
+            [
+                claim,
+                shipped(text.conditions) if text is not None else "",
+                str(c.hold) if c.hold else _DASH,
+                str(c.fail) if c.fail else _DASH,
+                str(c.na) if c.na else _DASH,
+                c.fail_at,
+            ]
+        )
+    return t
+
+
+def provenance_table(data: ReportData) -> Table:
+    """The run's provenance (key, value): versions, revision, machine, profile, seed."""
     m = data.meta
     items: list[tuple[str, str]] = [
         ("theorycheck version", str(m.get("theorycheck", "unknown"))),
-        ("git revision", str(m.get("git_revision") or "not a git checkout")),
+        ("git revision", str(m.get("git_revision") or "not recorded (not run from a checkout)")),
         ("python", str(m.get("python", "unknown"))),
     ]
     deps = sorted((m.get("dependencies") or {}).items())
@@ -357,32 +422,12 @@ def provenance_tables(data: ReportData) -> tuple[Table, Table]:
         ("profile", data.profile),
         ("seed", data.seed),
         ("alpha (family-wise, Holm)", str(m.get("alpha", "unknown"))),
+        ("Holm family size", str(m.get("family_size", "not recorded"))),
         ("simulations", ", ".join(s.id for s in data.simulations)),
         ("verdict rows", str(len(data.verdicts))),
     ]
-    run = Table([Column("run"), Column("value", wrap=True)], [[k, v] for k, v in items])
-    sims = Table(
-        [
-            Column("simulation"),
-            Column("theorycheck"),
-            Column("git revision"),
-            Column("python"),
-            Column("numba threading layer", wrap=True),
-            Column("threads", align="right"),
-        ],
-        [
-            [
-                s.id,
-                str(s.meta.get("theorycheck", "")),
-                str(s.meta.get("git_revision") or "")[:12],
-                str(s.meta.get("python", "")),
-                str(s.meta.get("numba_threading_layer", "")),
-                str(s.meta.get("numba_threads", "")),
-            ]
-            for s in data.simulations
-        ],
-    )
-    return run, sims
+    return Table(["run", "value"], [[k, v] for k, v in items], align="ll",
+                 widths=["auto", "1fr"])  # fmt: skip
 
 
 def _invocation_text(inv: dict) -> str:
@@ -423,95 +468,41 @@ def timing_table(data: ReportData) -> Table:
     per_sim = [(s, s.meta.get("configs") or []) for s in data.simulations]
     known = [t for _, cfgs in per_sim if (t := _config_seconds(cfgs)) is not None]
     total = sum(known)
-    rows = []
+    t = Table(["simulation", "configs", "blocks", "block time", "share", "evaluation"],
+              align="lrrrrr")  # fmt: skip
+    t.ids = {0}
     for sim, cfgs in per_sim:
-        t = _config_seconds(cfgs)
-        share = f"{t / total:.0%}" if t is not None and total > 0 else ""
-        rows.append(
+        secs = _config_seconds(cfgs)
+        share = f"{secs / total:.0%}" if secs is not None and total > 0 else ""
+        t.rows.append(
             [
                 sim.id,
                 str(len(cfgs)) if cfgs else "",
                 str(sum(int(c.get("blocks", 0)) for c in cfgs)) if cfgs else "",
-                fmt_seconds(t),
+                fmt_seconds(secs),
                 share,
                 fmt_seconds(sim.meta.get("evaluate_seconds")),
             ]
         )
     # Simulations whose blocks were stored without times are left out of the total, and said so.
     label = "all" if len(known) == len(per_sim) else f"{len(known)} of {len(per_sim)} recorded"
-    rows.append([Cell(label, weight="bold"), "", "", Cell(fmt_seconds(total), weight="bold"),
-                 "", ""])  # fmt: skip
-    columns = [
-        Column("simulation"),
-        Column("configs", align="right"),
-        Column("blocks", align="right"),
-        Column("block time", align="right"),
-        Column("share", align="right"),
-        Column("evaluation", align="right"),
-    ]
-    return Table(columns, rows)
+    t.bold |= {(len(t.rows), 0), (len(t.rows), 3)}
+    t.rows.append([label, "", "", fmt_seconds(total), "", ""])
+    return t
 
 
 def configurations_table(data: ReportData) -> Table:
-    """Every config of the run: simulation, config id (the store's directory name), its
-    parameters, blocks and the summed measurement time of its blocks."""
-    columns = [
-        Column("config id"),
-        Column("parameters", wrap=True),
-        Column("blocks", align="right"),
-        Column("time", align="right"),
-    ]
-    rows: list = []
+    """Every config of the run: config id (the store's directory name), its parameters, blocks
+    and the summed measurement time of its blocks, grouped by simulation."""
+    t = Table(["config id", "parameters", "blocks", "time"], align="llrr",
+              widths=["auto", "1fr", "auto", "auto"])  # fmt: skip
     for sim in data.simulations:
         cfgs = sim.meta.get("configs") or []
         if not cfgs:
             continue
-        rows.append(GroupRow(sim.id))
+        t.rows.append(Group(sim.id))
         for c in cfgs:
-            params = ", ".join(f"{k} = {_fmt_config_value(v)}" for k, v in c["config"].items())
-            rows.append([c["id"], params, str(c.get("blocks", "")),
-                         fmt_seconds(c.get("seconds"))])  # fmt: skip
-    return Table(columns, rows)
-
-
-def _fmt_config_value(v) -> str:
-    if isinstance(v, list | tuple):
-        return "[" + ", ".join(_fmt_value(x) for x in v) + "]"
-    return _fmt_value(v)
-
-
-def conditions_table(data: ReportData) -> Table:
-    """Per claim of the run: the statement's conditions and at how many grid points they hold,
-    fail or were not evaluated (the verdict rows' ``conditions``), and where they fail."""
-    columns = [
-        Column("claim"),
-        Column("conditions of\nthe statement", wrap=True),
-        Column("inside", align="right"),
-        Column("outside", align="right"),
-        Column("unknown", align="right"),
-        Column("where they fail", wrap=True),
-    ]
-    v = data.verdicts
-    rows: list = []
-    claims = list(dict.fromkeys([*(c for s in data.simulations for c in s.claims), *v["claim"]]))
-    for claim in claims:
-        text = data.claims.get(claim) if data.claims is not None else None
-        sub = v[v["claim"] == claim]
-        c = condition_counts(sub, text)
-        rows.append(
-            [
-                claim,
-                Cell(text.conditions if text is not None else "", color=GREY),
-                _count(c.hold),
-                _count(c.fail, bold=True),
-                _count(c.na),
-                Cell(c.fail_at),
-            ]
-        )
-    return Table(columns, rows)
-
-
-def _count(n: int, bold: bool = False) -> Cell:
-    if n == 0:
-        return Cell(_DASH, color=GREY)
-    return Cell(str(n), weight="bold" if bold else "normal")
+            params = ", ".join(f"{k} = {_fmt_value(v)}" for k, v in c["config"].items())
+            t.rows.append([str(c["id"]), params, str(c.get("blocks", "")),
+                           fmt_seconds(c.get("seconds"))])  # fmt: skip
+    return t

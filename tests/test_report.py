@@ -7,7 +7,6 @@ figure specs, and optionally ``claims.parquet``.
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import re
@@ -20,9 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import theorycheck.reports.pdf
-from theorycheck.cli import claim_conditions
 from theorycheck.errors import UserInputError
+from theorycheck.pipeline import claim_conditions
 from theorycheck.rates import fit_rate
 from theorycheck.reports import build_report
 from theorycheck.reports.data import load_results
@@ -213,17 +211,40 @@ def make_store(root: Path, n_points: int = 4, claims: bool = True) -> Path:
     return root
 
 
-def _page_count(pdf: Path) -> int:
-    return len(re.findall(rb"/Type /Page\b", pdf.read_bytes()))
-
-
 def _pdftotext(pdf: Path, first: int | None = None, last: int | None = None) -> str:
     exe = shutil.which("pdftotext")
     if exe is None:
         pytest.skip("pdftotext (poppler-utils) is not installed")
     pages = [] if first is None else ["-f", str(first), "-l", str(last or first)]
-    out = subprocess.run([exe, *pages, "-layout", str(pdf), "-"], capture_output=True, check=True)
+    out = subprocess.run([exe, *pages, str(pdf), "-"], capture_output=True, check=True)
     return out.stdout.decode()
+
+
+def _flat(text: str) -> str:
+    """The text layer with every run of whitespace (wrapped lines) as one space."""
+    return " ".join(text.split())
+
+
+def _reader(pdf: Path):
+    pypdf = pytest.importorskip("pypdf")
+    return pypdf.PdfReader(str(pdf))
+
+
+def _bookmarks(reader) -> list[tuple[int, str, int]]:
+    """(depth, title, 1-based page) of every PDF bookmark, in order."""
+    out = []
+
+    def walk(items, depth):
+        for item in items:
+            if isinstance(item, list):
+                walk(item, depth + 1)
+            else:
+                # Numbered headings carry their number ("1.2 toy.prop_2"): drop it.
+                title = re.sub(r"^\d+(\.\d+)* ", "", item.title)
+                out.append((depth, title, reader.get_destination_page_number(item) + 1))
+
+    walk(reader.outline, 1)
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -241,62 +262,247 @@ def test_report_is_written_to_the_default_path(store, report):
     assert report.read_bytes().startswith(b"%PDF")
 
 
-def test_outline_has_one_section_per_simulation_and_matches_the_pages(store, report):
+def test_bookmarks_are_the_outline_with_a_section_per_simulation_and_claim(store, report):
     outline = report_outline(store)
-    titles = [e.title for e in outline]
-    assert titles == [
-        SUMMARY,
-        *[f"{k}. {t}" for k, t in enumerate(SIMULATIONS.values(), start=1)],
-        CONDITIONS,
-        APPENDIX,
-        PROVENANCE,
-    ]
-    # Sections start on new pages, in order, and together cover every page of the PDF.
-    assert outline[0].first_page == 1
-    for prev, nxt in itertools.pairwise(outline):
-        assert nxt.first_page == prev.last_page + 1
-    # This small store fits one page per section, but toy-law's second figure (the rate fit).
-    pages = {e.title: e.last_page - e.first_page + 1 for e in outline}
-    assert pages.pop(f"2. {SIMULATIONS['toy-law']}") == 2
-    # The summary opens with the bottom line, then the counts and contents: two pages here.
-    summary_pages = pages.pop(SUMMARY)
-    assert summary_pages in (1, 2)
-    assert set(pages.values()) == {1}
-    assert _page_count(report) == outline[-1].last_page == len(outline) + summary_pages
+    titles = [s.title for s in outline if s.level == 1]
+    assert titles == [SUMMARY, *SIMULATIONS.values(), CONDITIONS, APPENDIX, PROVENANCE]
+    # Every claim of every simulation has a section of its own under its simulation.
+    for sim, claims in {"toy-bound": ["toy.lemma_1"], "toy-law": ["toy.prop_2"]}.items():
+        k = next(i for i, s in enumerate(outline) if s.title == SIMULATIONS[sim])
+        following = [s.title for s in outline[k + 1 :]]
+        end = next((i for i, s in enumerate(outline[k + 1 :]) if s.level == 1), len(following))
+        assert set(claims) <= set(following[:end])
+    reader = _reader(report)
+    marks = _bookmarks(reader)
+    # The PDF's bookmarks are exactly the outline, in order, and their pages never go back.
+    assert [(d, t) for d, t, _ in marks] == [(s.level, s.title) for s in outline]
+    pages = [p for _, _, p in marks]
+    assert pages == sorted(pages) and pages[0] == 1
+    # Page count within bounds for two simulations of four grid points each: a summary page,
+    # a page or two per simulation, conditions, appendix, provenance.
+    assert 5 <= len(reader.pages) <= 16
+    # Each level-1 section after the summary starts on a new page.
+    firsts = [p for d, _, p in marks if d == 1]
+    assert len(set(firsts)) == len(firsts)
+
+
+def test_every_link_resolves_and_summary_rows_link_to_their_claims(store, report):
+    reader = _reader(report)
+    named = reader.named_destinations
+    targets = []
+    for page in reader.pages:
+        for annot in page.get("/Annots") or []:
+            a = annot.get_object()
+            if a.get("/Subtype") != "/Link":
+                continue
+            dest = a.get("/Dest")
+            if dest is None and "/A" in a:
+                dest = a["/A"].get("/D")
+            assert dest is not None, a
+            if isinstance(dest, str):
+                assert dest in named, f"link to missing destination {dest}"
+                targets.append(dest)
+    for claim, sim in (("toy.lemma_1", "toy-bound"), ("toy.prop_2", "toy-law")):
+        assert f"tc:claim:{sim}:{claim}" in targets  # its bottom-line row links to its section
+    for sim in SIMULATIONS:
+        assert f"tc:sim:{sim}" in named
 
 
 def test_text_layer_names_sections_verdicts_and_claims(store, report):
-    text = _pdftotext(report)
-    for word in ("HOLDS", "VIOLATED", "INCONCLUSIVE", "AGREES", "DISAGREES"):
+    text = _flat(_pdftotext(report))
+    for word in ("HOLDS", "VIOLATED", "INCONCLUSIVE", "AGREES", "DISAGREES", "DESCRIPTIVE"):
         assert word in text
     for title in SIMULATIONS.values():
         assert title in text
     assert "With probability at least 1 - gamma, |S| <= 2 m." in text  # the claim's statement
     assert "Toy, Author (2024), Lemma 1" in text
     assert "checked at 4 grid points only" in text  # the limitations sentence
-    assert "about 900 replicates in all would settle it" in text  # a note (Appendix A)
+    assert "about 900 replicates in all would settle it" in text  # a note (appendix)
     assert "0123456789abcdef0123456789abcdef01234567" in text  # provenance
+    assert "THEORY.md" not in text and "QUADRATIC.md" not in text
+
+
+def test_no_claim_id_is_broken_across_lines(store, report):
+    raw = _pdftotext(report)
+    joined = "".join(raw.split())
+    for claim in ("toy.lemma_1", "toy.prop_2"):
+        whole = raw.count(claim)
+        assert whole >= 3  # summary row, section heading, tables
+        # An id split over two lines is found only once the line break is removed.
+        assert joined.count(claim) == whole, f"{claim} is broken across lines"
 
 
 def test_two_builds_are_byte_identical(store, report, tmp_path):
     again = build_report(store, tmp_path / "again.pdf")
     assert again.read_bytes() == report.read_bytes()
+    for name in ("verdicts.csv", "verdicts.tex", "verdicts.parquet"):
+        assert (tmp_path / "export" / name).read_bytes() == (store / "export" / name).read_bytes()
+    figures = sorted(p.name for p in (store / "export" / "figures").iterdir())
+    assert figures == sorted(p.name for p in (tmp_path / "export" / "figures").iterdir())
+    for name in figures:
+        first = (store / "export" / "figures" / name).read_bytes()
+        assert (tmp_path / "export" / "figures" / name).read_bytes() == first
 
 
-def test_large_store_without_claims_is_capped_paginated_and_lists_claim_ids(tmp_path, monkeypatch):
-    # A lower cap keeps the test fast; the logic does not depend on the value.
-    monkeypatch.setattr(theorycheck.reports.pdf, "SECTION_MAX_ROWS", 10)
-    n = 24
+def _booktabs(tex: str) -> list[list[str]]:
+    """The cells of a booktabs tabular; fails unless it has that shape."""
+    lines = [ln for ln in tex.splitlines() if ln and not ln.startswith("%")]
+    assert lines[0].startswith("\\begin{tabular}{") and lines[-1] == "\\end{tabular}"
+    assert lines[1] == "\\toprule" and lines[3] == "\\midrule" and lines[-2] == "\\bottomrule"
+    rows = [lines[2], *lines[4:-2]]
+    cols = len(re.findall(r"[lrc]", lines[0].removeprefix("\\begin{tabular}")))
+    cells = []
+    for row in rows:
+        assert row.endswith(" \\\\")
+        parts = re.split(r"(?<!\\)&", row.removesuffix(" \\\\"))
+        assert len(parts) == cols, row
+        cells.append([p.strip() for p in parts])
+    return cells
+
+
+def test_exports_exist_and_parse(store, report):
+    export = store / "export"
+    summary = pd.read_csv(export / "verdicts.csv")
+    assert set(summary["claim"]) == {"toy.lemma_1", "toy.prop_2"}
+    v = load_results(store).verdicts
+    assert summary.set_index("claim")["rows"].to_dict() == v["claim"].value_counts().to_dict()
+    cells = _booktabs((export / "verdicts.tex").read_text())
+    assert cells[0][0] == "claim" and len(cells) == len(summary) + 1
+    assert r"toy.lemma\_1" in {row[0] for row in cells}  # LaTeX-escaped underscore
+    for claim in ("toy.lemma_1", "toy.prop_2"):
+        table = pd.read_csv(export / "claims" / f"{claim}.csv")
+        assert table["rows"].sum() == (v["claim"] == claim).sum()
+        assert len(_booktabs((export / "claims" / f"{claim}.tex").read_text())) == len(table) + 1
+    tidy = pd.read_parquet(export / "verdicts.parquet")
+    assert len(tidy) == len(v) and {"param_m", "param_d", "param_gamma"} <= set(tidy.columns)
+    lemma = tidy[tidy["claim"] == "toy.lemma_1"]
+    assert lemma["param_m"].tolist() == [10 * 2**i for i in range(4)]
+    figures = sorted(p.name for p in (export / "figures").iterdir())
+    assert figures == ["toy-bound.main.pdf", "toy-law.main.pdf", "toy-law.rate.pdf"]
+    for name in figures:
+        assert (export / "figures" / name).read_bytes().startswith(b"%PDF")
+
+
+def test_latex_escape_prints_every_special_character():
+    from theorycheck.reports.exports import latex_escape
+
+    assert latex_escape("a_b & 50% $x$ #1 {y} ~ ^ \\") == (
+        r"a\_b \& 50\% \$x\$ \#1 \{y\} \textasciitilde{} \textasciicircum{} \textbackslash{}"
+    )
+
+
+NASTY = [
+    "#let x = 1 $a_b^c$ *bold* _emph_ `raw` <label> @ref [x] \\ ~ // not a comment",
+    '/* nor this */ "quoted" = heading? - list? + enum? / term: https://example.org',
+    "back\\slash\\n and tab\there",
+]
+
+
+def test_text_escape_shows_every_character_as_is(tmp_path):
+    import typst
+
+    from theorycheck.reports.markup import claim_id, text
+
+    src = "".join(f"{text(s)}\n\n" for s in NASTY) + claim_id("a_b.c-d") + "\n"
+    (tmp_path / "t.typ").write_text(src)
+    pdf = tmp_path / "t.pdf"
+    pdf.write_bytes(typst.compile(str(tmp_path / "t.typ"), ignore_system_fonts=True))
+    shown = _flat(_pdftotext(pdf))
+    for s in [*NASTY, "a_b.c-d"]:
+        assert _flat(s) in shown, s
+
+
+def test_shipped_replaces_citations_of_files_that_do_not_ship():
+    from theorycheck.reports.markup import shipped
+
+    assert shipped("THEORY.md Sec. 4 F1 [derived]; docs/derivations/x.md") == (
+        "docs/theory.md Sec. 4 F1 [derived]; docs/derivations/x.md"
+    )
+    assert (
+        shipped("QUADRATIC.md sigma = t^2, RF") == "docs/derivations/quadratic.md sigma = t^2, RF"
+    )
+    assert shipped("eq. (3); slides papers/004") == "eq. (3)"
+    assert shipped("main theorem (slides papers/004, 'Main Theorem')") == "main theorem"
+
+
+def test_every_typeset_statement_compiles(tmp_path):
+    import typst
+
+    from theorycheck.reports.statements import STATEMENTS, TEMPLATES, statement_markup
+
+    stored = {  # stored statements of each template's family, numbers as the registry writes
+        "exact.grad_energy_": "E||grad f||^2 = ... = 0.500000 + (d - 1) 0.500000.",
+        "dohmatob2022.init_robustness_": "E S(f0) = alpha^2 E sigma'(g)^2 = 0.500000 alpha^2.",
+        "dohmatob2022.rf_error_": "kappa = mu1^2/mu*^2 = 2.751938, m the root",
+        "dohmatob2022.rf_robustness_": "with kappa = 2.751938, nu^2/mu*^2 = 2.152261 (not",
+        "dohmatob2022.nt_error_": "(Marchenko-Pastur, c = 2 mu2^2/nu3^2 = 1.751938); the",
+        "dohmatob2022.nt_robustness_": "gamma3 = 4.604833, c = 6.680557 (Marchenko-Pastur).",
+    }
+    assert set(stored) == set(TEMPLATES)
+    parts = [statement_markup(c, "") for c in STATEMENTS]
+    for prefix, text in stored.items():
+        filled = statement_markup(prefix + "relu", text)
+        assert "$" in filled  # the template matched: mathematics, not the escaped text
+        parts.append(filled)
+    (tmp_path / "s.typ").write_text("\n\n".join(parts))
+    typst.compile(str(tmp_path / "s.typ"), ignore_system_fonts=True)  # raises on any error
+    # Without an entry: the stored text, shown as is.
+    assert statement_markup("toy.x", "a $b$") == '#"a $b$";'
+
+
+def _crowded_figure():
+    """A figure spec whose x grid values are close together on a log axis: its default tick
+    labels collide."""
+    from theorycheck.reports.data import FigureInfo
+
+    xs = [1.0e-4, 1.05e-4, 1.1e-4, 1.15e-4, 1.2e-4, 1.25e-4, 1.3e-4]
+    rows = pd.DataFrame(
+        [
+            {"figure": "f", "panel": p, "series": "s", "x": x, "estimate": 1e-4 * (1 + k),
+             "ci_low": 0.9e-4 * (1 + k), "ci_high": 1.1e-4 * (1 + k), "bound": 3e-4}
+            for p in ("left", "right", "third") for k, x in enumerate(xs)
+        ]
+    )  # fmt: skip
+    return FigureInfo("f", "crowded", "input dimension d", "estimate", True, False, "", rows)
+
+
+def test_figures_have_no_overlapping_tick_labels(store, tmp_path):
+    from theorycheck.reports.figures import (
+        FigureJob,
+        _thin_colliding_labels,
+        render,
+        stored_figure,
+        tick_label_overlaps,
+    )
+    from theorycheck.reports.style import style_context
+
+    infos = [f for s in load_results(store).simulations for f in s.figures]
+    infos.append(_crowded_figure())
+    with style_context():
+        crowded = stored_figure(infos[-1])
+        # The check can fail: this grid's labels collide before the report thins them.
+        assert tick_label_overlaps(crowded)
+        for info in infos:
+            fig = stored_figure(info)
+            fig.draw_without_rendering()
+            _thin_colliding_labels(fig)
+            assert tick_label_overlaps(fig) == [], info.name
+    # The report's drawing step does the same and writes an SVG with no date in it.
+    out = render(FigureJob(tmp_path / "crowded.svg", info=infos[-1]))
+    assert out.read_text().startswith("<?xml") and "dc:date" not in out.read_text()
+
+
+def test_large_store_without_claims_lists_claim_ids_and_paginates(tmp_path):
+    n = 40
     root = make_store(tmp_path / "results", n_points=n, claims=False)
-    outline = {e.title: e for e in report_outline(root)}
-    appendix = outline[APPENDIX]
-    assert appendix.last_page > appendix.first_page  # 2 x 24 rows need more than one page
     pdf = build_report(root, tmp_path / "out" / "r.pdf")
-    assert _page_count(pdf) == max(e.last_page for e in outline.values())
-    text = _pdftotext(pdf)
-    assert f"10 of {n} tests shown" in text
+    reader = _reader(pdf)
+    marks = {t: p for _, t, p in _bookmarks(reader)}
+    assert marks[PROVENANCE] > marks[APPENDIX] + 1  # 2 x 40 rows need more than one page
+    text = _flat(_pdftotext(pdf))
     assert "toy.lemma_1" in text and "toy.prop_2" in text
     assert "no claims.parquet" in text
+    assert (tmp_path / "out" / "export" / "verdicts.csv").exists()
 
 
 def test_missing_results_directory_raises_user_error(tmp_path):
@@ -315,29 +521,25 @@ def test_store_rows_have_the_verdict_row_fields():
     assert list(asdict(_bound_rows(1)[0])) == list(VerdictRow.__dataclass_fields__)
 
 
-def _flat(text: str) -> str:
-    """The text layer with every run of whitespace (wrapped lines) as one space."""
-    return " ".join(text.split())
-
-
-def test_conditions_lines_column_and_page_in_text_layer(store, report):
+def test_conditions_lines_and_bottom_line_in_text_layer(store, report):
     text = _flat(_pdftotext(report))
     # Per claim: how many grid points satisfy the conditions, and where they fail
     # (toy.lemma_1: hold at m = 10, 40; fail at m = 20, 80).
     assert "Conditions hold at 2 of 4 grid points (fail at: m = 20, 80; gamma = 0.1)." in text
     # toy.prop_2's rows (4 law points and a rate over d) do not fix its conditions.
     assert "Conditions not evaluated at the 5 grid points" in text
-    # The grid table's column and the page on conditions, which says the windows are absent.
-    assert "conditions verdict" in text  # the grid table's header
     assert CONDITIONS in text
     assert "No width-window results are stored with this run" in text
-    # The title page's bottom line never counts a refutation outside the conditions as one:
-    # toy.lemma_1's VIOLATED row (i = 1) is at a point where its conditions fail.
+    # The bottom line never counts a refutation outside the conditions as one: toy.lemma_1's
+    # VIOLATED row (i = 1) is at a point where its conditions fail.
     from theorycheck.bottom_line import bottom_line
+    from theorycheck.reports.tables import SHORT_STATUS
 
     line = bottom_line(load_results(store).verdicts).set_index("claim")["status"]
     assert line["toy.lemma_1"] != "refuted inside its conditions"
-    assert "Bottom line" in text and f"toy.lemma_1 {line['toy.lemma_1']}" in text
+    assert line["toy.prop_2"] == "refuted inside its conditions"  # DISAGREES at d = 10
+    assert f"toy.lemma_1 {SHORT_STATUS[line['toy.lemma_1']]}" in text
+    assert "Findings inside the conditions" in text and "DISAGREES at d=10" in text
 
 
 def test_fitted_slope_and_claim_label_the_log_log_figure(store, report):
@@ -424,27 +626,31 @@ def test_width_window_page_from_the_stored_windows(tmp_path):
     result = run([get_simulation("width-window")], profile="quick", seed=SEED, out=str(root),
                  progress=False, conditions=claim_conditions)  # fmt: skip
     assert "conditions" in result.verdicts
-    outline = {e.title: e for e in report_outline(root)}
-    page = outline[CONDITIONS]
     pdf = build_report(root, tmp_path / "a.pdf")
-    text = _flat(_pdftotext(pdf, page.first_page, page.last_page))
+    marks = _bookmarks(_reader(pdf))
+    level1 = [(t, p) for d, t, p in marks if d == 1]
+    page = dict(level1)
+    after = {t: level1[i + 1][1] - 1 for i, (t, _) in enumerate(level1[:-1])}
+    text = _flat(_pdftotext(pdf, page[CONDITIONS], after[CONDITIONS]))
     # The threshold the width-window simulation stored (docs/theory.md [derived]: 2.97e6).
-    assert "window opens at d = 2,972,163" in text
     assert "non-empty for every d >= 2,972,163" in text
     assert "empty at every d of the paper's Fig. 2" in text
+    assert "window opens at d = 2,972,163" in text  # the figure's legend
     # The stored window at Wang et al.'s Fig. 2 dimensions, as a table (d = 25 .. 784).
     assert "Wang et al.'s window at the dimensions of their Fig. 2" in text
     assert "m = 1000 inside" in text and "784" in text
     assert "No grid point of this run tests a claim of Bubeck et al." in text
-    assert _page_count(pdf) == max(e.last_page for e in outline.values())
-    # The provenance page: the run's wall time and blocks, the time per simulation, every
+    # Page 1 says where the window opens, linked to this section.
+    first = _flat(_pdftotext(pdf, 1, 1))
+    assert "opens at d = 2,972,163" in first
+    # The provenance section: the run's wall time and blocks, the time per simulation, every
     # config id with its parameters.
-    prov = outline[PROVENANCE]
-    text = _flat(_pdftotext(pdf, prov.first_page, prov.last_page))
+    text = _flat(_pdftotext(pdf, page[PROVENANCE], len(_reader(pdf).pages)))
     (cfg_dir,) = [p for p in (root / "width-window").glob("*-s*") if p.is_dir()]
     assert "wall for the last `theorycheck run` (1 blocks computed, 0 reused" in text
     assert "Where the time went" in text and "Configurations" in text
     assert cfg_dir.name.split("-s")[0] in text and "d_max = 1e+08" in text
+    assert (tmp_path / "export" / "figures" / "width-windows.pdf").exists()
     again = build_report(root, tmp_path / "b.pdf")
     assert again.read_bytes() == pdf.read_bytes()
 
@@ -477,8 +683,8 @@ def test_timing_table_totals_only_recorded_times_and_says_so():
     rows = timing_table(data).rows
     assert rows[0][3:5] == ["40.0 s", "100%"]  # b's total is unknown: a holds all the known time
     assert rows[1][3:5] == ["not recorded", ""]
-    assert rows[-1][0].text == "1 of 2 recorded" and rows[-1][3].text == "40.0 s"
+    assert rows[-1][0] == "1 of 2 recorded" and rows[-1][3] == "40.0 s"
     data = SimpleNamespace(simulations=[sim("a", [30.0, 10.0]), sim("b", [20.0, 40.0])])
     rows = timing_table(data).rows
     assert [r[4] for r in rows[:2]] == ["40%", "60%"]
-    assert rows[-1][0].text == "all" and rows[-1][3].text == "100.0 s"
+    assert rows[-1][0] == "all" and rows[-1][3] == "100.0 s"
