@@ -277,6 +277,8 @@ def test_lazy_gradient_verdicts(gradient_data):
     # HOLDS only from the certificate; a particular W never shows the lemma holds.
     assert all(v.evidence == "certified" for v in universal if v.verdict == "HOLDS")
     assert all(v.verdict != "HOLDS" for v in trained)
+    # A handful of trained networks cannot refute a rate of 2 gamma with power: described.
+    assert all(v.verdict in ("DESCRIPTIVE", "VIOLATED") for v in trained if v.n < 472)
     assert all("trained W: mean test error" in v.note for v in trained)
     assert {"grad-norm", "below-bound", "trained-error"} == {f.name for f in ev.figures}
 
