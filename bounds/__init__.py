@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from theorycheck.bounds import bubeck2021, dohmatob2022, exact_laws, wang2022
+from theorycheck.bounds import bubeck2021, dohmatob2022, exact_laws, schmidt2018, wang2022
 from theorycheck.bounds._base import Bound, Constant, ExactLaw, Kind, Param
 from theorycheck.errors import UserInputError
 
@@ -24,7 +24,14 @@ __all__ = [
 ]
 
 REGISTRY: dict[str, Bound] = {
-    b.id: b for b in (*wang2022.BOUNDS, *bubeck2021.BOUNDS, *exact_laws.LAWS, *dohmatob2022.BOUNDS)
+    b.id: b
+    for b in (
+        *wang2022.BOUNDS,
+        *bubeck2021.BOUNDS,
+        *exact_laws.LAWS,
+        *dohmatob2022.BOUNDS,
+        *schmidt2018.BOUNDS,
+    )
 }
 
 
