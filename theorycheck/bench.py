@@ -35,8 +35,12 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # The compiled paths are imported where they are used, so that building the CLI parser (which
 # registers this module's options) does not load numba.
@@ -421,6 +425,43 @@ def add_arguments(p) -> None:
     p.add_argument("--quick", action="store_true", help="the small workload only")
     p.add_argument("--no-walk", action="store_true", help="skip torch's 5000-step walk")
     p.add_argument("--csv", default=None, help="also write the raw table to this CSV file")
+    p.add_argument(
+        "--results", metavar="DIR", default=None,
+        help="instead of the workload: where a stored run's time went, per simulation (summed "
+        "block measurement seconds, blocks, evaluation seconds, from its provenance)",
+    )  # fmt: skip
+
+
+def profile_timings(results) -> pd.DataFrame:
+    """Per simulation of the run stored in ``results``: configs, blocks, the summed measurement
+    seconds of its blocks (each block's provenance; NaN when a block has none), the slowest
+    block, and the evaluation seconds; sorted by block seconds, a TOTAL row last."""
+    import pandas as pd
+
+    from theorycheck.results import evaluation_name, load
+
+    res = load(results)
+    rows = []
+    for sim in res.simulations:
+        configs = res.configs(sim)
+        meta = res.store.read_meta(evaluation_name(sim, "summary", res.profile, res.seed))
+        per_block = [c["seconds"] / c["blocks"] for c in configs if c.get("seconds") is not None]
+        secs = [c.get("seconds") for c in configs]
+        rows.append({
+            "simulation": sim, "configs": len(configs),
+            "blocks": sum(int(c["blocks"]) for c in configs),
+            "block_seconds": float("nan") if None in secs else float(sum(secs)),
+            "slowest_config_block": max(per_block, default=float("nan")),
+            "evaluate_seconds": meta.get("evaluate_seconds", float("nan")),
+        })  # fmt: skip
+    df = pd.DataFrame(rows).sort_values("block_seconds", ascending=False, ignore_index=True)
+    total = {"simulation": "TOTAL", **{c: df[c].sum() for c in df.columns[1:]}}
+    total["slowest_config_block"] = df["slowest_config_block"].max()
+    invocation = res.store.read_meta("verdicts").get("invocation") or {}
+    df = pd.concat([df, pd.DataFrame([total])], ignore_index=True)
+    df.attrs["wall_seconds"] = invocation.get("seconds")
+    df.attrs["backend"] = invocation.get("backend")
+    return df
 
 
 def run_from_args(args) -> int:
@@ -428,6 +469,15 @@ def run_from_args(args) -> int:
     from theorycheck.run_arguments import MAX_SEED
     from theorycheck.writes import atomic_write, check_writable_file
 
+    if args.results is not None:
+        df = profile_timings(args.results)
+        print(f"where the time went: {args.results} ({df.attrs['backend']}, run wall time "
+              f"{df.attrs['wall_seconds']} s, report not included)")  # fmt: skip
+        print(df.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+        if args.csv is not None:
+            check_writable_file(args.csv, "--csv")
+            atomic_write(args.csv, lambda tmp: df.to_csv(tmp, index=False))
+        return 0
     repeats = check_int("--repeats", args.repeats)
     seed = check_int("--seed", args.seed, minimum=0, maximum=MAX_SEED)
     if args.csv is not None:  # before the benchmark, not after it
