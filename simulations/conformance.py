@@ -12,7 +12,9 @@ the contract of :class:`theorycheck.simulation.Simulation` (docs/design.md "Arch
   observables (the block's columns) the same in every block, with a ``block`` column; the
   evaluation's verdict rows speak about the simulation's own claims with known verdicts, and
   each row of a claim with conditions carries every parameter of its bound (otherwise its
-  conditions silently read "unknown"); the summary has the columns the report draws.
+  conditions silently read "unknown") and never silently replaces a free constant's default
+  (a simulation that means to lists the constant in ``constant_overrides``); the summary has
+  the columns the report draws.
 """
 
 from __future__ import annotations
@@ -117,6 +119,13 @@ def _end_to_end(sim, cfg, blocks, need, registry, bound_base) -> None:
         if bound is None or type(bound)._conditions is bound_base._conditions:
             continue
         params = row.params()
+        for c in bound.constants:
+            # A grid field named like a free constant would silently replace its documented
+            # default in the conditions; a simulation that means it declares it.
+            if c.name in params and params[c.name] != c.default:
+                need(c.name in getattr(sim, "constant_overrides", ()),
+                     f"{row.claim}: rows set the constant {c.name} = {params[c.name]} (default "
+                     f"{c.default}) without declaring it in constant_overrides")  # fmt: skip
         lacking = [p.name for p in bound.params if p.name not in params
                    and params.get("over") != p.name]  # fmt: skip
         need(not lacking, f"{row.claim}: rows lack parameter(s) {', '.join(lacking)} of the "

@@ -86,3 +86,28 @@ def test_python_m_runs_one_simulation_without_warnings_and_refuses_other_ids(tmp
                          capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
     assert "runs width-window only; got lazy-output" in bad.stderr
+
+
+class OverridesAConstant(ExactTinySignFlips):
+    """Rows of a claim with conditions that carry a value for one of its free constants."""
+
+    def evaluate(self, data):
+        ev = super().evaluate(data)
+        rows = [dataclasses.replace(r, parameters=json.dumps({**r.params(), "C3": 7.0}))
+                if r.claim == "wang2022.lemma_4_3" else r for r in ev.verdicts]  # fmt: skip
+        return Evaluation(rows, ev.summary, ev.figures)
+
+
+def test_a_row_silently_replacing_a_free_constant_is_caught(monkeypatch, warm_numba):
+    from theorycheck.bounds import REGISTRY as BOUNDS
+    from theorycheck.bounds._base import Constant
+
+    lemma = BOUNDS["wang2022.lemma_4_3"]
+    monkeypatch.setattr(type(lemma), "_conditions", lambda self, **p: p["m"] > 0, raising=False)
+    monkeypatch.setattr(type(lemma), "constants", (Constant("C3", 1.0, "a planted constant"),))
+    value = type(lemma)._value
+    monkeypatch.setattr(type(lemma), "_value", lambda self, C3, **p: value(self, **p))
+    with pytest.raises(AssertionError, match=r"set the constant C3 = 7\.0"):
+        check_simulation(OverridesAConstant())
+    monkeypatch.setattr(OverridesAConstant, "constant_overrides", ("C3",), raising=False)
+    check_simulation(OverridesAConstant())
