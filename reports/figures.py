@@ -17,7 +17,9 @@ text (``svg.fonttype`` none) and set by typst from matplotlib's own font files.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import sys
 import textwrap
 from dataclasses import dataclass
 from fractions import Fraction
@@ -26,6 +28,7 @@ from pathlib import Path
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -617,6 +620,33 @@ def _thin_colliding_labels(fig: Figure) -> None:
             return
 
 
+def _update(h, value) -> None:
+    """Feed ``value`` (numbers, strings, arrays, dataclasses, sequences) into the hash ``h``."""
+    if isinstance(value, np.ndarray):
+        h.update(repr((value.dtype.str, value.shape)).encode())
+        h.update(np.ascontiguousarray(value).tobytes())
+    elif isinstance(value, list | tuple):
+        h.update(b"[")
+        for v in value:
+            _update(h, v)
+        h.update(b"]")
+    elif hasattr(value, "__dataclass_fields__"):
+        for v in vars(value).values():
+            _update(h, v)
+    else:
+        h.update(repr(value).encode())
+
+
+#: The drawing code and the libraries that draw: a change to any of them redraws every figure.
+_CODE = hashlib.sha256(
+    b"".join(
+        Path(m.__file__).read_bytes()
+        for m in (sys.modules[__name__], sys.modules["theorycheck.reports.style"])
+    )
+    + f"matplotlib {mpl.__version__} seaborn {sns.__version__}".encode()
+).digest()
+
+
 @dataclass(frozen=True)
 class FigureJob:
     """One figure to draw and where to save it."""
@@ -624,6 +654,20 @@ class FigureJob:
     path: Path
     info: FigureInfo | None = None
     panels: tuple[ConditionPanel, ...] = ()
+
+    def fingerprint(self) -> str:
+        """A hash of everything the figure is drawn from: its stored rows, spec and fits (or
+        panels), the drawing code and the versions of matplotlib and seaborn."""
+        h = hashlib.sha256(_CODE)
+        if self.info is not None:
+            i = self.info
+            h.update(repr((i.name, i.title, i.xlabel, i.ylabel, i.logx, i.logy, i.caption,
+                           sorted(i.fits.items()))).encode())  # fmt: skip
+            h.update(i.rows.to_csv(index=False).encode())
+        for p in self.panels:
+            for value in vars(p).values():
+                _update(h, value)
+        return h.hexdigest()[:32]
 
     @property
     def cost(self) -> int:

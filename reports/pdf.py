@@ -132,15 +132,24 @@ def build_report(results: str | Path, out: str | Path | None = None) -> Path:
     kept = f"the stored results are kept (`theorycheck report --results {results}` rebuilds it)"
     with tempfile.TemporaryDirectory(prefix=".tmp-report-build-", dir=path.parent) as tmp:
         build = Path(tmp)
+        cache = path.parent / CACHE_DIR
+        # Without drawn figures to reuse, start the workers (they import matplotlib) while
+        # this process writes the source; with a cache, first learn what is left to draw.
+        cold = not (cache.is_dir() and any(cache.iterdir()))
         n_figures = sum(len(s.figures) for s in data.simulations) + 1
-        with _figure_pool(n_figures) as pool:
-            # The workers start (and import matplotlib) while this process writes the source.
+        with _figure_pool(n_figures if cold else 0) as pool:
             warm = [pool.submit(_warm) for _ in range(FIGURE_WORKERS)] if pool else []
             doc = _Document(data)
             source = doc.compose()
             for w in warm:
                 w.result()
-            _draw_figures(doc.jobs(build), pool)
+            missing = _from_cache(doc.jobs(build), cache)
+            if pool is not None or len(missing) < 8:
+                _draw_figures(missing, pool)
+        if pool is None and len(missing) >= 8:
+            with _figure_pool(len(missing)) as late:
+                _draw_figures(missing, late)
+        _to_cache(doc.jobs(build), missing, cache)
         (build / "report.typ").write_text(source, encoding="utf-8")
 
         def write(target: str) -> None:
@@ -160,6 +169,42 @@ def report_outline(results: str | Path) -> list[Section]:
     doc = _Document(load_results(results))
     doc.compose()
     return list(doc.sections)
+
+
+#: Beside the PDF: the figures drawn for it, by a fingerprint of everything they are drawn from
+#: (their stored rows and spec, the drawing code, matplotlib's version). A rebuild draws only
+#: figures whose inputs changed; the cache keeps only the figures of the last build.
+CACHE_DIR = ".report-figures"
+
+
+def _from_cache(jobs: list[FigureJob], cache: Path) -> list[FigureJob]:
+    """Copy the cached figures of ``jobs`` into place; return the jobs left to draw."""
+    missing = []
+    for job in jobs:
+        hit = cache / f"{job.fingerprint()}.svg"
+        if hit.is_file():
+            job.path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(hit, job.path)
+        else:
+            missing.append(job)
+    return missing
+
+
+def _to_cache(jobs: list[FigureJob], drawn: list[FigureJob], cache: Path) -> None:
+    """Keep the newly drawn figures in the cache and drop the entries no job uses (a cache
+    that cannot be written only costs time at the next build)."""
+    try:
+        cache.mkdir(exist_ok=True)
+        for job in drawn:
+            tmp = cache / f".tmp-{job.fingerprint()}.svg"
+            shutil.copyfile(job.path, tmp)
+            os.replace(tmp, cache / f"{job.fingerprint()}.svg")
+        used = {f"{job.fingerprint()}.svg" for job in jobs}
+        for entry in cache.iterdir():
+            if entry.name not in used:
+                entry.unlink()
+    except OSError:
+        pass
 
 
 @contextlib.contextmanager
@@ -260,11 +305,14 @@ class _Document:
         body = markup if markup is not None else _s(title)
         self.add(f"#heading(level: {level}{numbering}{outlined})[{body}] <{name}>\n")
 
-    def figure(self, name: str, what, caption: str) -> None:
+    def figure(self, name: str, what, caption: str, placement: str = "auto") -> None:
+        """A figure file to draw and its place in the text: ``auto`` floats it to the top or
+        bottom of a page (text fills the rest), ``bottom`` never above the text before it,
+        ``none`` where it stands."""
         file = f"{name}.svg"
         self._figures.append((file, what))
         self.add(
-            f'#figure(image("figures/{file}", width: 100%), placement: auto, '
+            f'#figure(image("figures/{file}", width: 100%), placement: {placement}, '
             f"caption: [{caption}])\n"
         )
 
@@ -446,7 +494,9 @@ class _Document:
         )  # fmt: skip
         if sim.problem:
             self.add(f"#emph[{_s(sim.problem[0].upper() + sim.problem[1:])}.]\n\n")
-        for claim in _claims_of(sim):
+        for k_claim, claim in enumerate(_claims_of(sim)):
+            if k_claim == 1:
+                self._figures_of(sim)  # floats: the claims' text fills the pages around them
             info = d.claims.get(claim) if d.claims is not None else None
             self.heading(claim, 2, _claim_label(sim, claim), markup=claim_id(claim))
             if info is not None and info.citation:
@@ -470,10 +520,8 @@ class _Document:
                 self.add("#note[No verdict of this claim is stored for this simulation.]\n\n")
             else:
                 self.add(render_table(claim_table(rows), size="8pt"), "\n")
-        if sim.figures:
-            for j, info in enumerate(sim.figures):
-                caption = f"*{_s(info.title)}.* " + _s(info.caption)
-                self.figure(f"{sim.id}.{info.name or j}", info, caption)
+        if len(_claims_of(sim)) < 2:
+            self._figures_of(sim)
         implied = implied_constants_table(v)
         if implied.rows:
             self.heading("Implied constants", 2, label("implied", sim.id), numbered=False)
@@ -488,6 +536,13 @@ class _Document:
             self.heading("What this simulation can and cannot show", 2,
                          label("limits", sim.id), numbered=False)  # fmt: skip
             self.add(_s(sim.limitations), "\n\n")
+
+    def _figures_of(self, sim: SimulationResult) -> None:
+        for j, info in enumerate(sim.figures):
+            caption = f"*{_s(info.title)}.* " + _s(info.caption)
+            # The first below the first claim (a float placed at the top of the section's first
+            # page would stand above its heading), the others wherever they fit.
+            self.figure(f"{sim.id}.{info.name or j}", info, caption, "bottom" if j == 0 else "auto")
 
     def _conditions(self) -> None:
         d = self.data
@@ -525,6 +580,7 @@ class _Document:
                     panels,
                     "*The width windows against d.* Axes show the run's grid points and where "
                     "the window opens; the edges continue beyond them. " + _s(notes),
+                    placement="none",
                 )
             fig2 = fig2_rows(sim)
             if fig2 is not None:

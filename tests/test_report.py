@@ -348,6 +348,33 @@ def test_two_builds_are_byte_identical(store, report, tmp_path):
         assert (tmp_path / "export" / "figures" / name).read_bytes() == first
 
 
+def test_a_rebuild_draws_only_the_figures_whose_inputs_changed(tmp_path, monkeypatch):
+    import theorycheck.reports.pdf as pdf_module
+
+    root = make_store(tmp_path / "results")
+    out = tmp_path / "out" / "r.pdf"
+    first = build_report(root, out).read_bytes()
+    drawn = []
+    draw = pdf_module.render
+
+    def counting(job):
+        drawn.append(job.path.name)
+        return draw(job)
+
+    monkeypatch.setattr(pdf_module, "render", counting)
+    assert build_report(root, out).read_bytes() == first and drawn == []
+    # One simulation's stored summary changes: its figure, and only it, is drawn again.
+    store = ResultsStore(root)
+    name = f"toy-bound/summary-{PROFILE}-s{SEED}"
+    table, meta = store.read_table(name), store.read_meta(name)
+    table.loc[0, "estimate"] += 0.1
+    store.write_table(name, table, meta)
+    assert build_report(root, out).read_bytes() != first
+    assert drawn == ["toy-bound.main.svg"]
+    # The cache holds the figures of the last build only.
+    assert len(list((out.parent / pdf_module.CACHE_DIR).iterdir())) == 3
+
+
 def _booktabs(tex: str) -> list[list[str]]:
     """The cells of a booktabs tabular; fails unless it has that shape."""
     lines = [ln for ln in tex.splitlines() if ln and not ln.startswith("%")]
