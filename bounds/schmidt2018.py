@@ -37,6 +37,8 @@ The slides we work from give no theorem numbers; statements are cited by name.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import special, stats
 
@@ -65,6 +67,8 @@ ERROR_LEVEL = 0.01
 _D = Param("d", "input dimension", low=1, integer=True)
 _SIGMA = Param("sigma", "noise level of the Gaussian model, x ~ N(y theta*, sigma^2 I)", low=0,
                low_open=True)  # fmt: skip
+#: The statements' noise conditions are in units of d^(1/4): a row over a d grid keeps s fixed.
+_S = Param("s", "noise in units of d^(1/4): sigma = s d^(1/4)", low=0, low_open=True)
 _EPS = Param("eps", "l_inf perturbation radius", low=0)
 _GAMMA = Param("gamma", "failure probability of 'with high probability'", low=0, high=1,
                low_open=True, high_open=True)  # fmt: skip
@@ -127,18 +131,21 @@ def bernoulli_error(agree, disagree, tau, eps=0.0):
     docs/derivations/gaussian_model.md Sec. 3.
     """
     agree, disagree, tau, eps = np.broadcast_arrays(*map(np.asarray, (agree, disagree, tau, eps)))
-    out = np.empty(agree.shape, dtype=float)
-    for idx in np.ndindex(agree.shape):
-        a, b, t, e = int(agree[idx]), int(disagree[idx]), float(tau[idx]), float(eps[idx])
-        d = a + b
+    points = np.stack([v.astype(float).ravel() for v in (agree, disagree, tau, eps)], axis=1)
+    unique, where = np.unique(points, axis=0, return_inverse=True)  # one sum per distinct point
+    values = np.empty(len(unique))
+    for i, (a, b, t, e) in enumerate(unique):
+        a, b = int(a), int(b)
         p = 0.5 + t
         # error <=> K1 + b - K2 <= k0, k0 = floor(d (1 + eps) / 2)  <=>  K2 >= K1 + b - k0
-        k0 = np.floor(d * (1.0 + e) / 2.0 + 1e-12)
-        j = np.arange(a + 1)
-        need = j + b - k0  # K2 >= need
-        tail = stats.binom.sf(need - 1, b, p)  # P(K2 >= need); 1 when need <= 0
-        out[idx] = float(np.clip(stats.binom.pmf(j, a, p) @ tail, 0.0, 1.0))
-    return out
+        k0 = np.floor((a + b) * (1.0 + e) / 2.0 + 1e-12)
+        # Hoeffding: P(|K1 - a p| >= 20 sqrt(a)) <= 2 exp(-800), below the smallest double, so
+        # the window holds every representable term of the sum.
+        half = math.ceil(20.0 * math.sqrt(a)) + 1
+        j = np.arange(max(0, int(a * p) - half), min(a, int(a * p) + half) + 1)
+        tail = stats.binom.sf(j + b - k0 - 1, b, p)  # P(K2 >= j + b - k0); 1 when that is <= 0
+        values[i] = float(np.clip(stats.binom.pmf(j, a, p) @ tail, 0.0, 1.0))
+    return values[np.ravel(where)].reshape(agree.shape)
 
 
 class _IndicatorLaw(ExactLaw):
@@ -221,15 +228,15 @@ class GaussianOneSample(Bound):
         "1 - gamma; the value is the error bound 0.01.]"
     )
     kind = Kind.HP_UPPER
-    params = (_D, _SIGMA, _GAMMA)
+    params = (_D, _S, _GAMMA)
     constants = (_C_SIGMA,)
 
-    def _value(self, d, sigma, gamma, c):
+    def _value(self, d, s, gamma, c):
         return np.full(np.shape(d), ERROR_LEVEL)
 
-    def _conditions(self, d, sigma, gamma, c):
-        """sigma <= c d^(1/4)"""
-        return sigma <= c * d**0.25 * (1 + 1e-12)
+    def _conditions(self, d, s, gamma, c):
+        """s <= c, i.e. sigma <= c d^(1/4)"""
+        return s <= c * (1 + 1e-12)
 
 
 class GaussianRobustOneSample(Bound):
@@ -244,16 +251,16 @@ class GaussianRobustOneSample(Bound):
         "[theorycheck: the value is the error bound 0.01 at n = 1.]"
     )
     kind = Kind.HP_UPPER
-    params = (_D, _SIGMA, _EPS, _GAMMA)
+    params = (_D, _S, _EPS, _GAMMA)
     constants = (_C1,)
 
-    def _value(self, d, sigma, eps, gamma, c1):
+    def _value(self, d, s, eps, gamma, c1):
         return np.full(np.shape(d), ERROR_LEVEL)
 
-    def _conditions(self, d, sigma, eps, gamma, c1):
-        """sigma <= c1 d^(1/4) and eps <= d^(-1/4)/4"""
+    def _conditions(self, d, s, eps, gamma, c1):
+        """s <= c1 (sigma <= c1 d^(1/4)) and eps <= d^(-1/4)/4"""
         tol = 1 + 1e-12
-        return (sigma <= c1 * d**0.25 * tol) & (eps <= d**-0.25 / 4 * tol)
+        return (s <= c1 * tol) & (eps <= d**-0.25 / 4 * tol)
 
 
 class GaussianRobustUpper(Bound):
@@ -270,23 +277,19 @@ class GaussianRobustUpper(Bound):
         "n*/(eps^2 sqrt(d)), n* the sample count reaching 1% robust error w.h.p.]"
     )
     kind = Kind.RATE
-    params = (_D, _SIGMA, _EPS, _GAMMA)
+    params = (_D, _S, _EPS, _GAMMA)
     constants = (_C1, _C2)
     monotone = {"d": +1, "eps": +1}  # noqa: RUF012
     exponents = {"d": 0.5}  # noqa: RUF012
     order = "O"
 
-    def _value(self, d, sigma, eps, gamma, c1, c2):
+    def _value(self, d, s, eps, gamma, c1, c2):
         return c2 * eps**2 * np.sqrt(d)
 
-    def _conditions(self, d, sigma, eps, gamma, c1, c2):
-        """sigma <= c1 d^(1/4) and d^(-1/4)/4 <= eps <= 1/4"""
+    def _conditions(self, d, s, eps, gamma, c1, c2):
+        """s <= c1 (sigma <= c1 d^(1/4)) and d^(-1/4)/4 <= eps <= 1/4"""
         tol = 1e-12
-        return (
-            (sigma <= c1 * d**0.25 * (1 + tol))
-            & (eps >= d**-0.25 / 4 * (1 - tol))
-            & (eps <= 0.25 * (1 + tol))
-        )
+        return (s <= c1 * (1 + tol)) & (eps >= d**-0.25 / 4 * (1 - tol)) & (eps <= 0.25 * (1 + tol))
 
 
 class GaussianRobustLower(Bound):
@@ -306,19 +309,19 @@ class GaussianRobustLower(Bound):
         "classifier has robust error 1/2, so the level must be (1 - 1/d)/2.]"
     )
     kind = Kind.RATE
-    params = (Param("d", "input dimension", low=2, integer=True), _SIGMA, _EPS)
+    params = (Param("d", "input dimension", low=2, integer=True), _S, _EPS)
     constants = (_C1, _C_LOWER)
     monotone = {"eps": +1}  # noqa: RUF012
     # Exact power-law scaling in eps only: in d the rate is sqrt(d)/log d, not a power.
     exponents = {"eps": 2.0}  # noqa: RUF012
     order = "Omega"
 
-    def _value(self, d, sigma, eps, c1, c):
+    def _value(self, d, s, eps, c1, c):
         return c * eps**2 * np.sqrt(d) / np.log(d)
 
-    def _conditions(self, d, sigma, eps, c1, c):
-        """sigma = c1 d^(1/4) and c eps^2 sqrt(d)/log d >= 1 (the statement is empty otherwise)"""
-        on_line = np.abs(sigma - c1 * d**0.25) <= 1e-9 * c1 * d**0.25
+    def _conditions(self, d, s, eps, c1, c):
+        """s = c1 (sigma = c1 d^(1/4)) and c eps^2 sqrt(d)/log d >= 1 (else it says nothing)"""
+        on_line = np.abs(s - c1) <= 1e-9 * c1
         return on_line & (c * eps**2 * np.sqrt(d) / np.log(d) >= 1.0)
 
     @staticmethod

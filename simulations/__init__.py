@@ -16,6 +16,7 @@ from theorycheck.simulation import Simulation
 __all__ = ["REGISTRY", "Simulation", "get_simulation"]
 
 _MODULES = (
+    "gaussian_model",
     "init_gradient",
     "init_gradient_stability",
     "init_output",
