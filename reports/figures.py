@@ -54,16 +54,21 @@ __all__ = [
     "fit_text",
     "fmt_exponent",
     "font_paths",
+    "panel_key",
     "render",
     "stored_figure",
     "tick_label_overlaps",
 ]
 
-PANEL_HEIGHT = 2.35  # inches per row of panels (axes, title, tick and axis labels)
+PANEL_HEIGHT = 2.1  # inches per row of panels (axes, title, tick and axis labels)
+MAX_HEIGHT = 8.4  # inches: a figure, its caption and a heading fit on an A4 page
+_TITLE_LINES = 2  # panel titles longer than this many lines become letters, keyed in the caption
+_PAD = 2.0  # points of clear space around every tick label
 _DODGE = 0.012  # offset between series at the same x, as a fraction of the x range
 _MAX_ERRORBARS = 12  # series with more points get a confidence band instead of error bars
 _MAX_GRID_TICKS = 7  # up to this many distinct x values are ticked at the values themselves
-_CHAR = 0.55 * SMALL_SIZE / 72  # mean width of a character of the legend font, inches
+_CHAR = 0.6 * SMALL_SIZE / 72  # width of a character of the legend font, inches (generous)
+_HANDLE_W = 0.75  # a legend entry's handle and the space between columns, inches
 _REF = "0.15"  # an exact value or bound shared by every series of a panel
 
 
@@ -186,9 +191,9 @@ def _legend_entries(info: FigureInfo) -> list[tuple[str, Line2D]]:
 def _legend(fig: Figure, entries: list, width: float, height: float | None = None) -> None:
     if not entries:
         return
-    widest = max(len(label) for label, _ in entries) * _CHAR + 0.5
+    widest = max(len(label) for label, _ in entries) * _CHAR + _HANDLE_W
     cols = max(1, min(len(entries), int(width // widest)))
-    room = width / cols - 0.5
+    room = width / cols - _HANDLE_W
     labels = [_wrap(label, room) for label, _ in entries]
     handles = [h for _, h in entries]
     # Matplotlib fills legend columns first; reorder so the entries read row by row.
@@ -212,9 +217,9 @@ def _legend(fig: Figure, entries: list, width: float, height: float | None = Non
 def _legend_lines(entries: list, width: float) -> int:
     if not entries:
         return 0
-    widest = max(len(label) for label, _ in entries) * _CHAR + 0.5
+    widest = max(len(label) for label, _ in entries) * _CHAR + _HANDLE_W
     cols = max(1, min(len(entries), int(width // widest)))
-    room = width / cols - 0.5
+    room = width / cols - _HANDLE_W
     rows = 0
     for k in range(0, len(entries), cols):
         rows += max(_wrap(label, room).count("\n") + 1 for label, _ in entries[k : k + cols])
@@ -236,20 +241,28 @@ def stored_figure(info: FigureInfo, width: float = TEXT_WIDTH) -> Figure:
     rows = info.rows
     panels = _panels(rows)
     nrows, ncols = _grid(len(panels))
+    keyed = panel_key(info, width) is not None
     entries = _legend_entries(info) if panels else []
     legend_h = _legend_lines(entries, width) * SMALL_SIZE * 1.45 / 72 + 0.2
     one = len(panels) <= 1
     panel_w = (width * 4 / 6) if one else width / ncols
     axes_room = (panel_w - _YTICKS - 0.2) if not one else panel_w - 1.0
-    titles = [_wrap(p, axes_room, 10.0) for p in panels if len(panels) > 1 or p not in ("", "main")]
+    titles = [
+        _panel_title(k, p, axes_room, keyed)
+        for k, p in enumerate(panels)
+        if len(panels) > 1 or p not in ("", "main")
+    ]
     title_h = max((t.count("\n") + 1 for t in titles), default=0) * _LINE + 0.08
     xlabel = _wrap(info.xlabel, panel_w - 0.4, 10.0)
     xlabel_h = (xlabel.count("\n") + 1) * _LINE
     ylabel = _wrap(info.ylabel, PANEL_HEIGHT - 0.7, 10.0)
     ylabel_w = (ylabel.count("\n") + 1) * _LINE
-    axes_h = PANEL_HEIGHT * (1.1 if one else 1.0) - title_h - _TICKS - xlabel_h
     gap_h = title_h + _TICKS + xlabel_h + 0.1
-    height = title_h + nrows * axes_h + (nrows - 1) * gap_h + _TICKS + xlabel_h + legend_h + 0.1
+    fixed = title_h + (nrows - 1) * gap_h + _TICKS + xlabel_h + legend_h + 0.1
+    row_h = PANEL_HEIGHT * (1.1 if one else 1.0) - title_h - _TICKS - xlabel_h
+    # Many rows of panels: shorter axes rather than a figure taller than the page.
+    axes_h = max(0.9, min(row_h, (MAX_HEIGHT - fixed) / nrows))
+    height = fixed + nrows * axes_h
     fig = Figure(figsize=(width, height))
     FigureCanvasAgg(fig)  # measures text for the tick-label check
     if not panels:
@@ -276,13 +289,34 @@ def stored_figure(info: FigureInfo, width: float = TEXT_WIDTH) -> Figure:
         r, c = divmod(k, ncols)
         _draw_panel(ax, rows[rows["panel"] == panel], series, info)
         if len(panels) > 1 or panel not in ("", "main"):
-            ax.set_title(_wrap(panel, axes_room, 10.0), parse_math=False)
+            ax.set_title(_panel_title(k, panel, axes_room, keyed), parse_math=False)
         if c == 0:
             ax.set_ylabel(ylabel, parse_math=False)
         if r == nrows - 1 or k + ncols >= len(panels):
             ax.set_xlabel(xlabel, parse_math=False)
     _legend(fig, entries, width, legend_h / height)
     return fig
+
+
+def _letter(k: int) -> str:
+    return f"({chr(ord('a') + k)})" if k < 26 else f"({k + 1})"
+
+
+def _panel_title(k: int, panel: str, room: float, keyed: bool) -> str:
+    return _letter(k) if keyed else _wrap(panel, room, 10.0)
+
+
+def panel_key(info: FigureInfo, width: float = TEXT_WIDTH) -> list[str] | None:
+    """When a figure's panel titles would wrap to more than two lines above their axes, the
+    panels are lettered and this key ('(a) title', ...) goes into the caption; else None."""
+    panels = _panels(info.rows)
+    if len(panels) < 2:
+        return None
+    _, ncols = _grid(len(panels))
+    room = width / ncols - _YTICKS - 0.2
+    if max(_wrap(p, room, 10.0).count("\n") + 1 for p in panels) <= _TITLE_LINES:
+        return None
+    return [f"{_letter(k)} {p}" for k, p in enumerate(panels)]
 
 
 def _tick_label(values: np.ndarray):
@@ -566,15 +600,17 @@ def _tick_boxes(fig: Figure, renderer) -> list[tuple[object, str, object, object
 
 
 def tick_label_overlaps(fig: Figure) -> list[str]:
-    """Pairs of tick labels whose tight boxes intersect, and tick labels that run into another
-    axes' frame (a right panel's y labels touching the left panel), as readable lines."""
+    """Pairs of tick labels whose tight boxes come closer than ``_PAD`` points (they collide
+    or touch), and tick labels that run into another axes' frame (a right panel's y labels
+    touching the left panel), as readable lines."""
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     boxes = _tick_boxes(fig, renderer)
+    pad = _PAD * fig.dpi / 72 / 2  # half the clear space on each box: touching counts
     out = []
     for i, (ax1, _, l1, b1) in enumerate(boxes):
         for _ax2, _, l2, b2 in boxes[i + 1 :]:
-            if b1.overlaps(b2):
+            if b1.padded(pad).overlaps(b2.padded(pad)):
                 out.append(f"'{l1.get_text()}' and '{l2.get_text()}' overlap")
         for ax in fig.get_axes():
             if ax is not ax1 and b1.overlaps(ax.get_window_extent(renderer)):
@@ -593,7 +629,8 @@ def _thin_colliding_labels(fig: Figure) -> None:
         for ax in fig.get_axes():
             for axis in (ax.xaxis, ax.yaxis):
                 shown = _shown_labels(axis)
-                boxes = [lb.get_window_extent(renderer) for _, lb in shown]
+                pad = _PAD * fig.dpi / 72 / 2
+                boxes = [lb.get_window_extent(renderer).padded(pad) for _, lb in shown]
                 clash = sorted(
                     {b for a in range(len(boxes)) for b in range(a + 1, len(boxes))
                      if boxes[a].overlaps(boxes[b])}

@@ -57,7 +57,7 @@ from theorycheck.reports.conditions import (
 )
 from theorycheck.reports.data import VERDICT_COLUMNS, ReportData, SimulationResult, load_results
 from theorycheck.reports.exports import tidy_verdicts, write_frame
-from theorycheck.reports.figures import FigureJob, font_paths, render
+from theorycheck.reports.figures import FigureJob, font_paths, panel_key, render
 from theorycheck.reports.markup import (
     Table,
     claim_id,
@@ -159,7 +159,7 @@ def build_report(results: str | Path, out: str | Path | None = None) -> Path:
             Path(target).write_bytes(pdf)
 
         atomic_write(path, write, kept=kept, kind="report")
-        _write_exports(data, doc, build, path.parent / "export")
+        _write_exports(data, doc, build, path.parent / "export", cache)
     return path
 
 
@@ -199,9 +199,9 @@ def _to_cache(jobs: list[FigureJob], drawn: list[FigureJob], cache: Path) -> Non
             tmp = cache / f".tmp-{job.fingerprint()}.svg"
             shutil.copyfile(job.path, tmp)
             os.replace(tmp, cache / f"{job.fingerprint()}.svg")
-        used = {f"{job.fingerprint()}.svg" for job in jobs}
+        used = {job.fingerprint() for job in jobs}  # the drawn SVG and its exported PDF
         for entry in cache.iterdir():
-            if entry.name not in used:
+            if entry.stem not in used:
                 entry.unlink()
     except OSError:
         pass
@@ -233,17 +233,18 @@ def _draw_figures(jobs: list[FigureJob], pool: ProcessPoolExecutor | None) -> No
         list(pool.map(render, jobs))
 
 
-def _write_exports(data: ReportData, doc: _Document, build: Path, export: Path) -> None:
+def _write_exports(
+    data: ReportData, doc: _Document, build: Path, export: Path, cache: Path
+) -> None:
     if export.exists() and not export.is_dir():
         raise UserInputError(f"{export} is a file; the report's exports go to that directory")
     export.mkdir(parents=True, exist_ok=True)
-    line = bottom_line(data.verdicts)
-    write_frame(verdicts_summary(data, line), export / "verdicts")
+    write_frame(verdicts_summary(doc.data, doc.line), export / "verdicts")
     tidy_verdicts(data.verdicts).to_parquet(export / "verdicts.parquet", index=False)
     claims = export / "claims"
     if claims.exists():
         shutil.rmtree(claims)
-    for claim, sub in data.verdicts.groupby("claim", sort=True):
+    for claim, sub in doc.data.verdicts.groupby("claim", sort=True):
         write_frame(claim_export(sub), claims / str(claim))
     figures = export / "figures"
     if figures.exists():
@@ -256,10 +257,17 @@ def _write_exports(data: ReportData, doc: _Document, build: Path, export: Path) 
         '#image("figures/" + sys.inputs.file)\n',
         encoding="utf-8",
     )
-    compiler = _compiler(build)
+    compiler = None
     for job in doc.jobs(build):
-        pdf = compiler.compile(str(wrapper), sys_inputs={"file": job.path.name})
-        (figures / job.path.with_suffix(".pdf").name).write_bytes(pdf)
+        target = figures / job.path.with_suffix(".pdf").name
+        kept = cache / f"{job.fingerprint()}.pdf"
+        if kept.is_file():
+            shutil.copyfile(kept, target)
+            continue
+        compiler = compiler or _compiler(build)
+        target.write_bytes(compiler.compile(str(wrapper), sys_inputs={"file": job.path.name}))
+        with contextlib.suppress(OSError):  # a cache that cannot be written costs time only
+            shutil.copyfile(target, kept)
 
 
 def _compiler(build: Path) -> typst.Compiler:
@@ -540,6 +548,8 @@ class _Document:
     def _figures_of(self, sim: SimulationResult) -> None:
         for j, info in enumerate(sim.figures):
             caption = f"*{_s(info.title)}.* " + _s(info.caption)
+            if key := panel_key(info):
+                caption += " Panels: " + _s("; ".join(key)) + "."
             # The first below the first claim (a float placed at the top of the section's first
             # page would stand above its heading), the others wherever they fit.
             self.figure(f"{sim.id}.{info.name or j}", info, caption, "bottom" if j == 0 else "auto")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 
 import pandas as pd
 
@@ -43,7 +44,6 @@ __all__ = [
     "fmt_p",
     "fmt_seconds",
     "implied_constants_table",
-    "point_text",
     "provenance_table",
     "timing_table",
     "verdict_counts",
@@ -119,10 +119,37 @@ def counts_sentence(verdicts: pd.Series) -> str:
     return " · ".join(f"{counts[v]} {v}" for v in shown)
 
 
-def _counts_cell(verdicts: pd.Series) -> str:
+def _counts_cell(verdicts) -> str:
     """'12 AGREES, 1 INCONCLUSIVE': the words that occur, in :data:`VERDICT_ORDER`."""
-    counts = verdict_counts(verdicts)
-    return ", ".join(f"{c} {v}" for v, c in counts.items() if c)
+    seen = Counter(str(v) for v in verdicts)
+    words = [*VERDICT_ORDER, *sorted(set(seen) - set(VERDICT_ORDER))]
+    return ", ".join(f"{seen[w]} {w}" for w in words if seen[w])
+
+
+def _records(verdicts) -> list[dict]:
+    """Verdict rows as dicts (a frame's rows are read once: per-group frame operations cost
+    seconds over a run's thousand rows)."""
+    return verdicts.to_dict("records") if isinstance(verdicts, pd.DataFrame) else verdicts
+
+
+def _grouped(records: list[dict], keys: tuple[str, ...]) -> dict[tuple, list[dict]]:
+    """Rows grouped by ``keys``, groups in the order of their first row."""
+    out: dict[tuple, list[dict]] = {}
+    for r in records:
+        out.setdefault(tuple(r[k] for k in keys), []).append(r)
+    return out
+
+
+def _finite(values) -> list[float]:
+    out = []
+    for v in values:
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(f):
+            out.append(f)
+    return out
 
 
 def _params(s: str) -> dict:
@@ -143,27 +170,6 @@ def _fmt_value(v) -> str:
     return str(v)
 
 
-def point_text(parameters: str, names: list[str] | None = None) -> str:
-    """'d = 25, m = 1000': the grid point's parameters (``names`` only, when given)."""
-    d = _params(parameters)
-    keys = names if names is not None else [k for k in d if k not in _FIT_KEYS]
-    return ", ".join(f"{k} = {_fmt_value(d.get(k))}" for k in keys) or "(single point)"
-
-
-def _split_params(rows: pd.DataFrame) -> tuple[list[str], dict]:
-    """Parameter names that vary within ``rows`` and the fixed ones with their values."""
-    dicts = [_params(s) for s in rows["parameters"]]
-    names = list(dict.fromkeys(k for d in dicts for k in d))
-    varying, fixed = [], {}
-    for k in names:
-        values = {json.dumps(d.get(k), sort_keys=True, default=str) for d in dicts}
-        if len(values) > 1:
-            varying.append(k)
-        else:
-            fixed[k] = dicts[0].get(k)
-    return varying, fixed
-
-
 def _sort_key(v):
     if isinstance(v, bool):
         return (1, 0.0, str(v))
@@ -172,23 +178,19 @@ def _sort_key(v):
     return (1, 0.0, json.dumps(v, sort_keys=True, default=str))
 
 
-def _slack_range(slack: pd.Series) -> str:
-    s = slack.astype(float)
-    s = s[s.notna() & (s.abs() != math.inf)]
-    if s.empty:
+def _slack_range(slack) -> str:
+    s = _finite(slack)
+    if not s:
         return _DASH
-    lo, hi = s.min(), s.max()
+    lo, hi = min(s), max(s)
     return f"{lo:.2f}" if lo == hi else f"{lo:.2f}–{hi:.2f}"
 
 
-def _conditions_cell(conditions: pd.Series) -> str:
+def _conditions_cell(conditions) -> str:
     """'3 in, 2 out, 1 n/a': grid rows by whether the claim's conditions hold there."""
-    c = conditions.astype(str)
-    parts = [
-        (int((c == "inside").sum()), "in"),
-        (int((c == "outside").sum()), "out"),
-        (int((~c.isin(["inside", "outside"])).sum()), "n/a"),
-    ]
+    c = Counter(str(x) for x in conditions)
+    n_a = sum(n for k, n in c.items() if k not in ("inside", "outside"))
+    parts = [(c["inside"], "in"), (c["outside"], "out"), (n_a, "n/a")]
     return ", ".join(f"{n} {w}" for n, w in parts if n)
 
 
@@ -211,7 +213,7 @@ def bottom_line_table(line: pd.DataFrame, anchors: dict[str, str]) -> Table:
     return t
 
 
-def claim_table(verdicts: pd.DataFrame) -> Table:
+def claim_table(verdicts) -> Table:
     """A claim's verdicts aggregated over the grid: one row per (simulation, statistic, test)
     with its grid rows by conditions, the verdict counts, slack range and smallest p (Holm)."""
     t = Table(
@@ -219,27 +221,28 @@ def claim_table(verdicts: pd.DataFrame) -> Table:
         align="llrllrr",
         widths=["2fr", "1fr", "auto", "auto", "1.4fr", "auto", "auto"],
     )
-    keys = ["simulation", "statistic", "test"]
-    sims = verdicts["simulation"].drop_duplicates().tolist()
+    groups = _grouped(_records(verdicts), ("simulation", "statistic", "test"))
+    sims = list(dict.fromkeys(k[0] for k in groups))
     for sim in sims:
-        part = verdicts[verdicts["simulation"] == sim]
         if len(sims) > 1:
             t.rows.append(Group(f"simulation {sim}"))
-        for (_, statistic, test), sub in part.groupby(keys, sort=False):
+        for (g_sim, statistic, test), rows in groups.items():
+            if g_sim != sim:
+                continue
             i = len(t.rows)
-            p = sub["p_adjusted"].astype(float)
+            p = [x for x in (float(r["p_adjusted"]) for r in rows) if not math.isnan(x)]
             t.rows.append(
                 [
                     shipped(statistic),
                     str(test),
-                    str(len(sub)),
-                    _conditions_cell(sub["conditions"]),
-                    _counts_cell(sub["verdict"]),
-                    _slack_range(sub["slack"]),
-                    fmt_p(p.min()) if p.notna().any() else "",
+                    str(len(rows)),
+                    _conditions_cell(r["conditions"] for r in rows),
+                    _counts_cell(r["verdict"] for r in rows),
+                    _slack_range(r["slack"] for r in rows),
+                    fmt_p(min(p)) if p else "",
                 ]
             )
-            if sub["verdict"].isin(REFUTING).any():
+            if any(r["verdict"] in REFUTING for r in rows):
                 t.bold.add((i, 4))
     return t
 
@@ -297,7 +300,7 @@ def implied_constants_table(verdicts: pd.DataFrame) -> Table:
     return t
 
 
-def detail_table(verdicts: pd.DataFrame) -> Table:
+def detail_table(verdicts) -> Table:
     """The appendix: one row per grid point, grouped by (claim, statistic, test), the varying
     parameters sorted by value; the group row names the fixed parameters and the group's
     distinct notes follow its title."""
@@ -306,37 +309,41 @@ def detail_table(verdicts: pd.DataFrame) -> Table:
         align="lrrrrrll",
         widths=["1fr", "auto", "auto", "auto", "auto", "auto", "auto", "auto"],
     )
-    keys = ["claim", "statistic", "test"]
-    for (claim, statistic, test), sub in verdicts.groupby(keys, sort=False):
-        varying, fixed = _split_params(sub)
-        varying = [k for k in varying if k not in _FIT_KEYS]
-        fixed_text = ", ".join(
-            f"{k} = {_fmt_value(v)}" for k, v in fixed.items() if k not in _FIT_KEYS
-        )
+    groups = _grouped(_records(verdicts), ("claim", "statistic", "test"))
+    for (claim, statistic, test), rows in groups.items():
+        dicts = [_params(r["parameters"]) for r in rows]
+        names = list(dict.fromkeys(k for d in dicts for k in d if k not in _FIT_KEYS))
+        varying, fixed = [], {}
+        for k in names:
+            values = {json.dumps(d.get(k), sort_keys=True, default=str) for d in dicts}
+            if len(values) > 1:
+                varying.append(k)
+            else:
+                fixed[k] = dicts[0].get(k)
+        fixed_text = ", ".join(f"{k} = {_fmt_value(v)}" for k, v in fixed.items())
         title = f"{claim} · {shipped(statistic)} · {test}"
-        notes = list(dict.fromkeys(n for n in sub["note"].astype(str) if n))
+        notes = list(dict.fromkeys(str(r["note"]) for r in rows if r["note"]))
         note = (f"fixed: {fixed_text}. " if fixed_text else "") + " | ".join(
             shipped(n) for n in notes[:3]
         )
         if len(notes) > 3:
             note += f" (+{len(notes) - 3} more notes)"
         t.rows.append(Group(title, note))
-        dicts = [_params(p) for p in sub["parameters"]]
-        records = sub.to_dict("records")
         order = sorted(
-            range(len(sub)),
-            key=lambda i: tuple(_sort_key(dicts[i].get(k)) for k in varying),
+            range(len(rows)), key=lambda i: tuple(_sort_key(dicts[i].get(k)) for k in varying)
         )
         for i in order:
-            r = records[i]
+            r = rows[i]
             k = len(t.rows)
+            slack = float(r["slack"])
             t.rows.append(
                 [
-                    point_text(r["parameters"], varying) if varying else "(single point)",
+                    ", ".join(f"{n} = {_fmt_value(dicts[i].get(n))}" for n in varying)
+                    or "(single point)",
                     str(int(r["n"])) if float(r["n"]) >= 0 else "",
                     fmt_num(r["estimate"]),
                     fmt_num(r["bound"]),
-                    "" if math.isnan(float(r["slack"])) else fmt_num(r["slack"]),
+                    "" if math.isnan(slack) else fmt_num(slack),
                     fmt_p(r["p_adjusted"]),
                     {"inside": "in", "outside": "out"}.get(str(r["conditions"]), "n/a"),
                     str(r["verdict"]),
