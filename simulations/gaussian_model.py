@@ -301,7 +301,9 @@ class GaussianModel(Simulation):
                     # The worst l_inf perturbation of f_w, applied explicitly: x - eps y sgn(w);
                     # f_w o sign sees sign(x - eps y sgn(w)) = x when eps < 1.
                     Xp = X - eps * y[:, None] * np.sign(s)[None, :]
-                    row["mc_robust_errors"] = int(np.count_nonzero(y * (Xp @ s) <= 0))
+                    # A tie (margin exactly eps d) is an error; the perturbed sum is rounded,
+                    # so compare with a tolerance far below the lattice spacing 2 of margins.
+                    row["mc_robust_errors"] = int(np.count_nonzero(y * (Xp @ s) <= 1e-9 * d))
                     row["mc_sign_errors"] = int(np.count_nonzero(y * (np.sign(Xp) @ s) <= 0))
                 rows.append(row)
         df = pd.DataFrame(rows)
@@ -673,7 +675,8 @@ class GaussianModel(Simulation):
         row = implied_constant_verdict(
             "schmidt2018.gaussian_one_sample",
             self.id,
-            {"gamma": GAMMA, "prior": "flat"},
+            # s: the noise of the one-sample rows; the row estimates the constant c itself.
+            {"gamma": GAMMA, "prior": "flat", "s": cfgs[0].c},
             f"c_max, the largest sigma/d^(1/4) with standard error of w = y x <= 1% (its {GAMMA:g} "
             "quantile)",
             fit,
