@@ -34,11 +34,17 @@ Checks (exact laws, both scalings):
   (:func:`theorycheck.verdicts.implied_constant_verdict`, side ``vanish``: HOLDS when it is shown
   to decrease there; a finite grid never refutes an o-claim). On the exact d-free sampler (relu,
   docs/derivations/exact_sampler.md) along the attack ray at a fixed bubeck-unit distance
-  :data:`RATE_RHO` (the theorem's delta), over d up to 25600; on the materialised networks at
+  :data:`RATE_RHO` (the theorem's delta), over d up to 25600; on the networks of the F5 grid at
   ||delta|| = t* along the ray and at a random delta of size RATE_RHO. For relu the jump scales
   like d^-1/4 (F5: theta ~ rho / sqrt(d) and E||.||^2 = theta/pi), for smooth sigma like d^-1/2.
   These are particular perturbations, not the supremum over ||delta|| <= rho. The fitted
   log-log slopes of the mean ratio are shown as descriptions.
+
+Paths: for relu without biases every replicate of the F5 grid (random perturbations and the ray at
+c t*) comes from the d-free exact sampler :func:`theorycheck.exact_perturb.
+sample_perturbation_statistics` (docs/derivations/exact_sampler.md Sec. 7: span{x, v_1..v_P} plus
+a Wishart complement, O(m) per network whatever d is), so no d x m matrix is drawn; ``--path
+numba`` (or ``reference``) draws materialised networks instead, as gelu always does.
 """
 
 from __future__ import annotations
@@ -51,15 +57,14 @@ import numpy as np
 import pandas as pd
 
 from theorycheck.activations import get_activation
-from theorycheck.attack import first_sign_flip
 from theorycheck.bounds import get_bound
 from theorycheck.exact import sample_init_statistics
-from theorycheck.forward import gradient_difference, output_and_gradient
-from theorycheck.network import NetworkSpec, input_radius, sample_inputs, sample_network
+from theorycheck.exact_perturb import PERTURB_PATHS, sample_perturbation_statistics
+from theorycheck.network import NetworkSpec
 from theorycheck.rates import fit_rate, implied_constant
 from theorycheck.seeding import generator
-from theorycheck.simulation import Evaluation, FigureSpec, Simulation
-from theorycheck.simulations._common import law_summary, main
+from theorycheck.simulation import Evaluation, FigureSpec
+from theorycheck.simulations._common import InitPathSimulation, default_path, law_summary, main
 from theorycheck.stats import binomial_total_test, mean_z_test, quantile_ci
 from theorycheck.verdicts import (
     Evidence,
@@ -96,6 +101,9 @@ class StabilityConfig:
     scaling: str
     networks_per_block: int
     n_blocks: int
+    #: ``exact`` (relu without biases: the d-free sampler of theorycheck/exact_perturb.py),
+    #: ``numba`` or ``reference`` (materialised networks).
+    path: str = "numba"
 
 
 @dataclass(frozen=True)
@@ -168,7 +176,7 @@ def linearisation_energy(activation: str, theta: float) -> float:
     )
 
 
-class InitGradientStability(Simulation):
+class InitGradientStability(InitPathSimulation):
     id = "init-gradient-stability"
     title = "How far the input gradient moves: F5 and Bubeck et al.'s gradient stability"
     claims = ("exact.f5_flips", "exact.f5_gradient_jump", "exact.f5_linearisation_error",
@@ -181,6 +189,7 @@ class InitGradientStability(Simulation):
         "2-D Gauss-Hermite quadrature of formulas derived here (module docstring). A rate "
         "verdict concerns the log-log slope over the grid only."
     )
+    paths = PERTURB_PATHS
 
     def _configs(self, profile):
         if profile == "quick":
@@ -192,7 +201,8 @@ class InitGradientStability(Simulation):
         for activation in ("relu", "gelu"):
             for scaling in ("bubeck", "wang"):
                 for d in dims:
-                    yield StabilityConfig(d, m, activation, scaling, per_block, blocks)
+                    yield StabilityConfig(d, m, activation, scaling, per_block, blocks,
+                                          default_path(activation))  # fmt: skip
         # The exact sampler is d-free: the ray's d grid spans three decades and more.
         for scaling in ("bubeck", "wang"):
             for d in ray_dims:
@@ -203,44 +213,21 @@ class InitGradientStability(Simulation):
             return self._measure_ray(config, rng)
         spec = NetworkSpec(d=config.d, m=config.m, activation=config.activation,
                            scaling=config.scaling)  # fmt: skip
-        radius = input_radius(spec)
         perturbations = _perturbations(config.d)
-        rows = []
-        for rep in range(config.networks_per_block):
-            net = sample_network(spec, rng)
-            x = sample_inputs(spec, 1, rng)[0]
-            # v uniform on the unit sphere orthogonal to x.
-            V = rng.standard_normal((len(perturbations), spec.d))
-            V -= np.outer(V @ x, x) / radius**2
-            V /= np.linalg.norm(V, axis=1, keepdims=True)
-            thetas = np.array([th for _, th in perturbations])
-            Xp = np.cos(thetas)[:, None] * x + np.sin(thetas)[:, None] * radius * V
-            # One kernel call per quantity and replicate (x and the perturbed points together).
-            fw = output_and_gradient(net, np.vstack([x, Xp]))
-            f, grad, gnorm, fp = float(fw.f[0]), fw.grad[0], float(fw.grad_norm[0]), fw.f[1:]
-            deltas = Xp - x
-            ss = first_sign_flip(net, x[None, :])
-            t_star = float(ss.t_star[0])
-            on_ray = math.isfinite(t_star) and not ss.zero_output[0]
-            if on_ray:
-                u = -math.copysign(1.0, f) * grad / gnorm
-                deltas = np.vstack([deltas, np.array(RAY_FRACTIONS)[:, None] * t_star * u])
-            jumps = gradient_difference(net, np.broadcast_to(x, deltas.shape), deltas)
-            # Matrix-vector products, one point at a time: a small gemm pays BLAS threading
-            # costs that dominate at this size.
-            signs0 = (net.W @ x + net.b) > 0
-            signs1 = [(net.W @ xp + net.b) > 0 for xp in Xp]
-            row = {"replicate": rep, "f": f, "grad_norm": gnorm, "t_star": t_star}
-            for j, (label, _theta) in enumerate(perturbations):
-                row[f"flips_{label}"] = int(np.count_nonzero(signs1[j] != signs0))
-                row[f"jump2_{label}"] = float(jumps[j] ** 2)
-                row[f"lin2_{label}"] = float((fp[j] - f - deltas[j] @ grad) ** 2)
-                row[f"ratio_{label}"] = float(jumps[j] / gnorm)
-            for k, c in enumerate(RAY_FRACTIONS):
-                jump = jumps[len(perturbations) + k] if on_ray else math.nan
-                row[f"ray_ratio_{c:g}"] = float(jump / gnorm)
-            rows.append(row)
-        return pd.DataFrame(rows)
+        st = sample_perturbation_statistics(spec, config.networks_per_block, rng,
+                                            thetas=[th for _, th in perturbations],
+                                            ray_fractions=RAY_FRACTIONS,
+                                            path=config.path)  # fmt: skip
+        cols = {"replicate": np.arange(len(st.f)), "f": st.f, "grad_norm": st.grad_norm,
+                "t_star": st.t_star}  # fmt: skip
+        for j, (label, _theta) in enumerate(perturbations):
+            cols[f"flips_{label}"] = st.flips[:, j]
+            cols[f"jump2_{label}"] = st.jump2[:, j]
+            cols[f"lin2_{label}"] = st.lin2[:, j]
+            cols[f"ratio_{label}"] = st.ratio[:, j]
+        for k, c in enumerate(RAY_FRACTIONS):
+            cols[f"ray_ratio_{c:g}"] = st.ray_ratio[:, k]
+        return pd.DataFrame(cols)
 
     def _measure_ray(self, config: RayStabilityConfig, rng) -> pd.DataFrame:
         """f, ||grad f||, t* and ||grad f(x - sign(f) rho u) - grad f(x)|| from the exact sampler
@@ -351,11 +338,16 @@ class InitGradientStability(Simulation):
         claim = get_bound("bubeck2021.gradient_stability")
         exponent, kind = float(claim.exponents["d"]), claim.order
         groups: dict[tuple, dict] = {}
+        paths: dict[tuple, set] = {}
         for cfg, df in data.items():
             groups.setdefault((cfg.activation, cfg.scaling, cfg.m), {})[cfg.d] = df
+            paths.setdefault((cfg.activation, cfg.scaling, cfg.m), set()).add(cfg.path)
         rows, summary = [], []
         for (activation, scaling, m), by_d in groups.items():
             dims = sorted(by_d)
+            # exact: the d-free sampler gave every replicate (theorycheck/exact_perturb.py).
+            exact = paths[(activation, scaling, m)] == {"exact"}
+            evidence = Evidence.EXACT if exact else Evidence.SAMPLED
             panel = f"{activation}, {scaling}"
             columns = [(f"ray_ratio_{c:g}", "ray-stability", f"c = {c:g}") for c in RAY_FRACTIONS]
             columns += [(f"ratio_rho_{r:g}", "random-stability", f"rho = {r:g}") for r in RHOS]
@@ -386,7 +378,7 @@ class InitGradientStability(Simulation):
                 rows.append(_vanish_row(
                     self.id, {**params, "gamma": STABILITY_GAMMA, "rho": RATE_RHO}, dims,
                     samples, f"||grad f(x + delta) - grad f(x)|| / ||grad f(x)|| {what}",
-                    Evidence.SAMPLED, ("materialised", activation, scaling, column),
+                    evidence, ("materialised", activation, scaling, column),
                 ))  # fmt: skip
                 summary += fit.summary_rows({"figure": "rate-slopes", "panel": panel,
                                              "series": series, "reference": exponent},
