@@ -7,6 +7,7 @@
 * ``verdicts.parquet`` — every verdict row, tidy: the grid point's parameters as columns;
 * ``claims/<claim>.csv`` and ``claims/<claim>.tex`` — a claim's summary table (its verdicts
   aggregated over the grid, per simulation, statistic and test);
+* ``configurations.csv`` — every config of the run with its parameters, blocks and time;
 * ``figures/<simulation>.<figure>.pdf`` — every figure of the report.
 
 LaTeX tables use booktabs (``\\toprule``, ``\\midrule``, ``\\bottomrule``); every cell is

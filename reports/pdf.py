@@ -17,10 +17,12 @@ Structure, in page order:
 4. Appendix: every verdict, one row per grid point, grouped and sorted so a point can be found.
 5. Provenance: versions, git revision, seed, profile, machine, where the time went.
 
-Beside the PDF, ``OUT/export/`` (:mod:`theorycheck.reports.exports`).
+Beside the PDF, ``OUT/export/`` (:mod:`theorycheck.reports.exports`) and ``OUT/.report-figures/``,
+the figures drawn for it (a rebuild draws only figures whose stored inputs or drawing code
+changed).
 
 Same stored results give byte-identical PDFs: the document has no date, typst uses only its
-bundled fonts, and the figure files carry no date.
+bundled fonts and matplotlib's DejaVu files, and the figure files carry no date.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ from theorycheck.reports.tables import (
     claim_export,
     claim_table,
     conditions_table,
+    configurations_frame,
     configurations_table,
     counts_sentence,
     detail_table,
@@ -96,6 +99,8 @@ SUMMARY = "Summary"
 CONDITIONS = "Where the theorems' conditions hold"
 APPENDIX = "Appendix: verdicts at every grid point"
 PROVENANCE = "Provenance"
+#: Up to this many configurations are listed in the provenance; more go to the export only.
+MAX_CONFIG_ROWS = 40
 #: Processes that draw the figures (the report's one slow step); 1 draws them in this process.
 FIGURE_WORKERS = min(2, os.cpu_count() or 1)
 
@@ -241,6 +246,7 @@ def _write_exports(
     export.mkdir(parents=True, exist_ok=True)
     write_frame(verdicts_summary(doc.data, doc.line), export / "verdicts")
     tidy_verdicts(data.verdicts).to_parquet(export / "verdicts.parquet", index=False)
+    configurations_frame(data).to_csv(export / "configurations.csv", index=False)
     claims = export / "claims"
     if claims.exists():
         shutil.rmtree(claims)
@@ -650,18 +656,25 @@ class _Document:
             "\n",
         )
         configs = configurations_table(d)
-        if configs.rows:
+        n_configs = len(configs.body())
+        if n_configs:
             self.heading("Configurations", 2, label("configurations"), numbered=False)
             self.add(
                 "#note["
                 + _s(
                     "Each config id names the store's directory <simulation>/<config id>-s<seed>/ "
-                    "that holds its blocks; it is a hash of the parameters listed."
+                    "that holds its blocks; it is a hash of the parameters listed. All of them, "
+                    "with their parameters, blocks and times: export/configurations.csv."
                 )
-                + "]\n\n",
-                render_table(configs, size="7.5pt"),
-                "\n",
+                + "]\n\n"
             )
+            if n_configs <= MAX_CONFIG_ROWS:
+                self.add(render_table(configs, size="7.5pt"), "\n")
+            else:
+                per_sim = ", ".join(
+                    f"{s.id} {len(s.meta.get('configs') or [])}" for s in d.simulations
+                )
+                self.add(_s(f"{n_configs} configurations ({per_sim})."), "\n\n")
         self.heading("This report", 2, label("this-report"), numbered=False)
         stored = "verdicts.parquet, <simulation>/summary-" + f"{d.profile}-s{d.seed}.parquet"
         stored += " and claims.parquet" if d.claims is not None else " (no claims.parquet)"
@@ -671,7 +684,8 @@ class _Document:
                 f"and matplotlib {mpl.__version__} from the stored results only: {stored}. "
                 "Nothing was recomputed. Exports beside this PDF: export/verdicts.csv and "
                 ".tex (per claim), export/verdicts.parquet (every row, parameters as "
-                "columns), export/claims/<claim>.csv and .tex, export/figures/."
+                "columns), export/claims/<claim>.csv and .tex, export/configurations.csv, "
+                "export/figures/."
             ),
             "\n\n",
         )

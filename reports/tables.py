@@ -37,6 +37,7 @@ __all__ = [
     "bottom_line_table",
     "claim_table",
     "conditions_table",
+    "configurations_frame",
     "configurations_table",
     "counts_sentence",
     "detail_table",
@@ -496,6 +497,18 @@ def timing_table(data: ReportData) -> Table:
     t.bold |= {(len(t.rows), 0), (len(t.rows), 3)}
     t.rows.append([label, "", "", fmt_seconds(total), "", ""])
     return t
+
+
+def configurations_frame(data: ReportData) -> pd.DataFrame:
+    """Every config of the run, tidy: simulation, config id, parameters (text), blocks and the
+    summed measurement time of its blocks in seconds (``export/configurations.csv``)."""
+    out = []
+    for sim in data.simulations:
+        for c in sim.meta.get("configs") or []:
+            params = ", ".join(f"{k} = {_fmt_value(v)}" for k, v in c["config"].items())
+            out.append({"simulation": sim.id, "config_id": str(c["id"]), "parameters": params,
+                        "blocks": c.get("blocks"), "seconds": c.get("seconds")})  # fmt: skip
+    return pd.DataFrame(out, columns=["simulation", "config_id", "parameters", "blocks", "seconds"])
 
 
 def configurations_table(data: ReportData) -> Table:

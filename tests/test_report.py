@@ -683,6 +683,8 @@ def test_width_window_page_from_the_stored_windows(tmp_path):
     assert "Where the time went" in text and "Configurations" in text
     assert cfg_dir.name.split("-s")[0] in text and "d_max = 1e+08" in text
     assert (tmp_path / "export" / "figures" / "width-windows.pdf").exists()
+    configs = pd.read_csv(tmp_path / "export" / "configurations.csv")
+    assert configs["config_id"].tolist() == [cfg_dir.name.split("-s")[0]]
     again = build_report(root, tmp_path / "b.pdf")
     assert again.read_bytes() == pdf.read_bytes()
 
