@@ -630,3 +630,32 @@ def test_drift_search_beats_random_perturbations(activation):
         wins += res.value > random_best.max()
         assert res.value <= res.certificate
     assert wins >= 2
+
+
+# -- the certified top eigenvalue of the drift certificate's Gram ---------------------------------
+@pytest.mark.parametrize(("n", "rank", "seed"), [(250, 250, 0), (400, 60, 1), (600, 600, 2)])
+def test_certified_top_eigenvalue_bounds_eigvalsh_from_above_and_is_tight(n, rank, seed):
+    """Deterministic (no sampling error): above eigvalsh's value (a valid bound), within 1%
+    (the Cholesky search's step) of it; a Lanczos estimate alone (the planted shortcut) is
+    below it on at least one of these matrices."""
+    from scipy.sparse.linalg import eigsh
+
+    from theorycheck.perturbations import EIG_DIRECT_MAX, certified_top_eigenvalue
+
+    assert n > EIG_DIRECT_MAX  # the Lanczos + Cholesky route, not the direct one
+    U = np.random.default_rng(seed).standard_normal((n, rank))
+    G = U @ U.T
+    exact = float(np.linalg.eigvalsh(G)[-1])
+    bound = certified_top_eigenvalue(G)
+    assert exact <= bound <= exact * 1.0101
+    assert certified_top_eigenvalue(G) == bound  # deterministic start: same bits every call
+    lanczos = float(eigsh(G, k=1, which="LA", tol=1e-8, return_eigenvectors=False)[0])
+    assert lanczos < bound  # the certificate is not the estimate
+
+
+def test_certified_top_eigenvalue_survives_a_repeated_top_eigenvalue():
+    """A diagonal matrix with a double top eigenvalue and an eigenvalue just below it."""
+    from theorycheck.perturbations import certified_top_eigenvalue
+
+    G = np.diag(np.r_[np.full(2, 5.0), 5.0 - 1e-9, np.linspace(0, 4, 400)])
+    assert 5.0 <= certified_top_eigenvalue(G) <= 5.0 * 1.0101
