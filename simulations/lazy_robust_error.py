@@ -10,16 +10,21 @@ random-sphere are at chance). On the test inputs, at each radius R = c/sqrt(d):
 
 * single step: the exact single-step attack (:func:`theorycheck.attack.first_sign_flip`) gives
   t*; an input is a robust error if sign f(x) != y or t* <= R (the step flips the sign within R).
-* PGD: l2 projected gradient descent on the margin (:func:`theorycheck.pgd.pgd_attack`,
-  Madry et al. 2018 Sec. 2), :data:`PGD_STEPS` normalised steps of length 2.5 R / PGD_STEPS from
-  delta = 0, so its first step is along the single-step direction -y grad f(x); before stepping
-  it also tries the full single step of length R. No random restart (measured below). PGD runs
-  on the inputs the single step leaves standing whose t* is at most :data:`PGD_SCREEN` R or
-  infinite (the ray never flips); see below. An input is a robust error under PGD if it is one
-  under the single step at R, or PGD finds a flipping delta with ||delta|| <= R, or it is one
-  under PGD at a smaller radius of the grid (that delta lies in the larger ball too). This union
-  makes PGD at least as strong as the single step on every input and the PGD robust error
-  nondecreasing in R; every PGD success comes with its delta.
+* PGD: l2 projected gradient descent on the margin (:func:`theorycheck.pgd.pgd_attack`; the
+  schedule, starts and screen are derived in docs/derivations/attacks.md): the single-step ray
+  (its full step and its first flip x(t*)), then APGD runs (Croce and Hein 2020) of
+  ``pgd_steps`` steps from delta = 0, from the DeepFool point, from the best point of the
+  previous radius and from ``pgd_restarts`` random points of the ball. Inputs a CROWN certificate
+  (:func:`theorycheck.certify.certified_at`) proves robust at R are not attacked: the screen is
+  sound, it never drops a flip. An input is a robust error under PGD if it is one under the
+  single step at R, or PGD finds a flipping delta with ||delta|| <= R, or it is one under PGD at
+  a smaller radius of the grid (that delta lies in the larger ball too). This union makes PGD at
+  least as strong as the single step on every input and the PGD robust error nondecreasing in R;
+  every PGD success comes with its delta.
+* trivial radii: where R >= ||x||, delta = -x flips every input (f(0) = 0 for relu without
+  biases), so the robust error is 1 by construction. Rows store the fraction of such inputs
+  (``trivial_<c>``); the figure draws those radii as their own series and their verdict rows say
+  so (at d = 25, c >= 5 and d = 100, c = 10 on this grid).
 
 Both fractions over the test inputs are LOWER estimates of the robust error L_R(W; D)
 (docs/theory.md
@@ -30,19 +35,8 @@ over (a, W0), L_R(W; D) >= 0.9 for every W in the ball. Verdict: Clopper-Pearson
 whose estimate falls below 0.9 (HP lower bound, failure probability 10 gamma = 0.1), first with
 the PGD estimate (the stronger attack), then with the single-step estimate as a second row.
 
-Choice of PGD_STEPS (development runs, m = 1000, C0 = 10, 100 test inputs per network, the three
-families; flips PGD adds over the single step at c = 0.5, 1, 2.5, summed, for 10 / 20 / 50 / 200
-steps / 20 steps + one random restart): d = 25 (8 networks) 71 / 72 / 72 / 72 / 72; d = 100
-(6 networks) 21 / 22 / 23 / 23 / 22; d = 400 (4 networks) 8 at every setting. 20 steps find all
-but ~4% of what 200 find at a tenth of the cost; the random restart found nothing new and doubles
-the cost.
-
-Choice of PGD_SCREEN: for relu the minimal adversarial distance is close to t* (docs/theory.md F4:
-t*/s_lin ~ 1 + 0.2/sqrt(d); tests/test_pgd.py: PGD's minimal radius / t* in [0.92, 1]), so PGD
-cannot flip an input with t* >> R. Development runs (m = 1000, the three families, all six radii,
-PGD on every input left standing): d = 25, 10 networks: 104 PGD flips among 3085 attacked
-inputs, every one with t*/R <= 1.76 or t* = inf; d = 100, 8 networks: 41 among 2582, every one
-with t*/R <= 1.08. The range 2 R < t* < inf held 58% of the attacked inputs and none of the flips.
+Strength (PGD_STEPS, PGD_RESTARTS for the quick profile, FULL_PGD_* for the full one): the
+comparison with an independent library is in docs/derivations/attacks.md Sec. 7.
 """
 
 from __future__ import annotations
@@ -53,15 +47,16 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from theorycheck.bounds import get_bound
-from theorycheck.simulations._common import clusters_task, law_summary, main, train_trained
 
 from theorycheck.attack import first_sign_flip
+from theorycheck.bounds import get_bound
+from theorycheck.certify import certified_at
 from theorycheck.errors import UserInputError
 from theorycheck.lazy_ball import lazy_radius, perturb
-from theorycheck.network import Network, NetworkSpec, sample_network
-from theorycheck.pgd import pgd_attack
+from theorycheck.network import Network, NetworkSpec, input_radius, sample_network
+from theorycheck.pgd import deepfool, pgd_attack
 from theorycheck.simulation import Evaluation, FigureSpec, Simulation
+from theorycheck.simulations._common import clusters_task, law_summary, main, train_trained
 from theorycheck.verdicts import Evidence, Quantifier, bound_verdict, description
 
 #: One network at a time: NumPy (BLAS) beats numba's thread start-up at these sizes (measured on
@@ -70,11 +65,22 @@ PATH = "reference"
 #: Attack radii R = c / sqrt(d), increasing (Corollary 3.2's C_R = 5 is one of them; the smaller
 #: ones show the transition of the paper's Fig. 4).
 RADIUS_CONSTANTS = (0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-#: PGD steps per radius (step length 2.5 R / PGD_STEPS, Madry et al. 2018); see the docstring.
-PGD_STEPS = 20
-#: PGD attacks an input at radius R only if its single-step flip distance t* <= PGD_SCREEN R or
-#: t* = inf (see the docstring: no development flip came from 2 R < t* < inf).
-PGD_SCREEN = 2.0
+#: PGD strength per profile (APGD steps per run, random restarts per radius); see the docstring.
+PGD_STEPS = 50
+PGD_RESTARTS = 1
+FULL_PGD_STEPS = 100
+FULL_PGD_RESTARTS = 2
+#: The sound screen: the CROWN route of :func:`theorycheck.certify.certified_at` (~0.1 s for 200
+#: inputs at d = 100, m = 1000; the quadratic route certifies more but costs 25-50 s there).
+SCREEN_ROUTE = "crown"
+#: R >= ||x|| (1 - TRIVIAL_TOLERANCE) is trivial: at d = 25, c = 5 the grid's R = 1 and ||x|| = 1
+#: up to rounding.
+TRIVIAL_TOLERANCE = 1e-9
+TRIVIAL_NOTE = (
+    "trivial radius: R >= ||x||, so delta = -x (f(0) = 0 without biases, a flip) flips every "
+    "input and the robust error is 1 by construction"
+)
+TRIVIAL_SERIES = " (trivial: R >= ||x||)"
 #: The corollary's gamma: it holds w.p. >= 1 - 10 gamma.
 GAMMA = 0.01
 #: Corollary 3.2's radius constant (bounds/wang2022.py default): R >= C_R / sqrt(d).
@@ -95,7 +101,7 @@ class RobustErrorConfig:
     n_blocks: int
     radius_constants: tuple[float, ...] = RADIUS_CONSTANTS
     pgd_steps: int = PGD_STEPS
-    pgd_screen: float = PGD_SCREEN
+    pgd_restarts: int = PGD_RESTARTS
 
 
 @dataclass(frozen=True)
@@ -106,8 +112,13 @@ class AttackOutcome:
     wrong : (n,) sign f(x) != y (sign(0) := +1).
     single : (k, n) wrong or t* <= R (single-step attack).
     t_star : (n,) the single-step flip distance.
+    trivial : (k, n) R >= ||x||: delta = -x lies in the ball, so the radius says nothing about the
+        network's robustness (for relu without biases f(0) = 0, a flip by the rule "reaching 0
+        counts", so every input is a robust error there by construction).
+    certified : (k, n) relu only: the CROWN certificate (:func:`theorycheck.certify.certified_at`)
+        proves that no ||delta|| <= R changes sign f(x); such inputs are not attacked.
     pgd_own : (k, n) PGD at radius R found a flipping delta (only inputs not already counted
-        at R, with t* <= screen R or t* = inf, are attacked; see :func:`attack_outcomes`).
+        at R and not certified are attacked; see :func:`attack_outcomes`).
     pgd : (k, n) robust error under PGD: single | pgd_own | pgd at the previous radius.
     delta : (k, n, d) the flipping perturbation where ``pgd_own``, else 0.
     """
@@ -115,6 +126,8 @@ class AttackOutcome:
     radii: np.ndarray
     wrong: np.ndarray
     t_star: np.ndarray
+    trivial: np.ndarray
+    certified: np.ndarray
     single: np.ndarray
     pgd_own: np.ndarray
     pgd: np.ndarray
@@ -127,19 +140,24 @@ def attack_outcomes(
     y: np.ndarray,
     radii: Sequence[float],
     pgd_steps: int = PGD_STEPS,
-    screen: float = PGD_SCREEN,
+    restarts: int = PGD_RESTARTS,
+    rng: np.random.Generator | None = None,
     path: str = PATH,
 ) -> AttackOutcome:
     """Robust error of each input under the single step and under PGD at each radius.
 
     The radii are taken in increasing order. At radius R, PGD (:func:`theorycheck.pgd.pgd_attack`
-    with label y, ``pgd_steps`` steps of length 2.5 R / pgd_steps from delta = 0) attacks only the
-    inputs that are not yet robust errors (correctly classified, t* > R, not flipped by PGD at a
-    smaller radius) and that it can plausibly flip: t* <= screen R or t* = inf (``screen = inf``
-    attacks them all). A flip found at a smaller radius counts at every larger one (its delta lies
-    in the larger ball), so PGD's robust error is the union over attacks and is nondecreasing in R.
+    with label y: the single step's ray, APGD runs of ``pgd_steps`` steps from delta = 0, from
+    the DeepFool point (:func:`theorycheck.pgd.deepfool`, computed once per input), from the
+    lowest-margin delta found at the previous radius, and ``restarts`` runs from random points of
+    the ball, drawn from ``rng``) attacks every input that is not yet a robust error (correctly
+    classified, t* > R, not flipped at a smaller radius) unless a certificate proves it robust at
+    R (relu: :func:`theorycheck.certify.certified_at`, CROWN route; sound, so no flip is
+    dropped). A flip found at a smaller radius counts at every larger one (its delta lies in the
+    larger ball), so PGD's robust error is the union over attacks and is nondecreasing in R.
 
-    References: Wang et al. (2022) Corollary 3.2 and Sec. 5.2; Madry et al. (2018) Sec. 2.
+    References: Wang et al. (2022) Corollary 3.2 and Sec. 5.2; Madry et al. (2018) Sec. 2; Croce
+    and Hein (2020) Sec. 3; Moosavi-Dezfooli et al. (2016).
     """
     radii = np.asarray(radii, dtype=float)
     if radii.ndim != 1 or np.any(radii <= 0.0) or np.any(np.diff(radii) <= 0.0):
@@ -147,22 +165,37 @@ def attack_outcomes(
     ss = first_sign_flip(net, X, path=path)
     wrong = np.where(ss.f >= 0.0, 1.0, -1.0) != y
     k, (n, d) = len(radii), X.shape
+    xnorm = np.linalg.norm(X, axis=1)
+    trivial = radii[:, None] >= xnorm[None, :] * (1.0 - TRIVIAL_TOLERANCE)
     single = wrong[None, :] | (ss.t_star[None, :] <= radii[:, None])
+    certified = np.zeros((k, n), dtype=bool)
     pgd_own = np.zeros((k, n), dtype=bool)
     pgd = np.zeros((k, n), dtype=bool)
     delta = np.zeros((k, n, d))
+    # Correctly classified inputs: the label y is sign f(x), the direction attacked.
+    standing = np.flatnonzero(~wrong)
+    start = np.zeros((n, d))  # DeepFool's point, then the lowest-margin delta so far
+    if standing.size:
+        start[standing] = deepfool(net, X[standing], y=y[standing], path=path).delta
+    warm = np.zeros((n, d))
     before = wrong
     for j, R in enumerate(radii):
         done = before | single[j]
-        todo = np.flatnonzero(~done & ((ss.t_star <= screen * R) | np.isinf(ss.t_star)))
+        todo = np.flatnonzero(~done)
+        if todo.size and net.spec.activation == "relu":
+            certified[j, todo] = certified_at(net, X[todo], R, SCREEN_ROUTE)
+            todo = todo[~certified[j, todo]]
         if todo.size:
-            # Correctly classified inputs: the label y is sign f(x), the direction attacked.
-            res = pgd_attack(net, X[todo], R, steps=pgd_steps, y=y[todo], path=path)
+            res = pgd_attack(
+                net, X[todo], R, steps=pgd_steps, y=y[todo], path=path, restarts=restarts,
+                rng=rng, starts=(start[todo], warm[todo]), t_star=ss.t_star[todo],
+            )  # fmt: skip
             pgd_own[j, todo] = res.success
             delta[j, todo[res.success]] = res.delta[res.success]
+            warm[todo] = res.delta
         pgd[j] = done | pgd_own[j]
         before = pgd[j]
-    return AttackOutcome(radii, wrong, ss.t_star, single, pgd_own, pgd, delta)
+    return AttackOutcome(radii, wrong, ss.t_star, trivial, certified, single, pgd_own, pgd, delta)
 
 
 class LazyRobustError(Simulation):
@@ -171,14 +204,15 @@ class LazyRobustError(Simulation):
     claims = ("wang2022.corollary_3_2",)
     limitations = (
         "Both attacks give LOWER estimates of the robust error: the single step exactly (t* of "
-        f"the ray), PGD with a fixed budget ({PGD_STEPS} steps, no random restart, run only on "
-        f"inputs with t* <= {PGD_SCREEN:g} R or t* = inf); PGD's estimate is the union with the "
+        "the ray), PGD with a finite budget (APGD runs from 0, from the DeepFool point, from the "
+        "best point of the previous radius and from random points; only inputs a CROWN "
+        "certificate proves robust are skipped); PGD's estimate is the union with the "
         "single step, so it is never below it. Both are computed on a finite sample of test "
         "inputs per network (binomial noise of about 0.5/sqrt(n_test)): a HOLDS verdict is "
         "evidence for the corollary, a VIOLATED one may reflect a weak attack. W is one of a few "
         "fixed points of the ball (the corollary is for all W). Data are synthetic (two "
         "separated classes on the sphere), not MNIST; all grid points are outside the width "
-        "window."
+        "window. Radii R >= ||x|| are trivial (delta = -x flips every input) and marked so."
     )
 
     def _configs(self, profile):
@@ -194,9 +228,15 @@ class LazyRobustError(Simulation):
         else:
             dims, widths, n_test, per_block, trained, blocks = (
                 (25, 100, 400, 784), (1_000, 10_000), 400, 25, 10, 4)  # fmt: skip
+        steps, restarts = (
+            (PGD_STEPS, PGD_RESTARTS) if profile == "quick" else (FULL_PGD_STEPS, FULL_PGD_RESTARTS)
+        )
         for m in widths:
             for d in dims:
-                yield RobustErrorConfig(d, m, 10.0, n_test, per_block, trained, blocks)
+                yield RobustErrorConfig(
+                    d, m, 10.0, n_test, per_block, trained, blocks, pgd_steps=steps,
+                    pgd_restarts=restarts,
+                )  # fmt: skip
 
     def measure(self, config: RobustErrorConfig, rng) -> pd.DataFrame:
         spec = NetworkSpec(d=config.d, m=config.m)
@@ -213,11 +253,12 @@ class LazyRobustError(Simulation):
                 weights["trained"] = train_trained(net, task, config.C0, rng, PATH).W
             for family, W in weights.items():
                 out = attack_outcomes(net.with_weights(W), task.X_test, task.y_test, radii,
-                                      config.pgd_steps, config.pgd_screen)  # fmt: skip
+                                      config.pgd_steps, config.pgd_restarts, rng)  # fmt: skip
                 row = {"replicate": rep, "family": family, "error": float(out.wrong.mean())}
                 for j, c in enumerate(config.radius_constants):
                     row[f"robust_error_{c:g}"] = float(out.single[j].mean())
                     row[f"robust_error_pgd_{c:g}"] = float(out.pgd[j].mean())
+                    row[f"trivial_{c:g}"] = float(out.trivial[j].mean())
                 rows.append(row)
         return pd.DataFrame(rows)
 
@@ -229,6 +270,7 @@ class LazyRobustError(Simulation):
                 panel = f"{family}, m = {cfg.m}"
                 for c in cfg.radius_constants:
                     R = c / math.sqrt(cfg.d)
+                    trivial = trivial_radius(cfg, sub, c)
                     kw = {"d": cfg.d, "m": cfg.m, "C0": cfg.C0, "gamma": GAMMA, "R": R}
                     B = float(cor(**kw))
                     gain = (sub[f"robust_error_pgd_{c:g}"] - sub[f"robust_error_{c:g}"]).to_numpy()
@@ -237,10 +279,13 @@ class LazyRobustError(Simulation):
                         # Verdicts only where the corollary speaks (R >= C_R/sqrt(d)); smaller
                         # radii are shown in the figure (the transition of the paper's Fig. 4).
                         if c >= C_R:
-                            verdicts.append(self._verdict(cor, kw, c, family, label, x, B, gain))
+                            verdicts.append(
+                                self._verdict(cor, kw, c, family, label, x, B, gain, trivial)
+                            )
+                        series = f"d = {cfg.d}, {label}" + (TRIVIAL_SERIES if trivial else "")
                         summary.append(law_summary(x, {
-                            "figure": "robust-error", "panel": panel,
-                            "series": f"d = {cfg.d}, {label}", "x": c, "bound": B,
+                            "figure": "robust-error", "panel": panel, "series": series, "x": c,
+                            "bound": B,
                         }))  # fmt: skip
                     summary.append(law_summary(gain, {
                         "figure": "pgd-gain", "panel": panel, "series": f"d = {cfg.d}", "x": c,
@@ -251,11 +296,12 @@ class LazyRobustError(Simulation):
                 }))  # fmt: skip
         figures = [
             FigureSpec("robust-error", "Robust error vs R sqrt(d) under the single step and "
-                       f"under l2 PGD ({PGD_STEPS} steps, union with the single step), C0 = 10",
+                       "under l2 PGD (APGD with restarts, union with the single step), C0 = 10",
                        "R sqrt(d)", "robust error (lower estimate)", logx=True,
                        caption="Markers: mean over networks with 95% CI; dotted: Corollary "
                        "3.2's 0.9 (claimed for R sqrt(d) >= C_R = 5). Both attacks give lower "
-                       "estimates of the robust error."),
+                       "estimates of the robust error. Series marked 'trivial': R >= ||x||, "
+                       "where delta = -x flips every input (robust error 1 by construction)."),
             FigureSpec("pgd-gain", "What PGD adds: robust error under PGD minus under the "
                        "single step, per network", "R sqrt(d)", "PGD - single step", logx=True,
                        caption="Markers: mean difference over networks with 95% t interval. "
@@ -267,9 +313,10 @@ class LazyRobustError(Simulation):
         ]  # fmt: skip
         return Evaluation(verdicts, pd.DataFrame(summary), figures)
 
-    def _verdict(self, cor, kw, c, family, label, x, B, gain):
+    def _verdict(self, cor, kw, c, family, label, x, B, gain, trivial):
         """Corollary 3.2 at one radius with one attack's estimate; the PGD row is the primary
-        check, the single-step row the weaker one kept beside it."""
+        check, the single-step row the weaker one kept beside it. A trivial radius (R >= ||x||)
+        says it: its robust error is 1 by construction, whatever the network."""
         row = bound_verdict(
             cor.id, self.id, {**kw, "R sqrt(d)": c, "W": family, "attack": label},
             f"robust error at radius R ({label} lower estimate)", x, B,
@@ -280,6 +327,8 @@ class LazyRobustError(Simulation):
         # estimate of their robust error, which can neither refute it (that needs a certified
         # upper estimate) nor confirm it (that needs every W). Kept as a description.
         row = description(row, "an attack on particular W cannot decide a claim over every W")
+        if trivial:
+            row = description(row, TRIVIAL_NOTE)
         notes = [row.note, "outside the width window (C3 = C4 = 1)"]
         if label == "PGD":
             g = law_summary(gain, {})
@@ -290,6 +339,17 @@ class LazyRobustError(Simulation):
         else:
             notes.append("weaker attack; the PGD row is the check")
         return replace(row, note="; ".join(filter(None, notes)))
+
+
+def trivial_radius(cfg: RobustErrorConfig, rows: pd.DataFrame, c: float) -> bool:
+    """Whether radius c / sqrt(d) is trivial (R >= ||x||) for some input of ``rows``: the stored
+    ``trivial_<c>`` column, or for rows stored without it, R against the inputs' norm (they lie on
+    the sphere of :func:`theorycheck.network.input_radius`)."""
+    col = f"trivial_{c:g}"
+    if col in rows:
+        return bool((rows[col] > 0.0).any())
+    xnorm = input_radius(NetworkSpec(d=cfg.d, m=cfg.m))
+    return c / math.sqrt(cfg.d) >= xnorm * (1.0 - TRIVIAL_TOLERANCE)
 
 
 SIMULATION = LazyRobustError()

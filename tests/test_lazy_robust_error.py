@@ -15,23 +15,24 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-import theorycheck.simulations.lazy_robust_error as lre
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_lazy_simulations import check_evaluation
-from theorycheck.simulations.lazy_robust_error import (
-    C_R,
-    LazyRobustError,
-    RobustErrorConfig,
-    attack_outcomes,
-)
 
+import theorycheck.simulations.lazy_robust_error as lre
 from theorycheck.activations import ACTIVATIONS
 from theorycheck.errors import UserInputError
 from theorycheck.forward import output_and_gradient
 from theorycheck.network import NetworkSpec, sample_inputs, sample_network
 from theorycheck.seeding import generator
 from theorycheck.simulation import config_id
+from theorycheck.simulations.lazy_robust_error import (
+    C_R,
+    LazyRobustError,
+    RobustErrorConfig,
+    attack_outcomes,
+)
+from theorycheck.verdicts import Verdict
 
 
 class TinyRobustError(LazyRobustError):
@@ -44,10 +45,16 @@ def f_at(net, X):
     return output_and_gradient(net, X, path="reference").f
 
 
-def check_outcome(net, X, y, out, screen):
+def check_outcome(net, X, y, out):
     """The per-input invariants of :func:`attack_outcomes` (see the module docstring)."""
     k = len(out.radii)
     assert out.single.shape == out.pgd.shape == out.pgd_own.shape == (k, len(X))
+    assert out.trivial.shape == out.certified.shape == (k, len(X))
+    # Trivial exactly where R >= ||x|| (up to TRIVIAL_TOLERANCE).
+    xnorm = np.linalg.norm(X, axis=1)
+    np.testing.assert_array_equal(
+        out.trivial, out.radii[:, None] >= xnorm[None, :] * (1 - lre.TRIVIAL_TOLERANCE)
+    )
     # PGD >= single step on every input, and both contain the clean error.
     assert np.all(out.pgd >= out.single)
     assert np.all(out.single >= out.wrong) and np.all(out.pgd >= out.wrong)
@@ -58,11 +65,13 @@ def check_outcome(net, X, y, out, screen):
     np.testing.assert_array_equal(
         out.single, out.wrong | (out.t_star[None, :] <= out.radii[:, None])
     )
-    # PGD only attacks inputs still standing at R and within the screen; its flips are real.
+    # PGD only attacks inputs still standing at R and not certified; its flips are real.
     before = np.vstack([out.wrong, out.pgd[:-1]])
     assert not np.any(out.pgd_own & (out.single | before))
-    screened = (out.t_star[None, :] <= screen * out.radii[:, None]) | np.isinf(out.t_star)
-    assert not np.any(out.pgd_own & ~screened)
+    assert not np.any(out.pgd_own & out.certified)
+    assert not np.any(out.certified & (out.single | before))
+    if net.spec.activation != "relu":
+        assert not out.certified.any()
     np.testing.assert_array_equal(out.pgd, out.single | before | out.pgd_own)
     for j, R in enumerate(out.radii):
         own = out.pgd_own[j]
@@ -137,8 +146,8 @@ def test_families_and_evaluation_contract(recorded):
 
 def test_pgd_is_at_least_the_single_step_on_every_input(recorded):
     data, calls = recorded
-    for cfg, _block, net, X, y, out in calls:
-        check_outcome(net, X, y, out, cfg.pgd_screen)
+    for _cfg, _block, net, X, y, out in calls:
+        check_outcome(net, X, y, out)
     for cfg, df in data.items():
         pgd = df[columns(cfg, "robust_error_pgd")].to_numpy()
         single = df[columns(cfg, "robust_error")].to_numpy()
@@ -197,9 +206,21 @@ def test_evaluation_checks_the_corollary_with_both_attacks(recorded):
     s = ev.summary
     robust = s[s["figure"] == "robust-error"]
     for cfg in data:
+        c = np.array(cfg.radius_constants)
+        trivial = c / math.sqrt(cfg.d) >= 1.0  # inputs on the unit sphere (wang scaling)
+        assert trivial.any() and not trivial.all()  # the tiny grid has both kinds
         for label in ("PGD", "single step"):
-            series = robust[robust["series"] == f"d = {cfg.d}, {label}"]
-            assert len(series) == 3 * len(cfg.radius_constants)
+            plain = robust[robust["series"] == f"d = {cfg.d}, {label}"]
+            marked = robust[robust["series"] == f"d = {cfg.d}, {label}" + lre.TRIVIAL_SERIES]
+            assert sorted(set(plain["x"])) == sorted(c[~trivial])
+            assert sorted(set(marked["x"])) == sorted(c[trivial])
+            assert len(plain) + len(marked) == 3 * len(c)
+    # Verdict rows at trivial radii say so (and, like every row here, are descriptions).
+    for row in rows:
+        p = row.params()
+        is_trivial = p["R sqrt(d)"] / math.sqrt(p["d"]) >= 1.0
+        assert (lre.TRIVIAL_NOTE in row.note) == is_trivial
+        assert row.verdict == str(Verdict.DESCRIPTIVE) and row.family == "descriptive"
     # The gain summary is the mean of per-network differences, >= 0.
     gain = s[s["figure"] == "pgd-gain"]
     assert len(gain) == 3 * sum(len(c.radius_constants) for c in data)
@@ -223,17 +244,33 @@ def test_evaluation_checks_the_corollary_with_both_attacks(recorded):
     n=st.integers(1, 6),
     seed=st.integers(0, 2**32 - 1),
     radius_factors=st.lists(st.floats(0.05, 3.0), min_size=1, max_size=4, unique=True),
-    screen=st.sampled_from((1.5, 2.0, math.inf)),
+    restarts=st.integers(0, 2),
 )
-def test_attack_outcome_invariants(d, m, activation, n, seed, radius_factors, screen):
+def test_attack_outcome_invariants(d, m, activation, n, seed, radius_factors, restarts):
     spec = NetworkSpec(d=d, m=m, activation=activation)
     rng = generator(seed, "test_lazy_robust_error")
     net = sample_network(spec, rng)
     X = sample_inputs(spec, n, rng)
     y = np.where(rng.random(n) < 0.5, -1.0, 1.0)  # some inputs misclassified
     radii = np.sort(radius_factors) / math.sqrt(d)
-    out = attack_outcomes(net, X, y, radii, pgd_steps=8, screen=screen)
-    check_outcome(net, X, y, out, screen)
+    out = attack_outcomes(net, X, y, radii, pgd_steps=8, restarts=restarts, rng=rng)
+    check_outcome(net, X, y, out)
+
+
+def test_trivial_radius_from_rows_or_from_the_config(recorded):
+    """The stored ``trivial_<c>`` column decides; rows stored without it fall back on R >= ||x||
+    with ||x|| = 1 (the inputs' sphere), and both agree on the tiny grid."""
+    data, calls = recorded
+    for cfg, df in data.items():
+        for c in cfg.radius_constants:
+            stored = lre.trivial_radius(cfg, df, c)
+            legacy = lre.trivial_radius(cfg, df.drop(columns=f"trivial_{c:g}"), c)
+            assert stored == legacy == (c / math.sqrt(cfg.d) >= 1.0)
+    rows = pd.concat(data.values(), ignore_index=True)
+    for (_, row), (cfg, *_rest, out) in zip(rows.iterrows(), calls, strict=True):
+        np.testing.assert_allclose(
+            row[columns(cfg, "trivial")].to_numpy(float), out.trivial.mean(axis=1)
+        )
 
 
 def test_bad_radii_are_rejected():

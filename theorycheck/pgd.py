@@ -32,7 +32,8 @@ at the checkpoints w_j = ceil(p_j steps), p_0 = 0, p_1 = 0.22, p_{j+1} = p_j + m
 steps since the last checkpoint lowered the margin, or where neither eta nor the best margin
 changed since the last checkpoint. The travel is therefore not capped at a multiple of eps, and
 eta shrinks only where steps stop paying. An input's run also stops (besides flipping) once eta
-is below :data:`ETA_FLOOR` eps: further steps move delta by less than that.
+is below :data:`ETA_FLOOR` eps (further steps move delta by less than that), or once its best
+margin stalls (:data:`STALL_FRACTION`).
 """
 
 from __future__ import annotations
@@ -68,6 +69,11 @@ MOMENTUM = 0.75
 SUCCESS_FRACTION = 0.75
 #: A run stops for an input once eta < ETA_FLOOR eps (about 11 halvings of the initial 2 eps).
 ETA_FLOOR = 1e-3
+#: APGD's stopping rule for an input whose margin stalls: from the second checkpoint on, a run
+#: stops for an input whose best margin fell by less than STALL_FRACTION of its current value
+#: since the previous checkpoint (at that pace reaching 0 would take over 1 / STALL_FRACTION more
+#: checkpoint intervals; the run spends its steps on inputs that are still moving).
+STALL_FRACTION = 0.01
 #: The single-step ray is also tried at t* (1 + RAY_NUDGE): on a piece crossing zero, the computed
 #: f at x(t*) can round to the wrong side of 0.
 RAY_NUDGE = 1e-9
@@ -221,6 +227,8 @@ def _run(best: _Best, idx, D, steps, step, g, m):
         run_best_D[a[better]] = D[a[better]]
         since += 1
         if k in checkpoints:
+            if k > min(checkpoints):
+                live &= best_prev - run_best_m >= STALL_FRACTION * run_best_m
             halve = (lowered < SUCCESS_FRACTION * since) | (
                 (eta == eta_prev) & (run_best_m == best_prev)
             )
