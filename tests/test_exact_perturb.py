@@ -1,6 +1,10 @@
 """The exact path for random perturbations (theorycheck/exact_perturb.py,
 docs/derivations/exact_sampler.md Sec. 7) against materialised networks.
 
+* Lift (deterministic): the sampled scalars define an explicit W = [g | h | y | r'] (x = e_1, the
+  span of the directions next, then e, then r' from the standard basis of R^m); the public
+  estimators on that W reproduce every statistic to rounding. This checks the algebra of Sec.
+  7.2-7.4, not the laws of the scalars (which the KS tests below check).
 * In distribution: two-sample KS of every returned quantity (f, ||grad f||, t*, and per
   perturbation the flips, ||grad f(x') - grad f(x)||^2, the linearisation error, the ratio; the
   ratio along the attack ray at c t*) between the exact path and ``path="reference"`` at
@@ -23,9 +27,11 @@ import pytest
 from scipy import stats
 
 import theorycheck.exact_perturb as ep
+from theorycheck.attack import first_sign_flip
 from theorycheck.errors import UserInputError
 from theorycheck.exact_perturb import sample_perturbation_statistics
-from theorycheck.network import NetworkSpec
+from theorycheck.forward import gradient_difference, output_and_gradient
+from theorycheck.network import Network, NetworkSpec
 from theorycheck.seeding import generator
 
 ALPHA = 1e-6  # per-test failure probability of a correct implementation
@@ -120,6 +126,48 @@ def test_wrong_complement_dimension_is_rejected(samples, monkeypatch):
     bad = _quantities(_draw("wang-d5-m20", "exact", seed=8))
     mat = _quantities(samples["wang-d5-m20"]["reference"])
     assert stats.ks_2samp(bad["jump2_1"], mat["jump2_1"]).pvalue < _level("wang-d5-m20")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_lift_reproduces_every_statistic(seed):
+    m, nb, thetas, fractions = 12, 6, np.array([0.3, 1.2, 2.5]), np.array([0.25, 0.5, 1.0])
+    P, D = len(thetas), 1 + len(thetas) + 1 + m  # x, e_1..e_P, e, m complement coordinates
+    draws = ep._draw_block(generator(seed, "lift"), nb, m, D, P)
+    # The explicit complement basis: sum_s c_s r'_s has squared norm K_jj exactly.
+    out = ep._run_block(draws, D, thetas, fractions,
+                        lambda gram, dof: np.diagonal(gram, axis1=1, axis2=2).copy())  # fmt: skip
+    f, gnorm, tstar, zero, flips, jump2, lin2, ratio, ray = out
+    vc, a, g, h, chi, eta = draws
+    for i in range(nb):
+        act = g[i] > 0
+        N = int(act.sum())
+        qn = math.sqrt(N * chi[i])
+        y = np.where(act, a[i] * (qn / N + eta[i] - eta[i][act].mean()), eta[i])
+        R = np.eye(m)
+        R[act] = a[i][act][:, None] * (R[act] - R[act].mean(axis=0))
+        net = Network(NetworkSpec(d=D, m=m), a[i], np.hstack([g[i][:, None], h[i], y[:, None], R]),
+                      np.zeros(m), 0.0)  # fmt: skip
+        x = np.zeros(D)
+        x[0] = 1.0
+        V = np.zeros((P, D))
+        V[:, 1 : 1 + P] = vc[i]
+        Xp = np.cos(thetas)[:, None] * x + np.sin(thetas)[:, None] * V
+        fw = output_and_gradient(net, np.vstack([x, Xp]), path="reference")
+        ss = first_sign_flip(net, x[None, :], path="reference")
+        u = -np.sign(fw.f[0]) * fw.grad[0] / fw.grad_norm[0]
+        deltas = np.vstack([Xp - x, (fractions * ss.t_star[0])[:, None] * u])
+        jumps = gradient_difference(net, np.broadcast_to(x, deltas.shape), deltas, "reference")
+        z0 = net.W @ x
+        close = dict(rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose([f[i], gnorm[i], tstar[i]],
+                                   [fw.f[0], fw.grad_norm[0], ss.t_star[0]], **close)  # fmt: skip
+        np.testing.assert_array_equal(flips[i], [np.sum((net.W @ xp > 0) != (z0 > 0)) for xp in Xp])
+        np.testing.assert_allclose(jump2[i], jumps[:P] ** 2, **close)
+        np.testing.assert_allclose(ratio[i], jumps[:P] / fw.grad_norm[0], **close)
+        np.testing.assert_allclose(ray[i], jumps[P:] / fw.grad_norm[0], **close)
+        lin_mat = (fw.f[1:] - fw.f[0] - (Xp - x) @ fw.grad[0]) ** 2
+        np.testing.assert_allclose(lin2[i], lin_mat, rtol=1e-9, atol=1e-24)
+    assert not zero.any() and np.isfinite(tstar).all()
 
 
 def test_bubeck_is_wang_rescaled():

@@ -139,7 +139,7 @@ def sample_perturbation_statistics(
     if spec.d < 2:
         raise UserInputError(f"random perturbations orthogonal to x need d >= 2; got d = {spec.d}")
     P, C = len(thetas), len(fractions)
-    per_block = min(n, max(1, BLOCK_NEURONS // spec.m))
+    per_block = min(n, _networks_per_block(spec.m, P))
     draws = per_block * spec.m * (8 + 3 * P + C) if path == "exact" else 0
     check_allocation(f"n = {n} networks of m = {spec.m} neurons",
                      8.0 * (n * (4 + 4 * P + C) + draws), hint="lower n or m")  # fmt: skip
@@ -215,7 +215,7 @@ def _sample_exact(spec, n, rng, thetas, fractions):
     out = [np.empty(n), np.empty(n), np.empty(n), np.zeros(n, dtype=bool),
            np.empty((n, P), dtype=np.int64), np.empty((n, P)), np.empty((n, P)),
            np.empty((n, P)), np.full((n, C), np.nan)]  # fmt: skip
-    per_block = max(1, BLOCK_NEURONS // (m * (2 + P)))
+    per_block = _networks_per_block(m, P)
     for lo in range(0, n, per_block):
         hi = min(n, lo + per_block)
         block = _exact_block(rng, hi - lo, m, d, np.asarray(thetas), np.asarray(fractions))
@@ -225,6 +225,12 @@ def _sample_exact(spec, n, rng, thetas, fractions):
     # Back to the spec's units: grad f_bubeck = grad f_wang / sqrt(d), distances times ||x||;
     # f, flips, the linearisation error and the ratios are scale-free.
     return f, gnorm / rho, tstar * rho, zero, flips, jump2 / rho**2, lin2, ratio, ray
+
+
+def _networks_per_block(m: int, P: int) -> int:
+    """Networks per block of draws (about BLOCK_NEURONS neurons x (2 + P) numbers); depends on
+    (m, P) only, so results depend only on the seed."""
+    return max(1, BLOCK_NEURONS // (m * (2 + P)))
 
 
 def _direction_coordinates(rng, nb, P, d):
@@ -241,8 +247,15 @@ def _direction_coordinates(rng, nb, P, d):
 
 def _exact_block(rng, nb, m, d, thetas, fractions):
     """nb networks of the exact sampler (wang units). Draw order per block: directions, a, g, h,
-    chi2_{d-1-k}, eta, then the complement Wishart."""
-    P, C = len(thetas), len(fractions)
+    chi2_{d-1-k}, eta (:func:`_draw_block`), then the complement Wishart."""
+    draws = _draw_block(rng, nb, m, d, len(thetas))
+    return _run_block(draws, d, thetas, fractions,
+                      lambda gram, dof: _complement_sq_norms(gram, dof, rng))  # fmt: skip
+
+
+def _draw_block(rng, nb, m, d, P):
+    """The scalars of Sec. 7.2-7.3 for nb networks: b (nb, P, k), a, g (nb, m), h (nb, m, k),
+    chi2_{d-1-k} (nb,), eta (nb, m)."""
     vc = _direction_coordinates(rng, nb, P, d)  # (nb, P, k)
     k = vc.shape[2]
     a = (rng.integers(0, 2, size=(nb, m)) * 2 - 1).astype(np.float64)
@@ -251,6 +264,18 @@ def _exact_block(rng, nb, m, d, thetas, fractions):
     d1 = d - 1 - k  # the complement of span{x, e_1..e_k}
     chi = rng.chisquare(d1, size=nb) if d1 > 0 else np.zeros(nb)
     eta = rng.standard_normal((nb, m))
+    return vc, a, g, h, chi, eta
+
+
+def _run_block(draws, d, thetas, fractions, complement):
+    """Every statistic of Sec. 7 from the scalars of :func:`_draw_block`; ``complement(gram,
+    dof)`` returns the squared norms of the complement parts (nb, T) (a Wishart draw in the
+    sampler; the diagonal of ``gram`` in the lift test, whose complement basis is explicit)."""
+    vc, a, g, h, chi, eta = draws
+    nb, m = g.shape
+    P, C = len(thetas), len(fractions)
+    k = vc.shape[2]
+    d1 = d - 1 - k
     sq_m = math.sqrt(m)
     act = g > 0.0
     aA = a * act
@@ -303,7 +328,7 @@ def _exact_block(rng, nb, m, d, thetas, fractions):
         np.einsum("ntm,num->ntu", coef, coef)
         - b[:, :, None] * b[:, None, :] / Nsafe[:, None, None] * (N > 0)[:, None, None]
     )
-    q = _complement_sq_norms(gram, d1 - 1, rng) if d1 > 1 else np.zeros((nb, P + C))
+    q = complement(gram, d1 - 1) if d1 > 1 else np.zeros((nb, P + C))
     # A zero diagonal entry is a complement part that is exactly 0 (no flip, or all of A
     # switched off); the eigendecomposition would leave rounding there.
     q = np.where(np.diagonal(gram, axis1=1, axis2=2) > 0.0, q, 0.0)
