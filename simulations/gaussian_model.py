@@ -122,15 +122,19 @@ def first_n(
 def _first_n_chunk(Tc, Zc, sigma, eps, target, strict, cap) -> np.ndarray:
     """:func:`first_n` on one chunk of replicates (rows of ``Zc``)."""
     t2, a = np.sum(Tc * Tc, axis=1), np.sum(Zc * Tc, axis=1)
+    b = np.einsum("ij,ij->i", Zc, Zc)
     shared = Tc.shape[0] == 1
 
     def ok(idx, n):  # the replicates idx at their sample counts n
         s = sigma * np.sqrt(n)
-        T_i = Tc if shared else Tc[idx]
-        W = n[:, None] * T_i + s[:, None] * Zc[idx]
         t2_i = t2[0] if shared else t2[idx]
-        l2 = np.sqrt(np.einsum("ij,ij->i", W, W))
-        e = gaussian_error(n * t2_i + s * a[idx], np.abs(W).sum(axis=1), l2, sigma, eps)
+        W = Zc[idx]  # a copy (fancy indexing), then in place: W = n theta + s z, |W|
+        W *= s[:, None]
+        W += n[:, None] * (Tc if shared else Tc[idx])
+        np.abs(W, out=W)
+        inner = n * t2_i + s * a[idx]
+        l2 = np.sqrt(np.maximum(n * n * t2_i + 2 * n * s * a[idx] + s * s * b[idx], 0.0))
+        e = gaussian_error(inner, W.sum(axis=1), l2, sigma, eps)
         return e < target if strict else e <= target
 
     lo = np.zeros(Zc.shape[0], dtype=np.int64)
@@ -209,8 +213,8 @@ class GaussianModel(Simulation):
     def _configs(self, profile):
         reps = replicates_for_power(GAMMA)
         if profile == "quick":
-            dims, blocks, mc = (100, 316, 1000, 3162, 10_000), 1, (20, 1000)
-            bern = (100, 1000, 10_000)
+            dims, blocks, mc = (100, 316, 1000, 3162, 10_000), 1, (20, 316)
+            bern = (100, 1000, 3162)
         else:
             dims, blocks, mc = (100, 316, 1000, 3162, 10_000, 31_623, 100_000), 2, (100, 10_000)
             bern = (100, 1000, 10_000, 100_000)
