@@ -618,9 +618,12 @@ def tick_label_overlaps(fig: Figure) -> list[str]:
     return out
 
 
-def _thin_colliding_labels(fig: Figure) -> None:
+def _thin_colliding_labels(fig: Figure) -> bool:
     """Blank every other label of an axis whose tick labels collide, until none do; the
-    axis's ticks are frozen (fixed locations and texts) so later draws keep the choice."""
+    axis's ticks are frozen (fixed locations and texts) so later draws keep the choice.
+    Returns whether any label was blanked. The figure must have been drawn (at any dpi: the
+    labels' boxes are measured afresh)."""
+    thinned = False
     for attempt in range(5):
         if attempt:  # the caller drew the figure once already
             fig.draw_without_rendering()
@@ -652,9 +655,10 @@ def _thin_colliding_labels(fig: Figure) -> None:
                 axis.set_major_formatter(FixedFormatter([t for _, t in majors]))
                 axis.set_minor_locator(FixedLocator([loc for loc, _ in minors]))
                 axis.set_minor_formatter(FixedFormatter([t for _, t in minors]))
-                changed = True
+                changed = thinned = True
         if not changed:
-            return
+            break
+    return thinned
 
 
 def _update(h, value) -> None:
@@ -724,13 +728,16 @@ def _draw(job: FigureJob) -> Figure:
 def render(job: FigureJob) -> Path:
     """Draw ``job``'s figure in the report style and save it as SVG (text kept as text in
     DejaVu Sans, which typst embeds from matplotlib's font files; no date in the file)."""
+    meta = {"Date": None, "Creator": "theorycheck"}
     with style_context():
         fig = _draw(job)
-        fig.draw_without_rendering()  # places the ticks (and runs a layout engine, if any)
-        fig.set_layout_engine("none")  # keep that layout: later draws only place the ticks
-        _thin_colliding_labels(fig)
         job.path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(job.path, format="svg", metadata={"Date": None, "Creator": "theorycheck"})
+        # Saving draws the figure (and runs the width-window figure's layout engine); the
+        # tick labels are checked after it and the figure saved again only if some collide.
+        fig.savefig(job.path, format="svg", metadata=meta)
+        fig.set_layout_engine("none")  # keep that layout: later draws only place the ticks
+        if _thin_colliding_labels(fig):
+            fig.savefig(job.path, format="svg", metadata=meta)
     return job.path
 
 
