@@ -280,3 +280,27 @@ def test_bad_radii_are_rejected():
     for radii in ([0.2, 0.1], [0.0, 0.1], [0.1, 0.1]):
         with pytest.raises(UserInputError, match="radii"):
             attack_outcomes(net, X, y, radii)
+
+
+def test_screen_reproducer_comes_out_flipped():
+    """Issue 18: the old screen skipped inputs with t* > 2 R, assuming the minimal flip radius is
+    near t*. On robustifying W (built for the input attacked) the flip can be much shorter: here
+    (d = 25, m = 1000, test input 12, R = 1 = ||x||, as in the issue's reproducer) t* = 4.24 R and
+    PGD flips with ||delta|| = 0.973. Now the only screen is a certificate, so it comes out
+    flipped, with a delta that an independent forward pass confirms."""
+    from theorycheck.lazy_ball import lazy_radius
+    from theorycheck.perturbations import robustifying
+    from theorycheck.simulations._common import clusters_task
+
+    spec = NetworkSpec(d=25, m=1000)
+    rng = generator(0, "issue18-screen")
+    net = sample_network(spec, rng)
+    x = clusters_task(spec, rng, 200).X_test[[12]]
+    nw = net.with_weights(robustifying(net, x[0], lazy_radius(spec, 10.0), path="reference"))
+    y = np.sign(f_at(nw, x))
+    out = attack_outcomes(nw, x, y, [1.0], rng=generator(0, "issue18-screen", "attack"))
+    assert out.t_star[0] > 2.0  # the old screen (t* <= 2 R or t* = inf) skipped this input
+    assert not out.single[0, 0] and not out.certified[0, 0] and out.trivial[0, 0]
+    assert out.pgd_own[0, 0]
+    delta = out.delta[0, 0]
+    assert np.linalg.norm(delta) <= 1.0 and y[0] * f_at(nw, x + delta)[0] <= 0.0

@@ -9,6 +9,7 @@ distance, so it never undercuts the certified lower bound built from the drift c
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -322,3 +323,194 @@ def test_restarts_and_starts_are_checked():
         pgd_attack(net, X, 0.1, starts=(np.zeros((3, 3)),))
     with pytest.raises(UserInputError, match="start"):
         pgd_attack(net, X, 0.1, starts=(np.full((2, 3), np.nan),))
+
+
+def strength_cases(key: str, networks: int):
+    """Hard attack cases: d = 10, m = 100, 10 inputs per network, W0 and the robustifying W built
+    for each input (C0 = 10), at eps = 0.95 x the DeepFool distance (inside the nearest flip
+    DeepFool finds, so a flip there needs a real search). Yields (net, x, eps, DeepFool delta)."""
+    from theorycheck.lazy_ball import lazy_radius
+    from theorycheck.perturbations import robustifying
+
+    spec = NetworkSpec(d=10, m=100)
+    for seed in range(networks):
+        rng = generator(seed, key)
+        net = sample_network(spec, rng)
+        X = sample_inputs(spec, 10, rng)
+        for x in X:
+            for W in (net.W, robustifying(net, x, lazy_radius(spec, 10.0), path="reference")):
+                nw = net.with_weights(W)
+                df = deepfool(nw, x, path="reference")
+                if df.success[0]:
+                    yield nw, x, 0.95 * df.delta_norm, df.delta
+
+
+def reference_attack(net, x, eps, rng):
+    """The independent reference: 300 fixed steps of eps / 30 (total travel 10 eps) from 0 and from
+    10 uniform points of the ball; no schedule, no DeepFool start."""
+    return pgd_attack(
+        net, x, eps, steps=300, step_size=eps / 30, restarts=10, rng=rng, path="reference"
+    ).success[0]
+
+
+#: The strength test: 6 networks, so at most 120 cases.
+STRENGTH_NETWORKS = 6
+STRENGTH_KEY = "pgd-strength"
+#: Development runs (key "strength-dev", 15 networks, 300 cases): the reference flipped 257; the
+#: default attack missed 2 of them (both on W0), the fixed-step attack it replaced (20 steps of
+#: 2.5 eps / 20) 7, the planted weak attack (one full step) 154. One-sided 99.9% Clopper-Pearson
+#: upper limit of the default's miss rate: 0.0429. At that rate more than 18 misses among at most
+#: 120 reference flips has probability P(Bin(120, 0.0429) > 18) = 9.4e-7 < 1e-6.
+STRENGTH_MISSES = 18
+#: The reference flipped 257 of 300 development cases (99.9% lower limit 0.81); fewer than 60 of
+#: ~120 has probability < 1e-20.
+STRENGTH_MIN_FLIPPED = 60
+
+
+@functools.cache
+def strength_reference():
+    """The strength cases with the reference's verdict, computed once for both tests."""
+    return [
+        (nw, x, eps, df, reference_attack(nw, x, eps, generator(k, STRENGTH_KEY, "reference")))
+        for k, (nw, x, eps, df) in enumerate(strength_cases(STRENGTH_KEY, STRENGTH_NETWORKS))
+    ]
+
+
+def strength_misses(attack):
+    """(inputs the reference flips and ``attack`` does not, inputs the reference flips)."""
+    misses = flipped = 0
+    for k, (nw, x, eps, df, ref) in enumerate(strength_reference()):
+        if ref:
+            flipped += 1
+            misses += not attack(nw, x, eps, df, generator(k, STRENGTH_KEY, "attack"))
+    return misses, flipped
+
+
+def default_attack(nw, x, eps, df, rng):
+    """The attack as lazy-robust-error runs it: APGD, 50 steps, DeepFool start, 1 restart."""
+    return pgd_attack(
+        nw, x, eps, steps=50, restarts=1, rng=rng, starts=(df,), path="reference"
+    ).success[0]
+
+
+def test_pgd_is_as_strong_as_a_long_multi_restart_reference():
+    """Strength against an independent reference (fixed small steps, 11 starts, 10x the travel)
+    on hard cases (see strength_cases): the default attack misses at most STRENGTH_MISSES of what
+    the reference flips.
+
+    Threshold from development runs: see STRENGTH_MISSES. The planted error (one step, no
+    restarts: test_a_weak_attack_fails_the_strength_test) misses far more."""
+    misses, flipped = strength_misses(default_attack)
+    assert flipped >= STRENGTH_MIN_FLIPPED  # not vacuous
+    assert misses <= STRENGTH_MISSES
+
+
+def test_a_weak_attack_fails_the_strength_test():
+    """Planted error: one full step and no restarts must fail the threshold of the strength test
+    (it missed 154 of 257 reference flips in development: 99.9% lower limit 0.50 of the rate, so
+    at most 18 misses among ~100 flips has probability < 1e-6 as well)."""
+
+    def weak(nw, x, eps, df, rng):
+        return pgd_attack(nw, x, eps, steps=1, step_size=eps, path="reference").success[0]
+
+    misses, _flipped = strength_misses(weak)
+    assert misses > STRENGTH_MISSES
+
+
+def _art_classifier(net):
+    """A NumPy ART classifier for sign f: logits (-f/2, f/2), class 1 iff f > 0."""
+    from art.estimators.classification.classifier import ClassGradientsMixin, ClassifierMixin
+    from art.estimators.estimator import BaseEstimator, LossGradientsMixin
+
+    class NetClassifier(ClassGradientsMixin, ClassifierMixin, LossGradientsMixin, BaseEstimator):
+        estimator_params = BaseEstimator.estimator_params + ClassifierMixin.estimator_params
+
+        def __init__(self):
+            super().__init__(model=None, clip_values=None, preprocessing=(0.0, 1.0))
+            self._nb_classes = 2
+
+        @property
+        def input_shape(self):
+            return (net.spec.d,)
+
+        def predict(self, x, batch_size=128, **kwargs):
+            f = f_at(net, x)
+            return np.stack([-f / 2, f / 2], axis=1)
+
+        def class_gradient(self, x, label=None, **kwargs):
+            g = output_and_gradient(net, x, path="reference").grad
+            both = np.stack([-g / 2, g / 2], axis=1)
+            if label is None:
+                return both
+            label = np.broadcast_to(np.asarray(label, dtype=int), (len(x),))
+            return both[np.arange(len(x)), label][:, None, :]
+
+        def loss_gradient(self, x, y, **kwargs):
+            fw = output_and_gradient(net, x, path="reference")
+            s = np.where(np.argmax(y, axis=1) == 1, 1.0, -1.0)
+            w = -s * np.exp(-np.logaddexp(0.0, s * fw.f))  # d/dx log(1 + exp(-s f))
+            return w[:, None] * fw.grad
+
+        def compute_loss(self, x, y, reduction="none", **kwargs):
+            s = np.where(np.argmax(y, axis=1) == 1, 1.0, -1.0)
+            loss = np.logaddexp(0.0, -s * f_at(net, x))
+            return loss if reduction == "none" else loss.mean()
+
+        def fit(self, x, y, **kwargs):
+            raise NotImplementedError
+
+        def get_activations(self, *args, **kwargs):
+            raise NotImplementedError
+
+        def save(self, *args, **kwargs):
+            raise NotImplementedError
+
+        @property
+        def layer_names(self):
+            return None
+
+    return NetClassifier()
+
+
+@pytest.mark.parametrize("family", ["W0", "robustifying"])
+def test_crosscheck_against_art(family):
+    """Optional (skipped unless adversarial-robustness-toolbox is installed): on small networks
+    (d = 10, m = 100, 20 inputs, 2 networks, eps = 0.95 x the DeepFool distance) every input that
+    ART's PGD (100 steps of eps/10, 5 random starts) or AutoPGD (100 iterations, 5 starts) flips,
+    re-verified by a forward pass, is flipped by the default attack: 0 misses."""
+    pytest.importorskip("art")
+    from art.attacks.evasion import AutoProjectedGradientDescent, ProjectedGradientDescentNumpy
+
+    from theorycheck.lazy_ball import lazy_radius
+    from theorycheck.perturbations import robustifying
+
+    spec = NetworkSpec(d=10, m=100)
+    misses = flipped = 0
+    for seed in range(2):
+        rng = generator(seed, "art-crosscheck")
+        net = sample_network(spec, rng)
+        for i, x in enumerate(sample_inputs(spec, 20, rng)):
+            W = net.W if family == "W0" else robustifying(net, x, lazy_radius(spec, 10.0))
+            nw = net.with_weights(W)
+            df = deepfool(nw, x, path="reference")
+            if not df.success[0]:
+                continue
+            eps = float(0.95 * df.delta_norm[0])
+            X, s = x[None, :], np.sign(f_at(nw, x[None, :]))
+            Y = np.eye(2)[(s > 0).astype(int)]
+            clf = _art_classifier(nw)
+            art = False
+            for atk in (
+                ProjectedGradientDescentNumpy(clf, norm=2, eps=eps, eps_step=eps / 10,
+                                              max_iter=100, num_random_init=5, verbose=False),
+                AutoProjectedGradientDescent(clf, norm=2, eps=eps, eps_step=2 * eps,
+                                             max_iter=100, nb_random_init=5, verbose=False),
+            ):  # fmt: skip
+                D = atk.generate(X, Y) - X
+                D *= min(1.0, eps / max(float(np.linalg.norm(D)), 1e-300))
+                art |= bool(s[0] * f_at(nw, X + D)[0] <= 0.0)
+            ours = default_attack(nw, x, eps, df.delta, generator(seed, i, "art-crosscheck"))
+            flipped += art
+            misses += art and not ours
+    assert flipped >= 5  # not vacuous
+    assert misses == 0
