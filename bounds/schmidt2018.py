@@ -32,7 +32,8 @@ docs/theory.md Sec. 6, wherever a statement has an O / Omega):
   classifiers; its O~(.) hides constants and logarithms the statement does not give, so the
   product shows it and does not decide it.
 
-The slides we work from give no theorem numbers; statements are cited by name.
+Statements are cited by name (Gaussian-model one-sample theorem, robust upper and lower bounds,
+Bernoulli-model theorems).
 """
 
 from __future__ import annotations
@@ -305,8 +306,8 @@ class GaussianRobustLower(Bound):
         "value is the sample count c eps^2 sqrt(d)/log d, a rate Omega(sqrt(d)/log d); checked "
         "for the algorithms the product runs through the implied constant "
         "n_half log d/(eps^2 sqrt(d)), n_half the sample count at which the robust error first "
-        "drops below (1 - 1/d)/2. The slides print the error level as (1 - 1/d)^(1/2); a constant "
-        "classifier has robust error 1/2, so the level must be (1 - 1/d)/2.]"
+        "drops below (1 - 1/d)/2. The level is (1 - 1/d)/2, not (1 - 1/d)^(1/2): a constant "
+        "classifier has robust error 1/2, so no algorithm-free bound can exceed 1/2.]"
     )
     kind = Kind.RATE
     params = (Param("d", "input dimension", low=2, integer=True), _S, _EPS)
