@@ -177,7 +177,7 @@ def attack_outcomes(
     start = np.zeros((n, d))  # DeepFool's point, then the lowest-margin delta so far
     if standing.size:
         start[standing] = deepfool(net, X[standing], y=y[standing], path=path).delta
-    warm = np.zeros((n, d))
+    warm = np.zeros((n, d))  # the lowest-margin delta at the previous radius (none at the first)
     before = wrong
     for j, R in enumerate(radii):
         done = before | single[j]
@@ -186,9 +186,12 @@ def attack_outcomes(
             certified[j, todo] = certified_at(net, X[todo], R, SCREEN_ROUTE)
             todo = todo[~certified[j, todo]]
         if todo.size:
+            # At a trivial radius delta = -x (the input sent to 0) is tried first.
+            starts = ((-X[todo],) if trivial[j, todo].any() else ()) + (start[todo],)
+            starts += (warm[todo],) if j else ()
             res = pgd_attack(
                 net, X[todo], R, steps=pgd_steps, y=y[todo], path=path, restarts=restarts,
-                rng=rng, starts=(start[todo], warm[todo]), t_star=ss.t_star[todo],
+                rng=rng, starts=starts, t_star=ss.t_star[todo],
             )  # fmt: skip
             pgd_own[j, todo] = res.success
             delta[j, todo[res.success]] = res.delta[res.success]

@@ -20,7 +20,8 @@ Candidates, in order (each input stops at its first flip unless ``stop_at_flip=F
    single-step flip distance t* (:func:`theorycheck.attack.first_sign_flip`) is <= eps, the points
    x(t*) and x(t* (1 + 1e-9)) of its ray (the ray may cross zero and come back before eps, so
    the full step alone can miss a flip the single step finds);
-2. a PGD run from delta = 0, one from each given start (projected onto the ball; e.g. the
+2. the given start points (projected onto the ball), then a PGD run from delta = 0, one from
+   each given start (projected onto the ball; e.g. the
    DeepFool point of :func:`deepfool`, or the best delta found at a smaller radius), and
    ``restarts`` runs from uniform random points of the ball.
 
@@ -322,6 +323,12 @@ def pgd_attack(
             _unit_rows(rng.standard_normal((n, d))) * (eps * rng.random(n) ** (1.0 / d))[:, None]
         )
     inits = [first, *starts]
+    # The start points themselves first (one pass each): a start that already flips (the DeepFool
+    # point inside the ball, delta = -x at a radius >= ||x||) spares the runs before it.
+    for S in starts:
+        idx = best.open()
+        if idx.size:
+            best.score(idx, S[idx])
     for r in range(len(inits) + restarts):
         idx = best.open()
         if idx.size == 0:
