@@ -17,6 +17,7 @@ text (``svg.fonttype`` none) and set by typst from matplotlib's own font files.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import sys
@@ -188,13 +189,33 @@ def _legend_entries(info: FigureInfo) -> list[tuple[str, Line2D]]:
     return entries
 
 
+@functools.lru_cache(maxsize=4096)
+def _text_width(label: str, size: float = SMALL_SIZE) -> float:
+    """The width of ``label`` in the legend's font, inches (measured, not estimated)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    w, _, _ = text_to_path.get_text_width_height_descent(
+        label, FontProperties(family="DejaVu Sans", size=size), ismath=False
+    )
+    return w / 72
+
+
+def _legend_layout(entries: list, width: float) -> tuple[int, list[str]]:
+    """The most legend columns (up to 6) whose widest entries fit side by side in ``width``
+    inches, entries read row by row; one column with labels wrapped when none fit."""
+    lens = [_text_width(label) for label, _ in entries]
+    for cols in range(min(len(entries), 6), 1, -1):
+        need = sum(max(lens[j::cols]) + _HANDLE_W for j in range(cols))
+        if need <= width:
+            return cols, [label for label, _ in entries]
+    return 1, [_wrap(label, width - _HANDLE_W) for label, _ in entries]
+
+
 def _legend(fig: Figure, entries: list, width: float, height: float | None = None) -> None:
     if not entries:
         return
-    widest = max(len(label) for label, _ in entries) * _CHAR + _HANDLE_W
-    cols = max(1, min(len(entries), int(width // widest)))
-    room = width / cols - _HANDLE_W
-    labels = [_wrap(label, room) for label, _ in entries]
+    cols, labels = _legend_layout(entries, width)
     handles = [h for _, h in entries]
     # Matplotlib fills legend columns first; reorder so the entries read row by row.
     order = [k for j in range(cols) for k in range(j, len(entries), cols)]
@@ -215,15 +236,14 @@ def _legend(fig: Figure, entries: list, width: float, height: float | None = Non
 
 
 def _legend_lines(entries: list, width: float) -> int:
+    """Lines of text the legend of ``entries`` takes (rows of the layout, wrapped labels)."""
     if not entries:
         return 0
-    widest = max(len(label) for label, _ in entries) * _CHAR + _HANDLE_W
-    cols = max(1, min(len(entries), int(width // widest)))
-    room = width / cols - _HANDLE_W
-    rows = 0
-    for k in range(0, len(entries), cols):
-        rows += max(_wrap(label, room).count("\n") + 1 for label, _ in entries[k : k + cols])
-    return rows
+    cols, labels = _legend_layout(entries, width)
+    return sum(
+        max(label.count("\n") + 1 for label in labels[k : k + cols])
+        for k in range(0, len(labels), cols)
+    )
 
 
 _LINE = 10.0 * 1.3 / 72  # one line of a panel title or axis label, inches
