@@ -87,10 +87,26 @@ class ModelConfig:
         return self.c * self.d**-0.25
 
 
-def robust_error_path(theta, z, sigma: float, eps: float, n: int) -> float:
-    """Exact robust error of w_n = n theta + sigma sqrt(n) z, the readable reference (one
-    replicate, one n; docs/derivations/gaussian_model.md Sec. 2)."""
+def soft_threshold(v, eps: float):
+    """sgn(v) max(|v| - eps, 0), coordinatewise."""
+    return np.sign(v) * np.maximum(np.abs(v) - eps, 0.0)
+
+
+#: The algorithms run for the lower bound: the sample sum (also the Bayes rule under the Gaussian
+#: prior) and the plug-in robust rule, the soft-threshold at eps of the sample mean (for a known
+#: theta, S_eps(theta) maximises (<w, theta> - eps ||w||_1) / ||w||_2, the robust margin ratio).
+ALGORITHMS = {"sum": "w = sum y_i x_i", "soft": "w = S_eps(sum y_i x_i / n)"}
+
+
+def robust_error_path(theta, z, sigma: float, eps: float, n: int, algorithm: str = "sum") -> float:
+    """Exact robust error of w_n = n theta + sigma sqrt(n) z (``algorithm="sum"``) or of its
+    soft-threshold S_eps(w_n / n) (``"soft"``), the readable reference (one replicate, one n;
+    docs/derivations/gaussian_model.md Sec. 2). The zero classifier errs everywhere (error 1)."""
     w = n * theta + sigma * math.sqrt(n) * z
+    if algorithm == "soft":
+        w = soft_threshold(w / n, eps)
+        if not np.any(w):
+            return 1.0
     return float(gaussian_error(w @ theta, np.abs(w).sum(), np.sqrt(w @ w), sigma, eps))
 
 
@@ -99,14 +115,22 @@ _CHUNK_VALUES = 2_000_000
 
 
 def first_n(
-    theta, Z, sigma: float, eps: float, target: float, strict: bool = False, cap: int = N_CAP
+    theta,
+    Z,
+    sigma: float,
+    eps: float,
+    target: float,
+    strict: bool = False,
+    cap: int = N_CAP,
+    algorithm: str = "sum",
 ) -> np.ndarray:
     """Per replicate (rows of ``Z``; ``theta`` one row per replicate or one shared row), the n at
     which the robust error of w_n = n theta + sigma sqrt(n) z first reaches ``target``
     (<= target; < with ``strict``): error(n) meets it and error(n - 1) does not (n = 1 when
-    error(1) does), by doubling then bisection in lockstep over the replicates. Exact when the
-    error is nonincreasing along the path (docs/derivations/gaussian_model.md Sec. 2; tested
-    against a full scan of :func:`robust_error_path`); ``cap + 1`` where ``cap`` is not enough."""
+    error(1) does), by doubling then bisection in lockstep over the replicates; ``algorithm``
+    as in :func:`robust_error_path`. Exact when the error is nonincreasing along the path
+    (docs/derivations/gaussian_model.md Sec. 2; tested against a full scan of
+    :func:`robust_error_path`); ``cap + 1`` where ``cap`` is not enough."""
     Z = np.atleast_2d(np.asarray(Z, dtype=float))
     theta = np.atleast_2d(np.asarray(theta, dtype=float))
     out = np.empty(Z.shape[0], dtype=np.int64)
@@ -114,12 +138,12 @@ def first_n(
     for start in range(0, Z.shape[0], rows):
         Tc = theta if theta.shape[0] == 1 else theta[start : start + rows]
         out[start : start + rows] = _first_n_chunk(
-            Tc, Z[start : start + rows], sigma, eps, target, strict, cap
+            Tc, Z[start : start + rows], sigma, eps, target, strict, cap, algorithm
         )
     return out
 
 
-def _first_n_chunk(Tc, Zc, sigma, eps, target, strict, cap) -> np.ndarray:
+def _first_n_chunk(Tc, Zc, sigma, eps, target, strict, cap, algorithm) -> np.ndarray:
     """:func:`first_n` on one chunk of replicates (rows of ``Zc``)."""
     t2, a = np.sum(Tc * Tc, axis=1), np.sum(Zc * Tc, axis=1)
     b = np.einsum("ij,ij->i", Zc, Zc)
@@ -136,6 +160,25 @@ def _first_n_chunk(Tc, Zc, sigma, eps, target, strict, cap) -> np.ndarray:
         l2 = np.sqrt(np.maximum(n * n * t2_i + 2 * n * s * a[idx] + s * s * b[idx], 0.0))
         e = gaussian_error(inner, W.sum(axis=1), l2, sigma, eps)
         return e < target if strict else e <= target
+
+    def ok_soft(idx, n):  # w = S_eps(theta + (s / n) z), all in O(d) per replicate
+        T_i = Tc if shared else Tc[idx]
+        V = Zc[idx]  # a copy (fancy indexing), then in place
+        V *= (sigma / np.sqrt(n))[:, None]
+        V += T_i
+        U = np.abs(V)
+        U -= eps
+        np.maximum(U, 0.0, out=U)  # |w|
+        np.sign(V, out=V)
+        V *= T_i  # sgn(w) theta
+        inner = np.einsum("ij,ij->i", U, V)
+        l2 = np.sqrt(np.einsum("ij,ij->i", U, U))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            e = np.where(l2 > 0, gaussian_error(inner, U.sum(axis=1), l2, sigma, eps), 1.0)
+        return e < target if strict else e <= target
+
+    if algorithm == "soft":
+        ok = ok_soft
 
     lo = np.zeros(Zc.shape[0], dtype=np.int64)
     hi = np.ones(Zc.shape[0], dtype=np.int64)
@@ -281,6 +324,10 @@ class GaussianModel(Simulation):
             f["eps"] = eps
             f["robust_error"] = gaussian_error(f["inner"], f["l1"], f["l2"], sigma, eps)
             f["n_target"] = first_n(theta, Z, sigma, eps, target, strict=not flat)
+            if not flat:  # the lower bound speaks about any algorithm: a second one
+                f["n_target_soft"] = first_n(
+                    theta, Z, sigma, eps, target, strict=True, algorithm="soft"
+                )
             if T:
                 f["mc_robust_errors"] = per_rep[f"mc_robust_errors_{k}"]
             frames.append(f)
@@ -554,100 +601,110 @@ class GaussianModel(Simulation):
         )
         rows, summary = [], []
         cfgs = sorted(data, key=lambda c: c.d)
-        for eps in sorted({e for c in cfgs for e in c.eps}):
-            pts = []
-            for cfg in cfgs:
-                sub = data[cfg][data[cfg]["eps"] == eps]
-                if len(sub) == 0:
-                    continue
-                n = sub["n_target"].to_numpy(dtype=float)
-                d = cfg.d
-                kw = {"d": d, "s": cfg.c, "eps": eps}
-                consts = {"c1": cfg.c}
-                if upper:
-                    kw["gamma"] = GAMMA
-                rate = eps**2 * math.sqrt(d) / (1.0 if upper else math.log(d))
-                inside = bool(bound.conditions(**kw, **consts))
-                q = 1 - GAMMA if upper else GAMMA
-                ci = quantile_ci(n, q)
-                name = "n*" if upper else "n_half"
-                panel = (
-                    "upper: theta* flat, 1% robust error"
-                    if upper
-                    else "lower: theta ~ N(0, I), robust error (1 - 1/d)/2"
-                )
-                extra = (
-                    {"reference": (2 / math.pi) * cfg.c**2 * eps**2 * math.sqrt(d)}
-                    if (upper)
-                    else {}
-                )
-                summary.append(
-                    {
-                        "figure": "sample-count",
-                        "panel": panel,
-                        "series": f"{name}, eps = {eps:g}",
-                        "x": d,
-                        "estimate": ci.estimate,
-                        "ci_low": ci.low,
-                        "ci_high": ci.high,
-                        "bound": float(bound(**kw, **consts)),
-                        **extra,
-                    }
-                )
-                summary.append(
-                    {
-                        "figure": "implied-constant",
-                        "panel": panel,
-                        "series": f"{name} / rate, eps = {eps:g}",
-                        "x": d,
-                        "estimate": ci.estimate / rate,
-                        "ci_low": ci.low / rate,
-                        "ci_high": ci.high / rate,
-                    }
-                )
-                if inside:
-                    pts.append((d, n, rate, cfg))
-            if len(pts) < 2:
-                continue
-            x = [p[0] for p in pts]
-            rng = generator(0, "implied", self.id, prior, str(eps))
-            fit = implied_constant(
-                x,
-                [p[1] for p in pts],
-                [p[2] for p in pts],
-                rng,
-                n_boot=N_BOOT,
-                statistic=(1 - GAMMA) if upper else GAMMA,
-            )
-            params = {"s": pts[0][3].c, "eps": eps, "prior": prior, "c1": pts[0][3].c}
-            if upper:
-                params["gamma"] = GAMMA
-            stat = (
-                f"n* (1% robust error, its {1 - GAMMA:g} quantile) / (eps^2 sqrt(d))"
-                if upper
-                else f"n_half (robust error < (1 - 1/d)/2, its {GAMMA:g} quantile) "
-                "log d / (eps^2 sqrt(d))"
-            )
-            rows.append(
-                implied_constant_verdict(
-                    bound.id,
-                    self.id,
-                    params,
-                    stat,
-                    fit,
-                    side="upper" if upper else "lower",
-                    variable="d",
-                    evidence=Evidence.EXACT,
-                    quantifier=Quantifier.RANDOM,
-                    note="grid points inside the statement's conditions only; the algorithm is "
-                    "w = sum y_i x_i"
-                    + (
-                        ""
+        algorithms = ("sum",) if upper else tuple(ALGORITHMS)
+        for algorithm in algorithms:
+            for eps in sorted({e for c in cfgs for e in c.eps}):
+                pts = []
+                for cfg in cfgs:
+                    sub = data[cfg][data[cfg]["eps"] == eps]
+                    column = "n_target" if algorithm == "sum" else f"n_target_{algorithm}"
+                    if len(sub) == 0 or column not in sub:
+                        continue
+                    n = sub[column].to_numpy(dtype=float)
+                    d = cfg.d
+                    kw = {"d": d, "s": cfg.c, "eps": eps}
+                    consts = {"c1": cfg.c}
+                    if upper:
+                        kw["gamma"] = GAMMA
+                    rate = eps**2 * math.sqrt(d) / (1.0 if upper else math.log(d))
+                    inside = bool(bound.conditions(**kw, **consts))
+                    q = 1 - GAMMA if upper else GAMMA
+                    ci = quantile_ci(n, q)
+                    name = "n*" if upper else "n_half"
+                    tag = "" if algorithm == "sum" else f", {ALGORITHMS[algorithm]}"
+                    panel = (
+                        "upper: theta* flat, 1% robust error"
                         if upper
-                        else " (also the Bayes posterior-predictive rule under theta ~ N(0, I))"
-                    ),
+                        else "lower: theta ~ N(0, I), robust error (1 - 1/d)/2"
+                    )
+                    extra = (
+                        {"reference": (2 / math.pi) * cfg.c**2 * eps**2 * math.sqrt(d)}
+                        if (upper)
+                        else {}
+                    )
+                    summary.append(
+                        {
+                            "figure": "sample-count",
+                            "panel": panel,
+                            "series": f"{name}, eps = {eps:g}{tag}",
+                            "x": d,
+                            "estimate": ci.estimate,
+                            "ci_low": ci.low,
+                            "ci_high": ci.high,
+                            "bound": float(bound(**kw, **consts)),
+                            **extra,
+                        }
+                    )
+                    summary.append(
+                        {
+                            "figure": "implied-constant",
+                            "panel": panel,
+                            "series": f"{name} / rate, eps = {eps:g}{tag}",
+                            "x": d,
+                            "estimate": ci.estimate / rate,
+                            "ci_low": ci.low / rate,
+                            "ci_high": ci.high / rate,
+                        }
+                    )
+                    if inside:
+                        pts.append((d, n, rate, cfg))
+                if len(pts) < 2:
+                    continue
+                x = [p[0] for p in pts]
+                rng = generator(0, "implied", self.id, prior, str(eps), algorithm)
+                fit = implied_constant(
+                    x,
+                    [p[1] for p in pts],
+                    [p[2] for p in pts],
+                    rng,
+                    n_boot=N_BOOT,
+                    statistic=(1 - GAMMA) if upper else GAMMA,
                 )
-            )
+                params = {
+                    "s": pts[0][3].c,
+                    "eps": eps,
+                    "prior": prior,
+                    "c1": pts[0][3].c,
+                    "algorithm": algorithm,
+                }
+                if upper:
+                    params["gamma"] = GAMMA
+                stat = (
+                    f"n* (1% robust error, its {1 - GAMMA:g} quantile) / (eps^2 sqrt(d))"
+                    if upper
+                    else f"n_half (robust error < (1 - 1/d)/2, its {GAMMA:g} quantile) "
+                    "log d / (eps^2 sqrt(d))"
+                )
+                rows.append(
+                    implied_constant_verdict(
+                        bound.id,
+                        self.id,
+                        params,
+                        stat,
+                        fit,
+                        side="upper" if upper else "lower",
+                        variable="d",
+                        evidence=Evidence.EXACT,
+                        quantifier=Quantifier.RANDOM,
+                        note="grid points inside the statement's conditions only; the algorithm is "
+                        + ALGORITHMS[algorithm]
+                        + (
+                            " (also the Bayes posterior-predictive rule under theta ~ N(0, I))"
+                            if algorithm == "sum" and not upper
+                            else ""
+                        ),
+                    )
+                )
         return rows, summary
 
     def _c_max_rows(self, data):

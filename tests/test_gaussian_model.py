@@ -168,19 +168,23 @@ def test_the_coupled_path_has_the_law_of_the_sample_sum():
 # -- fast paths against readable references ------------------------------------------------------
 
 
-@pytest.mark.parametrize(("prior", "eps", "target"), [
-    ("flat", 0.25, 0.01), ("flat", 0.5, 0.01), ("normal", 1.0, 0.4995), ("normal", 0.5, 0.4995),
+@pytest.mark.parametrize(("prior", "eps", "target", "algorithm"), [
+    ("flat", 0.25, 0.01, "sum"), ("flat", 0.5, 0.01, "sum"), ("normal", 1.0, 0.4995, "sum"),
+    ("normal", 0.5, 0.4995, "sum"), ("normal", 1.0, 0.4995, "soft"),
+    ("normal", 0.5, 0.4995, "soft"),
 ])  # fmt: skip
-def test_first_n_equals_a_full_scan_and_the_paths_decrease(prior, eps, target):
+def test_first_n_equals_a_full_scan_and_the_paths_decrease(prior, eps, target, algorithm):
     rng = np.random.default_rng(13)
     d, sigma, R = 1000, 0.5 * 1000**0.25, 40
     theta = np.ones((1, d)) if prior == "flat" else rng.standard_normal((R, d))
     Z = rng.standard_normal((R, d))
     strict = prior == "normal"
-    fast = first_n(theta, Z, sigma, eps, target, strict=strict)
+    fast = first_n(theta, Z, sigma, eps, target, strict=strict, algorithm=algorithm)
     for r in range(R):
         th = theta[0] if prior == "flat" else theta[r]
-        scan = np.array([robust_error_path(th, Z[r], sigma, eps, n) for n in range(1, 200)])
+        scan = np.array(
+            [robust_error_path(th, Z[r], sigma, eps, n, algorithm) for n in range(1, 200)]
+        )
         meets = scan < target if strict else scan <= target
         assert meets.any()
         first = int(np.argmax(meets)) + 1
@@ -250,9 +254,13 @@ def test_quick_profile_verdicts_follow_the_truth(quick):
     # at eps = 1 (Omega holds), has 3 inside points at eps = 1/2 (descriptive); c_max -> 0.656.
     upper = _rows(quick, "schmidt2018.gaussian_robust_upper")
     assert len(upper) == 2 and {r.verdict for r in upper} == {"HOLDS"}
-    lower = {r.params()["eps"]: r for r in _rows(quick, "schmidt2018.gaussian_robust_lower")}
-    assert lower[1.0].verdict == "HOLDS" and lower[1.0].estimate > 0
-    assert lower[0.5].verdict == "DESCRIPTIVE"
+    lower = {
+        (r.params()["eps"], r.params()["algorithm"]): r
+        for r in _rows(quick, "schmidt2018.gaussian_robust_lower")
+    }
+    for algorithm in ("sum", "soft"):  # the sample sum (the Bayes rule) and its soft-threshold
+        assert lower[1.0, algorithm].verdict == "HOLDS" and lower[1.0, algorithm].estimate > 0
+        assert lower[0.5, algorithm].verdict == "DESCRIPTIVE"
     cmax = [r for r in _rows(quick, "schmidt2018.gaussian_one_sample") if "over" in r.params()]
     assert len(cmax) == 1 and cmax[0].verdict == "HOLDS"
     assert {r.verdict for r in _rows(quick, "schmidt2018.bernoulli_linear_lower")} == {
