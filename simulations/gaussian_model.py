@@ -18,7 +18,9 @@ sigma = c d^(1/4)) and the (theta*, tau)-Bernoulli model (tau = c d^(-1/4)). Per
   replicate's (theta, z); the robust error of w_1 at eps0 = d^(-1/4)/4 and at each eps of the grid;
   the smallest n with robust error <= 1% (flat prior, ``n_target``: the sample complexity of the
   upper bound) or < (1 - 1/d)/2 (normal prior: the lower bound's level), by doubling and
-  bisection along the replicate's path. O(d) per evaluation: d up to 1e5.
+  bisection along the replicate's path. O(d) per evaluation: d up to 1e5. For the lower bound
+  (any algorithm) a second algorithm as well: the robust plug-in S_eps(w_n / n), the
+  soft-threshold at eps of the sample mean.
 * Monte Carlo on ``test_points`` fresh test points per replicate (explicit worst perturbation
   x - eps y sgn(w)) to check the exact formulas (AGREES / DISAGREES).
 * Bernoulli: theta* = (1, ..., 1) (again wlog); one sample s in {+-1}^d of agreements, w = y x;
