@@ -61,7 +61,7 @@ __all__ = [
     "tick_label_overlaps",
 ]
 
-PANEL_HEIGHT = 2.1  # inches per row of panels (axes, title, tick and axis labels)
+PANEL_HEIGHT = 2.0  # inches per row of panels (axes, title, tick and axis labels)
 MAX_HEIGHT = 8.4  # inches: a figure, its caption and a heading fit on an A4 page
 _TITLE_LINES = 2  # panel titles longer than this many lines become letters, keyed in the caption
 _PAD = 2.0  # points of clear space around every tick label
@@ -277,7 +277,10 @@ def stored_figure(info: FigureInfo, width: float = TEXT_WIDTH) -> Figure:
     xlabel_h = (xlabel.count("\n") + 1) * _LINE
     ylabel = _wrap(info.ylabel, PANEL_HEIGHT - 0.7, 10.0)
     ylabel_w = (ylabel.count("\n") + 1) * _LINE
-    gap_h = title_h + _TICKS + xlabel_h + 0.1
+    # Between rows: the lower row's titles and the upper row's tick labels, and its x label
+    # when a panel of it stands above an empty slot of a partial last row.
+    partial = nrows > 1 and len(panels) % ncols != 0
+    gap_h = title_h + _TICKS + (xlabel_h if partial else 0.0) + 0.1
     fixed = title_h + (nrows - 1) * gap_h + _TICKS + xlabel_h + legend_h + 0.1
     row_h = PANEL_HEIGHT * (1.1 if one else 1.0) - title_h - _TICKS - xlabel_h
     # Many rows of panels: shorter axes rather than a figure taller than the page.
