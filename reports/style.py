@@ -1,9 +1,10 @@
-"""The one plotting style of the report: page geometry, fonts, series styles.
+"""The one plotting style of the report's figures: text width, fonts, series styles.
 
 Everything the report draws goes through :func:`style_context`, a ``matplotlib.rc_context``
 built from seaborn's "ticks" style and overrides; nothing here touches global matplotlib state,
-so importing :mod:`reports` never changes a user's plots. Sizes are in points at 100% zoom
-(the page figures are drawn at their physical size), and no font is smaller than 9 pt.
+so importing :mod:`reports` never changes a user's plots. Figures are drawn at the width of the
+page's text (:data:`TEXT_WIDTH`) and included at 100%, so sizes are in points on the page and
+no font is smaller than 9 pt.
 
 Stored strings (statistics, labels, ids) may contain ``$`` or ``^``: every text the report
 draws from them is created with ``parse_math=False``; only tick labels use mathtext.
