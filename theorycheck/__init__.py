@@ -12,8 +12,28 @@ What is checked: docs/theory.md. How the product is built: docs/design.md.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING
+import _signal  # the C module: `signal` itself takes a noticeable time to import
+import os
+import sys
+
+
+def _interrupted_at_start_up(signum, frame) -> None:  # pragma: no cover - timing dependent
+    os.write(2, b"theorycheck: interrupted; stored blocks are kept and a rerun resumes\n")
+    os._exit(130)
+
+
+# The console script `theorycheck` imports this package first: from here until the CLI installs
+# its own handler (theorycheck.interrupts), a Ctrl-C or SIGTERM ends the start-up with the CLI's
+# one line and exit code 130 instead of a KeyboardInterrupt traceback. Only for the console
+# script (a notebook importing theorycheck keeps its handlers) and only where the signal was not
+# ignored (a background job keeps ignoring it).
+if os.path.basename(sys.argv[0] if sys.argv else "") == "theorycheck":
+    for _sig in (_signal.SIGINT, _signal.SIGTERM):
+        if _signal.getsignal(_sig) in (_signal.default_int_handler, _signal.SIG_DFL):
+            _signal.signal(_sig, _interrupted_at_start_up)
+
+from pathlib import Path  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
 
 # Installed, bounds/, simulations/ and reports/ live inside this package (setuptools
 # package-dir). Imported straight from a source checkout (a notebook or `python -c` started at
