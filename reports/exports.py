@@ -8,7 +8,8 @@
 * ``claims/<claim>.csv`` and ``claims/<claim>.tex`` — a claim's summary table (its verdicts
   aggregated over the grid, per simulation, statistic and test);
 * ``configurations.csv`` — every config of the run with its parameters, blocks and time;
-* ``figures/<simulation>.<figure>.pdf`` — every figure of the report.
+* ``figures/<simulation>.<figure>.pdf`` — every figure of the report, and ``figures.csv``: each
+  file with its simulation, title and the claims its simulation checks (a claim's figures).
 
 LaTeX tables use booktabs (``\\toprule``, ``\\midrule``, ``\\bottomrule``); every cell is
 escaped by :func:`latex_escape`.

@@ -247,6 +247,9 @@ def _write_exports(
     write_frame(verdicts_summary(doc.data, doc.line), export / "verdicts")
     tidy_verdicts(data.verdicts).to_parquet(export / "verdicts.parquet", index=False)
     configurations_frame(data).to_csv(export / "configurations.csv", index=False)
+    pd.DataFrame(doc.figure_index, columns=["file", "simulation", "title", "claims"]).to_csv(
+        export / "figures.csv", index=False
+    )
     claims = export / "claims"
     if claims.exists():
         shutil.rmtree(claims)
@@ -359,6 +362,9 @@ class _Document:
     # -- the document ----------------------------------------------------------------------
     def compose(self) -> str:
         self.sections, self.parts, self._figures = [], [], []
+        #: Every figure file with its simulation, title and the claims it bears on (the
+        #: simulation's claims): ``export/figures.csv``, to find a claim's figures.
+        self.figure_index: list[dict] = []
         self._preamble()
         self._summary()
         for k, sim in enumerate(self.data.simulations, start=1):
@@ -558,7 +564,12 @@ class _Document:
                 caption += " Panels: " + _s("; ".join(key)) + "."
             # The first below the first claim (a float placed at the top of the section's first
             # page would stand above its heading), the others wherever they fit.
-            self.figure(f"{sim.id}.{info.name or j}", info, caption, "bottom" if j == 0 else "auto")
+            name = f"{sim.id}.{info.name or j}"
+            self.figure(name, info, caption, "bottom" if j == 0 else "auto")
+            self.figure_index.append(
+                {"file": f"figures/{name}.pdf", "simulation": sim.id, "title": info.title,
+                 "claims": "; ".join(_claims_of(sim))}
+            )  # fmt: skip
 
     def _conditions(self) -> None:
         d = self.data
@@ -598,6 +609,12 @@ class _Document:
                     "the window opens; the edges continue beyond them. " + _s(notes),
                     placement="none",
                 )
+                plotted = [pt.claim for p in panels for pt in p.points]
+                self.figure_index.append(
+                    {"file": "figures/width-windows.pdf", "simulation": sim.id,
+                     "title": "The width windows against d",
+                     "claims": "; ".join(dict.fromkeys([*_claims_of(sim), *plotted]))}
+                )  # fmt: skip
             fig2 = fig2_rows(sim)
             if fig2 is not None:
                 headers, body = fig2

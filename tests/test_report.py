@@ -412,6 +412,10 @@ def test_exports_exist_and_parse(store, report):
     assert figures == ["toy-bound.main.pdf", "toy-law.main.pdf", "toy-law.rate.pdf"]
     for name in figures:
         assert (export / "figures" / name).read_bytes().startswith(b"%PDF")
+    index = pd.read_csv(export / "figures.csv")
+    assert sorted(index["file"]) == [f"figures/{name}" for name in figures]
+    rate = index.set_index("file").loc["figures/toy-law.rate.pdf"]
+    assert rate["simulation"] == "toy-law" and rate["claims"] == "toy.prop_2"
 
 
 def test_latex_escape_prints_every_special_character():
@@ -683,6 +687,8 @@ def test_width_window_page_from_the_stored_windows(tmp_path):
     assert "Where the time went" in text and "Configurations" in text
     assert cfg_dir.name.split("-s")[0] in text and "d_max = 1e+08" in text
     assert (tmp_path / "export" / "figures" / "width-windows.pdf").exists()
+    index = pd.read_csv(tmp_path / "export" / "figures.csv").set_index("file")
+    assert "wang2022.theorem_3_1" in index.loc["figures/width-windows.pdf", "claims"]
     configs = pd.read_csv(tmp_path / "export" / "configurations.csv")
     assert configs["config_id"].tolist() == [cfg_dir.name.split("-s")[0]]
     again = build_report(root, tmp_path / "b.pdf")
