@@ -428,7 +428,7 @@ class _Document:
         sim = width_window(d)
         if sim is not None and (d_star := window_threshold(sim)) is not None:
             fact = (
-                "*Wang et al.'s width window* "
+                "*Wang et al.’s width window* "
                 r"$max{d^(2.4), C_3 log(1\/gamma)} <= m <= C_4 exp(d^(0.24))$ "
                 f"#link(<{label('conditions')}>)[opens at d = {_s(f'{d_star:,.0f}')}]"
             )
@@ -440,7 +440,7 @@ class _Document:
             facts.append(fact)
         else:
             facts.append(
-                "*Wang et al.'s width window:* not in these results (the width-window "
+                "*Wang et al.’s width window:* not in these results (the width-window "
                 "simulation was not run)."
             )
         facts.append(f"{len(v)} verdict rows: {_s(counts_sentence(v['verdict']))}.")
@@ -702,7 +702,7 @@ class _Document:
                 "Nothing was recomputed. Exports beside this PDF: export/verdicts.csv and "
                 ".tex (per claim), export/verdicts.parquet (every row, parameters as "
                 "columns), export/claims/<claim>.csv and .tex, export/configurations.csv, "
-                "export/figures/."
+                "export/figures/ with its index export/figures.csv."
             ),
             "\n\n",
         )

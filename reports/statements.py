@@ -98,7 +98,7 @@ STATEMENTS: dict[str, str] = {
         r"$norm(nabla f) = Theta(1)$ #emph[tends to 0 in] $d$."
     ),
     "exact.worst_output_relu": (
-        r"ReLU at initialisation (Wang et al.'s scaling, $norm(x) = 1$, $a = plus.minus 1$), "
+        r"ReLU at initialisation (Wang et al.’s scaling, $norm(x) = 1$, $a = plus.minus 1$), "
         r"$R = C_0 \/ sqrt(m)$: $ bb(E) sup f = C_0\/2, quad bb(E) inf f = -C_0\/2, quad "
         r"op(\"Var\") sup f = 1\/2 + C_0^2\/(4m), $ $0 <= sup f - inf f <= 2 C_0$ and "
         r"$|f(x; W) - f(x; W_0)| <= C_0$ for every $W$ in the ball."
@@ -117,11 +117,11 @@ STATEMENTS: dict[str, str] = {
         r"At initialisation (ReLU, $a = plus.minus 1$, no biases, $norm(x) = 1$), given "
         r"$N ~ op(\"Bin\")(m, 1\/2)$, $nabla f ~ cal(N)(0, (N\/m) I_d)$: "
         r"$ norm(nabla f)^2 ~ N\/m chi^2_d, quad bb(E) norm(nabla f)^2 = d\/2 $ "
-        r"(Bubeck et al.'s scaling: $d norm(nabla f)^2$ has this law)."
+        r"(Bubeck et al.’s scaling: $d norm(nabla f)^2$ has this law)."
     ),
     "exact.f6_flippable": (
         r"$ |S_R (x)| ~ op(\"Bin\")(m, 2 Phi(R norm(x)) - 1) $ exactly; with "
-        r"$R = C_0\/sqrt(m)$ (Wang et al.'s scaling, $norm(x) = 1$) its mean is "
+        r"$R = C_0\/sqrt(m)$ (Wang et al.’s scaling, $norm(x) = 1$) its mean is "
         r"$approx sqrt(2\/pi) C_0 sqrt(m)$."
     ),
     "exact.f3_s_lin": (
@@ -147,8 +147,8 @@ STATEMENTS: dict[str, str] = {
     "exact.f5_linearisation_error": (
         r"For $delta$ independent of $W$ (ReLU, no biases), $theta = angle(x, x + delta)$: "
         r"$ bb(E)[(f(x + delta) - f(x) - chevron.l nabla f(x), delta chevron.r)^2] = "
-        r"norm(x + delta)^2 (theta - sin theta cos theta) \/ pi $ (Wang et al.'s scaling; "
-        r"divided by $d$ in Bubeck et al.'s)."
+        r"norm(x + delta)^2 (theta - sin theta cos theta) \/ pi $ (Wang et al.’s scaling; "
+        r"divided by $d$ in Bubeck et al.’s)."
     ),
     "dohmatob2022.quad_rf_error": (
         r"Random features, $sigma(t) = t^2$, $psi = m\/d$, infinite samples, "
