@@ -32,6 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 from theorycheck.errors import UserInputError
+from theorycheck.results import USER_CLAIMS, USER_VERDICTS
 from theorycheck.store import ResultsStore
 
 __all__ = [
@@ -139,6 +140,11 @@ class ReportData:
     warnings: list[str] = field(default_factory=list)
     # False when the verdict table predates the ``conditions`` column (every row reads "unknown").
     conditions_recorded: bool = True
+    #: The user's own claims (theorycheck.claims): their verdicts (a Holm family of their own),
+    #: its provenance, and their catalogue; empty when the run checked none.
+    user_verdicts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    user_meta: dict = field(default_factory=dict)
+    user_claims: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def profile(self) -> str:
@@ -216,7 +222,13 @@ def load_results(results: str | Path) -> ReportData:
                 summary=summary,
             )
         )
-    return ReportData(verdicts, meta, simulations, _claims(store), warnings, conditions_recorded)
+    mine, mine_meta, mine_claims = pd.DataFrame(), {}, pd.DataFrame()
+    if store.table_path(USER_VERDICTS).exists():
+        mine, mine_meta = store.read_table(USER_VERDICTS), store.read_meta(USER_VERDICTS)
+        if store.table_path(USER_CLAIMS).exists():
+            mine_claims = store.read_table(USER_CLAIMS)
+    return ReportData(verdicts, meta, simulations, _claims(store), warnings, conditions_recorded,
+                      mine, mine_meta, mine_claims)  # fmt: skip
 
 
 def _figures(

@@ -99,6 +99,7 @@ SUMMARY = "Summary"
 CONDITIONS = "Where the theorems' conditions hold"
 APPENDIX = "Appendix: verdicts at every grid point"
 PROVENANCE = "Provenance"
+USER_SECTION = "Your claims"
 #: Up to this many configurations are listed in the provenance; more go to the export only.
 MAX_CONFIG_ROWS = 40
 #: Processes that draw the figures (the report's one slow step); 1 draws them in this process.
@@ -369,6 +370,7 @@ class _Document:
         self._summary()
         for k, sim in enumerate(self.data.simulations, start=1):
             self._simulation(k, sim)
+        self._user_claims()
         self._conditions()
         self._appendix()
         self._provenance()
@@ -556,6 +558,38 @@ class _Document:
             self.heading("What this simulation can and cannot show", 2,
                          label("limits", sim.id), numbered=False)  # fmt: skip
             self.add(_s(sim.limitations), "\n\n")
+
+    def _user_claims(self) -> None:
+        """The run's own claims (``--claims``, entry points): their statements and verdicts,
+        decided in a Holm family of their own."""
+        d = self.data
+        mine = d.user_verdicts
+        if mine.empty:
+            return
+        self.heading(USER_SECTION, 1, label("user-claims"))
+        size = d.user_meta.get("family_size", "?")
+        self.add(
+            "#note["
+            + _s(f"Claims given with the run, not the papers': {len(mine)} tests, "
+                 f"{counts_sentence(mine['verdict'])}. They are decided by the same rules on "
+                 "the stored replicates of the observable each names, Holm-adjusted within a "
+                 f"family of their own ({size} confirmatory rows): they never change the "
+                 "papers' verdicts above.")
+            + "]\n\n"
+        )  # fmt: skip
+        catalog = {str(r["id"]): r for r in d.user_claims.to_dict("records")}
+        for claim in dict.fromkeys(mine["claim"]):
+            info = catalog.get(str(claim), {})
+            self.heading(str(claim), 2, label("user-claims", str(claim)), markup=claim_id(claim))
+            if info.get("citation"):
+                self.add(f"#note[#emph[{_s(info['citation'])}]]\n\n")
+            if info.get("statement"):
+                self.add(f"#block(inset: (left: 1em))[{_s(info['statement'])}]\n\n")
+            if info.get("observable"):
+                self.add(f"#note[{_s('observable: ' + str(info['observable']))}]\n\n")
+            rows = mine[mine["claim"] == claim]
+            self.add(render_table(claim_table(rows), size="8pt"), "\n")
+            self.add(render_table(detail_table(rows), size="7.5pt"), "\n")
 
     def _figures_of(self, sim: SimulationResult) -> None:
         for j, info in enumerate(sim.figures):

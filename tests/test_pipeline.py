@@ -144,6 +144,12 @@ def test_a_users_claims_file_end_to_end(tiny_registry, tmp_path, capsys):
         fail += _p_wrong(row.n, p_true, hold_threshold(row.n, 0.1, 0.95) + 1)
         assert row.n == 500 and row.verdict == "HOLDS" and row.family == "confirmatory"
     assert fail < 1e-6, fail
+    # ... and the report has a section of their own.
+    from pypdf import PdfReader
+
+    text = "".join(page.extract_text() for page in PdfReader(res.report()).pages)
+    assert "Your claims" in text and "mine.bernstein_flippable" in text
+    assert "own (4 confirmatory rows)" in " ".join(text.split())
 
     # The planted error comes out VIOLATED at every grid point, in its own family.
     res = theorycheck.run("lazy-sign-flips", out=tmp_path / "b", claims=planted, report=False,
