@@ -127,7 +127,7 @@ def _check_evaluation(ev, sim_id):
 def test_init_output_contract(runs, which):
     data, ev = runs[which]
     for df in data.values():
-        assert list(df.columns) == ["replicate", "f"] and len(df) == 60
+        assert list(df.columns) == ["block", "replicate", "f"] and len(df) == 60
     _check_evaluation(ev, "init-output")
     tests = {(r.claim, r.test) for r in ev.verdicts}
     assert ("exact.f1_output", "KS (f != 0) + binomial P(f = 0) = 2^-m (Bonferroni)") in tests
