@@ -793,9 +793,9 @@ def _all_below(data: ReportData, d_star: float) -> bool:
 
 
 def _revision() -> str:
-    from theorycheck.provenance import _git_revision
+    from theorycheck.provenance import git_revision
 
-    rev = _git_revision()
+    rev = git_revision()
     return f"git revision {rev}" if rev else "not built from a git checkout"
 
 

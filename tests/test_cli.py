@@ -100,3 +100,23 @@ def test_format_csv_and_json_parse_and_bounds_filters(capsys):
         main(["bounds", "wang2022.lemma_4_33"])
     assert info.value.code == 2
     assert "did you mean wang2022.lemma_4_3" in capsys.readouterr().err
+
+
+def test_an_installed_wheel_reports_the_revision_it_was_built_from(tmp_path, monkeypatch):
+    """setup.py writes theorycheck/_build_info.json into the wheel; provenance reads it when the
+    code does not run from a git checkout (pip install .)."""
+    import json
+
+    from theorycheck import provenance
+
+    (tmp_path / "_build_info.json").write_text(json.dumps({"git_revision": "abc123"}))
+    monkeypatch.setattr(provenance, "__file__", str(tmp_path / "provenance.py"))
+    provenance.git_revision.cache_clear()
+    try:
+        assert provenance._checkout_revision() is None  # tmp_path's parent is no checkout
+        assert provenance.git_revision() == "abc123"
+        (tmp_path / "_build_info.json").write_text("{not json")
+        provenance.git_revision.cache_clear()
+        assert provenance.git_revision() is None
+    finally:
+        provenance.git_revision.cache_clear()

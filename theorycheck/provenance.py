@@ -9,7 +9,7 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["package_version", "provenance"]
+__all__ = ["git_revision", "package_version", "provenance"]
 
 
 def package_version() -> str:
@@ -20,8 +20,26 @@ def package_version() -> str:
 
 
 @lru_cache(maxsize=1)
-def _git_revision() -> str | None:
+def git_revision() -> str | None:
+    """The git revision of the code that runs: the checkout's (a source tree or an editable
+    install), else the one recorded when the installed wheel was built (setup.py), else None."""
+    return _checkout_revision() or _built_revision()
+
+
+def _built_revision() -> str | None:
+    import json
+
+    try:
+        info = json.loads((Path(__file__).parent / "_build_info.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return info.get("git_revision") or None
+
+
+def _checkout_revision() -> str | None:
     here = Path(__file__).resolve().parent.parent
+    if not (here / ".git").exists():
+        return None
     try:
         out = subprocess.run(
             ["git", "-C", str(here), "rev-parse", "HEAD"],
@@ -82,7 +100,7 @@ def provenance(**extra) -> dict:
             deps[name] = "absent"
     return {
         "theorycheck": package_version(),
-        "git_revision": _git_revision(),
+        "git_revision": git_revision(),
         "python": platform.python_version(),
         "dependencies": deps,
         "machine": _machine(),
