@@ -171,14 +171,12 @@ def test_pgd_adds_flips_the_single_step_misses(recorded):
 
     The threshold (one flip) is justified by a tail bound, not by this seed: the tiny grid has
     8 independent untrained networks per dimension (2 blocks x 4), each attacked in its W0 and
-    random-sphere weights. On development runs of the same configurations (100 blocks each,
-    another key, no trained network) PGD flipped nothing on 99 of 400 networks at d = 9 and 159
-    of 400 at d = 36; the one-sided 99.9% Clopper-Pearson upper limits of these rates are 0.320
-    and 0.476. At these rates all 16 networks come out without a PGD flip with probability
-    0.320^8 0.476^8 = 2.8e-7 < 1e-6 (the trained networks can only add flips). (41 PGD flips on
-    this seed's tiny grid.) Those rates were measured with the earlier attack (20 fixed steps, a
-    t*-screen); the present one attacks every input that one did and more, with other
-    trajectories, and has not been re-measured here.
+    random-sphere weights. On development runs of the same configurations with the present
+    attack (100 blocks each, key "pgd-adds-dev-apgd", no trained network) PGD flipped nothing on
+    76 of 400 networks at d = 9 and 158 of 400 at d = 36; the one-sided 99.9% Clopper-Pearson
+    upper limits of these rates are 0.257 and 0.473. At these rates all 16 networks come out
+    without a PGD flip with probability 0.257^8 0.473^8 = 4.8e-8 < 1e-6 (the trained networks can
+    only add flips). (With the earlier 20-step attack the counts were 99 and 159 of 400.)
     """
     data, calls = recorded
     assert {cfg.d for cfg in data} == {9, 36}
