@@ -25,7 +25,7 @@ from theorycheck.errors import UserInputError
 from theorycheck.forward import output_and_gradient
 from theorycheck.network import NetworkSpec, sample_inputs, sample_network
 from theorycheck.seeding import generator
-from theorycheck.simulation import config_id
+from theorycheck.simulation import measure_block
 from theorycheck.simulations.lazy_robust_error import (
     C_R,
     LazyRobustError,
@@ -107,8 +107,7 @@ def recorded():
             blocks = []
             for b in range(sim.blocks(cfg)):
                 current[:] = [cfg, b]
-                rng = generator(0, sim.id, config_id(cfg), b)
-                blocks.append(sim.measure(cfg, rng).assign(block=b))
+                blocks.append(measure_block(sim, cfg, 0, b))
             data[cfg] = pd.concat(blocks, ignore_index=True)
     return data, calls
 
