@@ -241,13 +241,17 @@ def dask_executor(
     cluster = None
     if kind == "local":
         threads = numba_thread_budget(os.cpu_count() or 1, where)
+        # The cluster's own processes log only CRITICAL records: when a run stops, workers
+        # still heartbeating to a scheduler that is closing log "Failed to communicate with
+        # scheduler" with a traceback, which is shutdown noise (a lost block is recomputed and a
+        # block's own exception reaches the runner through its future).
         # The workers start with SIGINT ignored: the terminal's Ctrl-C reaches only this process,
         # which closes them in order (a SIGTERM during start-up waits for it: a half-started
         # cluster fails to close).
         with interrupts.deferred(), interrupts.children_ignore_sigint():
             cluster = distributed.LocalCluster(
                 n_workers=where, threads_per_worker=1, processes=True,
-                dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
+                dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL,
                 env={"NUMBA_NUM_THREADS": str(threads)},
             )  # fmt: skip
             client = distributed.Client(cluster)
@@ -263,6 +267,13 @@ def dask_executor(
             raise UserInputError(
                 f"--scheduler {address!r}: cannot reach a dask scheduler there ({reason})"
             )
+    # When a run stops (Ctrl-C, SIGTERM), the futures of blocks still queued are cancelled and
+    # tornado logs each cancellation as "Exception in callback ... FutureCancelledError" with a
+    # traceback. Those are not errors (a block's own exception reaches the runner through
+    # future.result()), so tornado's callback log is muted while theorycheck holds the cluster.
+    callbacks = logging.getLogger("tornado.application")
+    level = callbacks.level
+    callbacks.setLevel(logging.CRITICAL)
     try:
         interrupts.check()
         bad = version_mismatches(client.get_versions(packages=["theorycheck"]), package_version())
@@ -280,3 +291,4 @@ def dask_executor(
             client.close()
             if cluster is not None:
                 cluster.close()
+        callbacks.setLevel(level)
