@@ -57,6 +57,7 @@ from theorycheck.verdicts import (
     description,
     implied_constant_verdict,
     law_verdict,
+    powered,
 )
 
 #: Failure probability of every "with high probability" reading.
@@ -551,11 +552,7 @@ class GaussianModel(Simulation):
             GAMMA,
             evidence=Evidence.EXACT,
         )
-        rows.append(
-            row
-            if x.size >= needed
-            else description(row, f"n = {x.size} < the {needed} replicates power needs")
-        )
+        rows.append(powered(row, x.size, needed))
         eps0 = d**-0.25 / 4
         x0 = per_rep["robust_error_eps0"].to_numpy()
         row = bound_verdict(
@@ -568,11 +565,7 @@ class GaussianModel(Simulation):
             GAMMA,
             evidence=Evidence.EXACT,
         )
-        rows.append(
-            row
-            if x0.size >= needed
-            else description(row, f"n = {x0.size} < the {needed} replicates power needs")
-        )
+        rows.append(powered(row, x0.size, needed))
         for col, series in (
             ("std_error", "standard error"),
             ("robust_error_eps0", "robust error, eps = d^-1/4 / 4"),
@@ -815,11 +808,7 @@ class GaussianModel(Simulation):
             GAMMA,
             evidence=Evidence.EXACT,
         )
-        rows.append(
-            row
-            if x.size >= needed
-            else description(row, f"n = {x.size} < the {needed} replicates power needs")
-        )
+        rows.append(powered(row, x.size, needed))
         summary.append(
             law_summary(
                 x,
@@ -844,11 +833,7 @@ class GaussianModel(Simulation):
                 GAMMA,
                 evidence=Evidence.EXACT,
             )
-            rows.append(
-                row
-                if xs.size >= needed
-                else description(row, f"n = {xs.size} < the {needed} replicates power needs")
-            )
+            rows.append(powered(row, xs.size, needed))
             xl = sub["robust_error"].to_numpy()
             best = float(self.bernoulli_law(d, 0, tau, eps))
             row = bound_verdict(

@@ -40,7 +40,7 @@ from theorycheck.simulations._common import (
     main,
 )
 from theorycheck.stats import binomial_total_test, ks_test
-from theorycheck.verdicts import Evidence, bound_verdict, description, law_verdict
+from theorycheck.verdicts import Evidence, bound_verdict, law_verdict, powered
 
 
 @dataclass(frozen=True)
@@ -165,9 +165,7 @@ class LazySignFlips(StreamingPathMixin, InitPathSimulation):
                     exact_p = float(law.exceedance(B, m, C0))
                     exact = f"exact: 1-gamma quantile {exact_q:g}, P(|S_R| > bound) = {exact_p:.2e}"
                     row = replace(row, note="; ".join(filter(None, (row.note, exact))))
-                    if n < needed:  # could neither hold nor fail with the power the rules ask
-                        row = description(row, f"n = {n} < the {needed} replicates power needs")
-                    verdicts.append(row)
+                    verdicts.append(powered(row, n, needed))
                 base = {"series": f"C0 = {C0:g}", "panel": f"{cfg.scaling}, d = {cfg.d}", "x": m}
                 summary.append(law_summary(x / math.sqrt(m), {
                     **base, "figure": "flippable",

@@ -42,8 +42,8 @@ from theorycheck.power import replicates_for_power
 from theorycheck.verdicts import (
     apply_holm,
     bound_verdict,
-    description,
     family_size,
+    powered,
     verdict_frame,
     with_conditions,
 )
@@ -244,9 +244,7 @@ def _claim_rows(bound: Bound, results: Results, alpha: float) -> list:
             row = bound_verdict(bound.id, sim, params, f"{column} ({bound.observable})", x, B,
                                 gamma, side, alpha)  # fmt: skip
             needed = replicates_for_power(gamma)
-            if x.size < needed:
-                row = description(row, f"n = {x.size} < the {needed} replicates power needs")
-            rows.append(row)
+            rows.append(powered(row, x.size, needed))
     return rows
 
 

@@ -769,6 +769,15 @@ def description(row: VerdictRow, why: str) -> VerdictRow:
     )  # fmt: skip
 
 
+def powered(row: VerdictRow, n: int, needed: int) -> VerdictRow:
+    """``row``, or its :func:`description` when its ``n`` replicates are fewer than the ``needed``
+    ones power asks (:func:`theorycheck.power.replicates_for_power`): a test that could neither
+    hold nor fail with the stated power is not a verdict (docs/theory.md Sec. 6.2)."""
+    if n >= needed:
+        return row
+    return description(row, f"n = {n} < the {needed} replicates power needs")
+
+
 # -- the decision -------------------------------------------------------------------------------
 
 _ENGINE_NOTE = re.compile(
