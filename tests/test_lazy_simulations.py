@@ -197,6 +197,15 @@ def test_lazy_sign_flips_decides_lemma_4_3_only_with_power_and_refutes_a_planted
     assert [r.verdict for r in lemma_rows(truth)] == ["HOLDS"]
     bad = lemma_rows(planted)
     assert [r.verdict for r in bad] == ["VIOLATED"] and bad[0].evidence == "exact"
+    # The figure plots the statistic the verdict tests: the (1 - gamma) quantile (not the mean)
+    # against the bound at that gamma; the planted quantile sits above the bound, the truth's
+    # below, as the verdicts say.
+    for x, above in ((truth, False), (planted, True)):
+        fig = sim.evaluate({cfg: frame(x)}).summary.query("figure == 'flippable'").iloc[0]
+        q = np.quantile(x, 1 - gamma, method="inverted_cdf")
+        assert math.isclose(fig["estimate"] * math.sqrt(m), q) and fig["ci_low"] <= fig["estimate"]
+        assert math.isclose(fig["bound"] * math.sqrt(m), B) and "gamma = 0.1" in fig["panel"]
+        assert bool(fig["estimate"] > fig["bound"]) == above
     # Below the replicates power needs, the row is a description, never a verdict.
     small = SignFlipConfig(m, 4, (C0,), (gamma,), 50, 1, "wang", "exact")
     rows = sim.evaluate({small: frame(truth)[:50]}).verdicts
