@@ -200,6 +200,67 @@ STATEMENTS: dict[str, str] = {
         r"$ S_\"lazy\"(alpha) = S(Pi_T f^*) + alpha^2 S((I - Pi_T) f_0^((1))), $ increasing in "
         r"$alpha$ unless $f_0$ lies in the tangent span $T$, where it is flat."
     ),
+    # Schmidt, Santurkar, Tsipras, Talwar & Madry (2018): the Gaussian and Bernoulli models.
+    "schmidt2018.gaussian_linear_error": (
+        r"In the $(theta^*, sigma)$-Gaussian model, the linear classifier "
+        r"$f_w (x) = op(\"sgn\") chevron.l w, x chevron.r$ has standard error "
+        r"$Phi(-chevron.l w, theta^* chevron.r \/ (sigma norm(w)_2))$ and "
+        r"$ell_oo$-$epsilon$ robust error "
+        r"$ Phi(-(chevron.l w, theta^* chevron.r - epsilon norm(w)_1) \/ (sigma norm(w)_2)) $ "
+        r"(derived in docs/derivations/gaussian_model.md; one test point's error indicator is "
+        r"Bernoulli with this mean)."
+    ),
+    "schmidt2018.bernoulli_linear_error": (
+        r"In the $(theta^*, tau)$-Bernoulli model, for $w = theta^* dot.o s$, "
+        r"$s in {-1, +1}^d$ (one sample's $w = y x$, or $w = theta^*$), the $ell_oo$-$epsilon$ "
+        r"robust error of $f_w$ is $ P(2K - d <= epsilon d), quad K = K_1 + d_- - K_2, $ "
+        r"$K_1 ~ op(\"Bin\")(d_+, 1\/2 + tau)$, $K_2 ~ op(\"Bin\")(d_-, 1\/2 + tau)$ "
+        r"independent, $d_plus.minus$ the entries of $s$ equal to $plus.minus 1$ (a tie counts as an error)."
+    ),
+    "schmidt2018.gaussian_one_sample": (
+        r"Let $(x, y)$ be drawn from a $(theta^*, sigma)$-Gaussian model with "
+        r"$norm(theta^*)_2 = sqrt(d)$ and $sigma <= c d^(1\/4)$. Let $w = y x$. Then w.h.p. "
+        r"the linear classifier $f_w$ has classification error at most $1%$. "
+        r"#emph[Read as: with probability at least] $1 - gamma$."
+    ),
+    "schmidt2018.gaussian_robust_one_sample": (
+        r"Let $(x_i, y_i)$, $i <= n$, be i.i.d. from a $(theta^*, sigma)$-Gaussian model with "
+        r"$norm(theta^*)_2 = sqrt(d)$ and $sigma <= c_1 d^(1\/4)$, and $w = sum_i y_i x_i$. "
+        r"Then w.h.p. $f_w$ has $ell_oo$-$epsilon$ robust classification error at most $1%$ "
+        r"if $n >= 1$ for $epsilon <= d^(-1\/4) \/ 4$."
+    ),
+    "schmidt2018.gaussian_robust_upper": (
+        r"In the same setting, w.h.p. $f_w$ has $ell_oo$-$epsilon$ robust classification error "
+        r"at most $1%$ if $ n >= c_2 epsilon^2 sqrt(d) quad "
+        r"\"for\" quad d^(-1\/4) \/ 4 <= epsilon <= 1\/4. $ "
+        r"#emph[Checked through the implied constant] $n^* \/ (epsilon^2 sqrt(d))$, "
+        r"$n^*$ #emph[the sample count reaching] $1%$ #emph[robust error w.h.p.]"
+    ),
+    "schmidt2018.gaussian_robust_lower": (
+        r"Let $g_n$ be any learning algorithm, $sigma = c_1 d^(1\/4)$, $epsilon >= 0$ and "
+        r"$theta ~ cal(N)(0, I_d)$, the samples drawn from the $(theta, sigma)$-Gaussian model. "
+        r"Then the expected $ell_oo$-$epsilon$ robust classification error of $f_n$ is at least "
+        r"$(1 - 1\/d) \/ 2$ if $ n <= c epsilon^2 sqrt(d) \/ log d. $ "
+        r"#emph[Checked for the algorithms the product runs, through the implied constant] "
+        r"$n_(1\/2) log d \/ (epsilon^2 sqrt(d))$."
+    ),
+    "schmidt2018.bernoulli_one_sample": (
+        r"Let $(x, y)$ be drawn from a $(theta^*, tau)$-Bernoulli model with "
+        r"$tau >= c d^(-1\/4)$. Let $w = y x$. Then w.h.p. the linear classifier $f_w$ has "
+        r"classification error at most $1%$."
+    ),
+    "schmidt2018.bernoulli_sign_one_sample": (
+        r"In the $(theta^*, tau)$-Bernoulli model, $f compose op(\"sign\")$ has "
+        r"$ell_oo$-$epsilon$ robust classification error at most $1%$ with a single sample "
+        r"($f = f_w$, $w = y x$, $tau >= c d^(-1\/4)$ and $epsilon < 1$, so that "
+        r"$op(\"sign\")(x + delta) = x$ for $norm(delta)_oo <= epsilon$)."
+    ),
+    "schmidt2018.bernoulli_linear_lower": (
+        r"(Informal) If the data come from the Bernoulli model, a linear model $f$ has expected "
+        r"$ell_oo$-$epsilon$ robust classification error at least $1\/2 - g$ if "
+        r"$n in tilde(O)(g^2 d)$. #emph[Shown beside measured robust errors, never decided: "
+        r"the] $tilde(O)$ #emph[hides constants and logarithms.]"
+    ),
 }
 
 
