@@ -45,7 +45,13 @@ from matplotlib.ticker import (
 
 from theorycheck.reports.conditions import ConditionPanel
 from theorycheck.reports.data import FigureInfo, FitLabel
-from theorycheck.reports.style import SMALL_SIZE, TEXT_WIDTH, series_style, style_context
+from theorycheck.reports.style import (
+    SMALL_SIZE,
+    TEXT_WIDTH,
+    series_style,
+    series_styles,
+    style_context,
+)
 from theorycheck.reports.tables import fmt_num
 
 __all__ = [
@@ -170,8 +176,8 @@ def _shared(rows: pd.DataFrame, column: str) -> bool:
 def _legend_entries(info: FigureInfo) -> list[tuple[str, Line2D]]:
     slopes, fit_line = _fit_labels(info)
     entries = []
-    for i, name in enumerate(_series(info.rows)):
-        st = series_style(i)
+    names = _series(info.rows)
+    for name, st in zip(names, series_styles(names), strict=True):
         label = f"{name}: {slopes[name]}" if name in slopes else name
         entries.append(
             (label, Line2D([], [], color=st.color, marker=st.marker, markerfacecolor=st.facecolor))
@@ -413,11 +419,10 @@ def _draw_panel(ax, rows: pd.DataFrame, series: list[str], info: FigureInfo) -> 
 
     shared = {c: _shared(rows, c) for c in ("reference", "bound")}
     drawn_shared: set[str] = set()
-    for i, name in enumerate(series):
+    for name, st in zip(series, series_styles(series), strict=True):
         sub = rows[rows["series"].astype(str) == name].sort_values("x", kind="stable")
         if sub.empty:
             continue
-        st = series_style(i)
         x = sub["x"].astype(float).to_numpy()
         est = sub["estimate"].astype(float).to_numpy()
         lo = sub["ci_low"].astype(float).to_numpy()

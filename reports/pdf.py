@@ -532,6 +532,8 @@ class _Document:
             rows = v[v["claim"] == claim]
             cond = info.conditions if info is not None and info.conditions else ""
             sentence = conditions_sentence(rows, info, recorded=d.conditions_recorded)
+            if sentence.startswith("No conditions beyond"):
+                cond = ""  # the sentence says it; the stored "None beyond ..." would repeat it
             self.add(
                 "*Conditions.* "
                 + (_s(cond[0].upper() + cond[1:] + ". ") if cond else "")

@@ -215,7 +215,8 @@ STATEMENTS: dict[str, str] = {
         r"$s in {-1, +1}^d$ (one sample's $w = y x$, or $w = theta^*$), the $ell_oo$-$epsilon$ "
         r"robust error of $f_w$ is $ P(2K - d <= epsilon d), quad K = K_1 + d_- - K_2, $ "
         r"$K_1 ~ op(\"Bin\")(d_+, 1\/2 + tau)$, $K_2 ~ op(\"Bin\")(d_-, 1\/2 + tau)$ "
-        r"independent, $d_plus.minus$ the entries of $s$ equal to $plus.minus 1$ (a tie counts as an error)."
+        r"independent, $d_plus.minus$ the entries of $s$ equal to $plus.minus 1$ (a tie counts "
+        r"as an error)."
     ),
     "schmidt2018.gaussian_one_sample": (
         r"Let $(x, y)$ be drawn from a $(theta^*, sigma)$-Gaussian model with "

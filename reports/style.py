@@ -11,11 +11,17 @@ draws from them is created with ``parse_math=False``; only tick labels use matht
 
 Greyscale: series differ by marker as well as colour; an exact reference is always dashed and
 a paper's bound always dotted, so a printout in black and white still reads correctly.
+
+The lazy-ball constant C0 has one colour in every figure: a series labelled ``C0 = v`` is drawn
+in :func:`c0_color` (a sequential map, darker for larger C0, on a log scale from 1 to 40), so
+C0 = 10 looks the same wherever it appears and the order of the C0s reads in grey too.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -27,8 +33,10 @@ __all__ = [
     "SMALL_SIZE",
     "TEXT_WIDTH",
     "SeriesStyle",
+    "c0_color",
     "report_rc",
     "series_style",
+    "series_styles",
     "style_context",
 ]
 
@@ -62,6 +70,35 @@ def series_style(index: int) -> SeriesStyle:
     # Shift the colour cycle against the marker cycle after one round, so series 0 and 8 differ.
     color = _PALETTE[(index + index // len(_MARKERS)) % len(_PALETTE)]
     return SeriesStyle(color, _MARKERS[i], _FILLED[i])
+
+
+#: The C0 range of the product's grids; a C0 outside it gets the colour of the nearest end.
+C0_RANGE = (1.0, 40.0)
+_C0_LABEL = re.compile(r"C0 = ([0-9.eE+-]+)")
+
+
+def c0_color(C0: float) -> str:
+    """The colour of the lazy-ball constant ``C0`` in every figure: viridis from light (C0 = 1)
+    to dark (C0 = 40) on a log scale, its luminance monotone so it also reads in grey."""
+    lo, hi = (math.log(v) for v in C0_RANGE)
+    t = min(max((math.log(C0) - lo) / (hi - lo), 0.0), 1.0) if C0 > 0 else 0.0
+    return mpl.colors.to_hex(mpl.colormaps["viridis"](0.85 - 0.85 * t))
+
+
+def series_styles(names: list[str]) -> list[SeriesStyle]:
+    """The styles of a figure's series ``names``: when every name carries ``C0 = v``, the colour
+    encodes C0 (:func:`c0_color`) and the marker what else the name says (a family); otherwise
+    :func:`series_style` by position."""
+    values = [_C0_LABEL.search(n) for n in names]
+    if not names or not all(values):
+        return [series_style(i) for i in range(len(names))]
+    rest = [_C0_LABEL.sub("", n).strip(" ,") for n in names]
+    kinds = list(dict.fromkeys(rest))
+    out = []
+    for v, r in zip(values, rest, strict=True):
+        k = kinds.index(r) % len(_MARKERS)
+        out.append(SeriesStyle(c0_color(float(v.group(1))), _MARKERS[k], _FILLED[k]))
+    return out
 
 
 def report_rc() -> dict:

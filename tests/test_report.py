@@ -728,3 +728,28 @@ def test_timing_table_totals_only_recorded_times_and_says_so():
     rows = timing_table(data).rows
     assert [r[4] for r in rows[:2]] == ["40%", "60%"]
     assert rows[-1][0] == "all" and rows[-1][3] == "100.0 s"
+
+
+def test_colour_encodes_c0_in_every_figure():
+    """A series labelled ``C0 = v`` has C0's colour whatever its position in the figure, the
+    marker tells the families apart, and larger C0 is darker (the order reads in grey)."""
+    import itertools
+
+    import matplotlib as mpl
+
+    from theorycheck.reports.style import series_styles
+
+    one = series_styles(["C0 = 1", "C0 = 10", "C0 = 40"])
+    other = series_styles(["worst-output W*, C0 = 40", "random-sphere W, C0 = 40",
+                           "worst-output W*, C0 = 10"])  # fmt: skip
+    assert one[2].color == other[0].color == other[1].color and one[1].color == other[2].color
+    assert other[0].marker != other[1].marker and other[0].marker == other[2].marker
+
+    def grey(c):  # relative luminance
+        r, g, b = mpl.colors.to_rgb(c)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    levels = [grey(s.color) for s in series_styles([f"C0 = {v}" for v in (1, 10, 20, 30, 40)])]
+    assert all(a > b for a, b in itertools.pairwise(levels)), levels
+    # Without C0 in every name, the positional style (distinct colours).
+    assert len({s.color for s in series_styles(["a", "b", "c"])}) == 3
