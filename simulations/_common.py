@@ -9,6 +9,8 @@ import sys
 
 import numpy as np
 
+from theorycheck.data import DEFAULT as DEFAULT_DATA
+from theorycheck.data import check_data, describe_data, load_task
 from theorycheck.exact import SAMPLER_PATHS, sample_init_statistics
 from theorycheck.network import Network, NetworkSpec, input_radius
 from theorycheck.simulation import Simulation
@@ -100,6 +102,33 @@ def clusters_task(spec: NetworkSpec, rng, n_test: int = TRAINED_TEST_INPUTS) -> 
     return cluster_task(spec.d, TRAIN["n_train"], n_test, rng, radius=input_radius(spec))
 
 
+def trained_task(
+    spec: NetworkSpec, rng, n_test: int = TRAINED_TEST_INPUTS, data: str = DEFAULT_DATA
+) -> TeacherTask:
+    """One network's task from the source ``data`` (a config's ``data`` field,
+    :mod:`theorycheck.data`): ``TRAIN['n_train']`` training and up to ``n_test`` test inputs on
+    the sphere of the spec's scaling (||x|| = 1 in the ``wang`` scaling, as Wang et al. 2022
+    Sec. 5.2 normalise MNIST). ``clusters`` gives exactly :func:`clusters_task`."""
+    if data == DEFAULT_DATA:
+        return clusters_task(spec, rng, n_test)
+    return load_task(data, spec.d, TRAIN["n_train"], n_test, rng, radius=input_radius(spec))
+
+
+class TrainedDataMixin:
+    """For simulations whose configs train networks on a task (a ``data`` field made by
+    :func:`theorycheck.data.data_field`): ``--data`` applies to the configs with trained
+    networks (``trained_per_block > 0``)."""
+
+    takes_data = True
+
+    def uses_data(self, config) -> bool:
+        return getattr(config, "trained_per_block", 0) > 0
+
+    def check_data(self, config) -> None:
+        # A network trains on TRAIN['n_train'] inputs and is tested on at least one more.
+        check_data(config.data, config.d, TRAIN["n_train"] + 1)
+
+
 def train_trained(net: Network, task: TeacherTask, C0: float, rng, path: str) -> TrainResult:
     """The ``trained`` W: ``net``'s hidden layer trained on ``task`` in its lazy ball (``TRAIN``).
     The task's test inputs give the test error and are the inputs to attack: W was not trained
@@ -111,13 +140,11 @@ def train_trained(net: Network, task: TeacherTask, C0: float, rng, path: str) ->
     )  # fmt: skip
 
 
-def trained_note(df) -> str:
+def trained_note(df, data: str = DEFAULT_DATA) -> str:
     """A verdict note: the trained networks' mean test error on their task (they generalise),
     from the ``test_error`` column (NaN for other families); '' for blocks stored without it."""
     err = df["test_error"].dropna() if "test_error" in df else df.iloc[:0, :0]
     if len(err) == 0:
         return ""
-    return (
-        f"trained W: mean test error {err.mean():.3f} over {len(err)} networks on two classes "
-        "on the sphere"
-    )
+    task = "two classes on the sphere" if data == DEFAULT_DATA else describe_data(data)
+    return f"trained W: mean test error {err.mean():.3f} over {len(err)} networks on {task}"

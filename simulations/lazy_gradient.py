@@ -37,6 +37,8 @@ import pandas as pd
 
 from theorycheck.bounds import get_bound
 from theorycheck.certify import gradient_norm_lower_bound
+from theorycheck.data import DEFAULT as DEFAULT_DATA
+from theorycheck.data import data_field, describe_data
 from theorycheck.forward import output_and_gradient
 from theorycheck.lazy_ball import lazy_radius, perturb
 from theorycheck.network import NetworkSpec, sample_inputs, sample_network
@@ -44,11 +46,12 @@ from theorycheck.perturbations import gradient_shrinking, robustifying
 from theorycheck.power import replicates_for_power
 from theorycheck.simulation import Evaluation, FigureSpec, Simulation
 from theorycheck.simulations._common import (
-    clusters_task,
+    TrainedDataMixin,
     law_summary,
     main,
     train_trained,
     trained_note,
+    trained_task,
 )
 from theorycheck.verdicts import (
     Evidence,
@@ -91,9 +94,10 @@ class LazyGradientConfig:
     # The certificate of the minimum (part of the config id: blocks stored with another
     # certificate are not reused).
     certificate: str = f"directional+gilbert-{CERT_ITERATIONS}"
+    data: str = data_field()  # the trained family's task (theorycheck.data)
 
 
-class LazyGradient(Simulation):
+class LazyGradient(TrainedDataMixin, Simulation):
     id = "lazy-gradient"
     title = "Smallest input gradient in the lazy ball (Wang et al. 2022, Lemma 4.2)"
     claims = ("wang2022.lemma_4_2",)
@@ -102,7 +106,8 @@ class LazyGradient(Simulation):
         "the gradient-shrinking value is an UPPER estimate of that minimum (a VIOLATED verdict on "
         "it is conclusive, a HOLDS verdict is not), and the certified lower bound settles the "
         "lemma only where it exceeds sqrt(d)/4. Trained weights come from a few SGD epochs on a "
-        "synthetic teacher task (not MNIST) and from fewer networks than the other families."
+        "synthetic task of two separated classes (not MNIST, unless --data gives real digits or "
+        "a file) and from fewer networks than the other families."
     )
 
     def _configs(self, profile):
@@ -147,7 +152,7 @@ class LazyGradient(Simulation):
                 "trained_deviation": np.nan,
             }
             if rep < config.trained_per_block:
-                task = clusters_task(spec, rng)
+                task = trained_task(spec, rng, data=config.data)
                 res = train_trained(net, task, config.C0, rng, PATH)
                 # A fresh input: Lemma 4.2 is "for any x", and W is trained on other inputs.
                 row["grad_trained"] = norm(res.W, X=task.X_test[:1])
@@ -188,7 +193,7 @@ class LazyGradient(Simulation):
                         lemma.id, self.id, {**params, "gamma": gamma, "W": "trained W"},
                         "||grad f(x; W)||, W = trained W", trained_x, B, gamma, side="lower",
                         quantifier=Quantifier.PARTICULAR, evidence=Evidence.EXACT, bias="upper",
-                        note=trained_note(df),
+                        note=trained_note(df, cfg.data),
                     )  # fmt: skip
                     needed = replicates_for_power(gamma)
                     if trained_x.size < needed and row.verdict != Verdict.VIOLATED:
@@ -233,12 +238,20 @@ class LazyGradient(Simulation):
                        "(docs/theory.md F2). Lemma 4.2 needs the minimum's fraction <= gamma."),
             FigureSpec("trained-error", "The trained family generalises: train and test error "
                        "of the trained W vs d", "input dimension d", "error", logx=True,
-                       caption="Markers: mean over the trained networks with 95% CI. Task: two "
-                       "separated classes on the sphere (Bayes error Phi(-sqrt d)), 100 training "
-                       "inputs, SGD projected onto the ball (C0 = 10); 100 test inputs each."),
+                       caption="Markers: mean over the trained networks with 95% CI. Task: "
+                       f"{_task_words(data)}, 100 training inputs, SGD projected onto the ball "
+                       "(C0 = 10); 100 test inputs each."),
         ]  # fmt: skip
         drawn = {r["figure"] for r in summary}
         return Evaluation(verdicts, pd.DataFrame(summary), [f for f in figures if f.name in drawn])
+
+
+def _task_words(data: dict) -> str:
+    """The trained family's task in the figure caption, from the configs' ``data``."""
+    sources = sorted({cfg.data for cfg in data if cfg.trained_per_block > 0})
+    if sources in ([], [DEFAULT_DATA]):
+        return "two separated classes on the sphere (Bayes error Phi(-sqrt d))"
+    return ", ".join(describe_data(s) for s in sources) + " on the unit sphere"
 
 
 SIMULATION = LazyGradient()

@@ -51,12 +51,20 @@ import pandas as pd
 from theorycheck.attack import first_sign_flip
 from theorycheck.bounds import get_bound
 from theorycheck.certify import certified_at
+from theorycheck.data import DEFAULT as DEFAULT_DATA
+from theorycheck.data import data_field, describe_data
 from theorycheck.errors import UserInputError
 from theorycheck.lazy_ball import lazy_radius, perturb
 from theorycheck.network import Network, NetworkSpec, input_radius, sample_network
 from theorycheck.pgd import deepfool, pgd_attack
 from theorycheck.simulation import Evaluation, FigureSpec, Simulation
-from theorycheck.simulations._common import clusters_task, law_summary, main, train_trained
+from theorycheck.simulations._common import (
+    TrainedDataMixin,
+    law_summary,
+    main,
+    train_trained,
+    trained_task,
+)
 from theorycheck.verdicts import Evidence, Quantifier, bound_verdict, description
 
 #: One network at a time: NumPy (BLAS) beats numba's thread start-up at these sizes (measured on
@@ -102,6 +110,7 @@ class RobustErrorConfig:
     radius_constants: tuple[float, ...] = RADIUS_CONSTANTS
     pgd_steps: int = PGD_STEPS
     pgd_restarts: int = PGD_RESTARTS
+    data: str = data_field()  # every family's test inputs, the trained family's training set
 
 
 @dataclass(frozen=True)
@@ -201,7 +210,7 @@ def attack_outcomes(
     return AttackOutcome(radii, wrong, ss.t_star, trivial, certified, single, pgd_own, pgd, delta)
 
 
-class LazyRobustError(Simulation):
+class LazyRobustError(TrainedDataMixin, Simulation):
     id = "lazy-robust-error"
     title = "Robust error at radius ~1/sqrt(d) in the lazy ball (Wang et al. 2022, Cor. 3.2)"
     claims = ("wang2022.corollary_3_2",)
@@ -214,7 +223,9 @@ class LazyRobustError(Simulation):
         "inputs per network (binomial noise of about 0.5/sqrt(n_test)): a HOLDS verdict is "
         "evidence for the corollary, a VIOLATED one may reflect a weak attack. W is one of a few "
         "fixed points of the ball (the corollary is for all W). Data are synthetic (two "
-        "separated classes on the sphere), not MNIST; all grid points are outside the width "
+        "separated classes on the sphere), not MNIST, unless --data gives real digits or a "
+        "file (then at most the examples left after training are test inputs); all grid points "
+        "are outside the width "
         "window. Radii R >= ||x|| are trivial (delta = -x flips every input) and marked so."
     )
 
@@ -241,6 +252,9 @@ class LazyRobustError(Simulation):
                     pgd_restarts=restarts,
                 )  # fmt: skip
 
+    def uses_data(self, config: RobustErrorConfig) -> bool:
+        return True  # every family is attacked at the task's test inputs
+
     def measure(self, config: RobustErrorConfig, rng) -> pd.DataFrame:
         spec = NetworkSpec(d=config.d, m=config.m)
         R_ball = lazy_radius(spec, config.C0)
@@ -249,7 +263,7 @@ class LazyRobustError(Simulation):
         for rep in range(config.networks_per_block):
             net = sample_network(spec, rng)
             # One task per network for every family (untrained W are at chance on it).
-            task = clusters_task(spec, rng, config.n_test)
+            task = trained_task(spec, rng, config.n_test, config.data)
             weights = {"W0": net.W, "random-sphere": perturb(net, R_ball, "random-sphere", rng,
                                                             path=PATH)}  # fmt: skip
             if rep < config.trained_per_block:
@@ -311,8 +325,8 @@ class LazyRobustError(Simulation):
                        ">= 0 on every input by construction (PGD's count is the union)."),
             FigureSpec("clean-error", "Test error (no attack) of each family vs d",
                        "input dimension d", "error", logx=True,
-                       caption="Two separated classes on the sphere (Bayes error "
-                       "Phi(-sqrt d)); W0 and random-sphere W are untrained, at chance."),
+                       caption=f"{_task_words(data)}; W0 and random-sphere W are untrained, "
+                       "at chance."),
         ]  # fmt: skip
         return Evaluation(verdicts, pd.DataFrame(summary), figures)
 
@@ -353,6 +367,14 @@ def trivial_radius(cfg: RobustErrorConfig, rows: pd.DataFrame, c: float) -> bool
         return bool((rows[col] > 0.0).any())
     xnorm = input_radius(NetworkSpec(d=cfg.d, m=cfg.m))
     return c / math.sqrt(cfg.d) >= xnorm * (1.0 - TRIVIAL_TOLERANCE)
+
+
+def _task_words(data: dict) -> str:
+    """The task in the clean-error caption, from the configs' ``data``."""
+    sources = sorted({cfg.data for cfg in data})
+    if sources in ([], [DEFAULT_DATA]):
+        return "Two separated classes on the sphere (Bayes error Phi(-sqrt d))"
+    return ", ".join(describe_data(s) for s in sources) + " on the unit sphere"
 
 
 SIMULATION = LazyRobustError()

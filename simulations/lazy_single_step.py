@@ -45,6 +45,7 @@ import pandas as pd
 
 from theorycheck.attack import first_sign_flip
 from theorycheck.bounds import get_bound
+from theorycheck.data import data_field
 from theorycheck.exact import sample_init_statistics
 from theorycheck.exact_span import sample_perturbed_statistics, worst_output_weights
 from theorycheck.lazy_ball import lazy_radius, perturb
@@ -55,9 +56,10 @@ from theorycheck.seeding import generator
 from theorycheck.simulation import Evaluation, FigureSpec
 from theorycheck.simulations._common import (
     InitPathSimulation,
-    clusters_task,
+    TrainedDataMixin,
     main,
     train_trained,
+    trained_task,
 )
 from theorycheck.verdicts import (
     Evidence,
@@ -114,9 +116,10 @@ class SingleStepConfig:
     n_blocks: int
     path: str = PATH
     trained_per_block: int = 0  # materialised paths: networks per block also trained
+    data: str = data_field()  # the trained family's task (theorycheck.data)
 
 
-class LazySingleStep(InitPathSimulation):
+class LazySingleStep(TrainedDataMixin, InitPathSimulation):
     id = "lazy-single-step"
     title = "Single-step attack in the lazy ball vs d (Wang et al. 2022, Theorem 3.1, Figs. 2-3)"
     claims = ("wang2022.theorem_3_1", "wang2022.theorem_3_1_step", "wang2022.lemma_4_2")
@@ -125,7 +128,8 @@ class LazySingleStep(InitPathSimulation):
         "particular points of the ball: Theorem 3.1 is a statement for ALL W in the ball, so "
         "agreement here is necessary, not sufficient. Rates are fitted over a few dimensions "
         "(medians, stratified bootstrap), all far outside the theorem's width window; the data "
-        "are synthetic (uniform on the sphere), not MNIST."
+        "are synthetic (uniform on the sphere; the trained family's task: two separated "
+        "classes), not MNIST, unless --data gives the trained family real digits or a file."
     )
 
     def _configs(self, profile):
@@ -149,6 +153,10 @@ class LazySingleStep(InitPathSimulation):
             for d in sweep_dims:
                 yield SingleStepConfig(d, sweep_m, C0, per_block, blocks, "exact")
 
+    def uses_data(self, config: SingleStepConfig) -> bool:
+        # The exact samplers draw no trained family.
+        return config.trained_per_block > 0 and config.path != "exact"
+
     def measure(self, config: SingleStepConfig, rng) -> pd.DataFrame:
         spec = NetworkSpec(d=config.d, m=config.m)
         if config.path == "exact":
@@ -166,7 +174,7 @@ class LazySingleStep(InitPathSimulation):
             }
             test_error = {}
             if rep < config.trained_per_block:
-                task = clusters_task(spec, rng)
+                task = trained_task(spec, rng, data=config.data)
                 res = train_trained(net, task, config.C0, rng, config.path)
                 points["trained"] = (res.W, task.X_test[:1])
                 test_error["trained"] = res.test_error

@@ -28,6 +28,7 @@ examples:
   theorycheck run                                   every simulation, quick profile, PDF report
   theorycheck run lazy-sign-flips --profile full --workers 2
   theorycheck run lazy-sign-flips --claims docs/examples/my_bounds.py
+  theorycheck run lazy-single-step --data digits    trained networks on real digits 0 vs 1
   theorycheck run --scheduler local:2 --out results
   theorycheck report --results results              rebuild the PDF from stored results
   theorycheck list --format csv                     simulations as CSV
@@ -107,6 +108,13 @@ def _parser() -> argparse.ArgumentParser:
         "--claims", metavar="FILE", default=None,
         help="a Python file of your own claims (Bound subclasses naming an observable), checked "
         "against the stored observables in their own Holm family; see docs/examples/my_bounds.py",
+    )  # fmt: skip
+    run.add_argument(
+        "--data", metavar="DATA", default=None,
+        help="what the trained networks learn (lazy-gradient, lazy-single-step, "
+        "lazy-robust-error, lazy-adversarial-training): clusters (synthetic, default), digits "
+        "(scikit-learn's handwritten 0 vs 1, resampled to each d) or FILE.npz with arrays x "
+        "(n, h, w) or (n, d) and y (n,), two classes",
     )  # fmt: skip
     run.add_argument("--no-report", action="store_true", help="skip writing the PDF report")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -234,7 +242,8 @@ def _cmd_run(args) -> None:
               flush=True)  # fmt: skip
     res = run(args.ids, profile=args.profile, seed=args.seed, out=args.out,
               workers=args.workers, scheduler=args.scheduler, path=args.path,
-              claims=args.claims, report=False, progress=not args.quiet)  # fmt: skip
+              claims=args.claims, report=False, progress=not args.quiet,
+              data=args.data)  # fmt: skip
     verdicts, mine = res.verdicts, res.user_verdicts
     if args.format != "table":
         import pandas as pd

@@ -35,6 +35,7 @@ def run(
     report: bool = True,
     progress: bool = True,
     alpha: float = DEFAULT_ALPHA,
+    data: str | os.PathLike | None = None,
 ):
     """Run simulations, store and decide their verdicts, check your claims, write the report.
 
@@ -55,6 +56,9 @@ def run(
     report : write ``OUT/report.pdf``.
     progress : show the progress bar on stderr.
     alpha : family-wise error rate of the refutations (Holm).
+    data : what the simulations that train networks train on (:mod:`theorycheck.data`):
+        ``clusters`` (default), ``digits`` (scikit-learn's handwritten 0 and 1) or a ``.npz``
+        file with arrays ``x`` and ``y``. Named simulations must train networks.
 
     Returns
     -------
@@ -80,6 +84,11 @@ def run(
             sim.configs(profile, path)  # raises naming the paths it offers
         if not any(path in sim.paths for sim in sims):
             raise UserInputError(f"no simulation offers path {path!r}")
+    if data is not None:
+        from theorycheck.run_arguments import check_data_argument
+
+        offered = [s.id for s in REGISTRY.values() if s.takes_data]
+        data = check_data_argument(sims, data, named=bool(ids), offered=offered)
     mine = user_claims.resolve_claims(claims)
     if entry_points:
         mine += user_claims.entry_point_claims()
@@ -103,7 +112,7 @@ def run(
     with backend as executor:
         done = run_simulations(sims, profile=profile, seed=seed, out=out, workers=workers,
                                executor=executor, progress=progress, alpha=alpha, path=path,
-                               conditions=claim_conditions)  # fmt: skip
+                               conditions=claim_conditions, data=data)  # fmt: skip
     store = ResultsStore(out)
     # The whole catalogue: runs of different simulations into one directory share this table.
     store.write_table("claims", catalog_frame())

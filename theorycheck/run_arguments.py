@@ -1,7 +1,8 @@
 """Validation of :func:`theorycheck.runner.run`'s arguments: one line naming the bad one.
 
 Every numeric argument goes through :mod:`theorycheck.errors` (finite, in range, named); the
-results directory must name one (an empty ``--out`` would write into the current directory).
+results directory must name one (an empty ``--out`` would write into the current directory);
+``--data`` must name a source some of the simulations train on (:mod:`theorycheck.data`).
 
 Reference: docs/user-guide.md, "When something goes wrong".
 """
@@ -12,7 +13,7 @@ import os
 
 from theorycheck.errors import UserInputError, check_int, check_real
 
-__all__ = ["MAX_SEED", "check_run_arguments", "max_workers"]
+__all__ = ["MAX_SEED", "check_data_argument", "check_run_arguments", "max_workers"]
 
 #: Seeds are stored in directory names (``<config id>-s<seed>``) and fed to SeedSequence: 64 bits.
 MAX_SEED = 2**64 - 1
@@ -38,3 +39,23 @@ def check_run_arguments(simulations, *, seed, workers, alpha, path, out) -> tupl
     if not isinstance(out, str | os.PathLike) or not str(os.fspath(out)).strip():
         raise UserInputError(f"out (--out) must name a results directory, got {out!r}")
     return seed, workers, alpha
+
+
+def check_data_argument(simulations, data, *, named: bool = True, offered=()) -> str | None:
+    """``data`` (``--data``) resolved to the value configs store
+    (:func:`theorycheck.data.resolve_data`: a file is validated and hashed), or None.
+
+    Raise a :class:`UserInputError` when no simulation of the run trains networks on data, or,
+    with ``named`` (the user listed the ids), when one of them does not. ``offered``: the ids
+    of the simulations that do, for the message."""
+    if data is None:
+        return None
+    refused = [s.id for s in simulations if not s.takes_data]
+    if (named and refused) or len(refused) == len(simulations):
+        which = ", ".join(offered) or "the simulations with a trained family"
+        none = ", ".join(refused) if named else "none of these simulations"
+        raise UserInputError(f"--data applies only to simulations that train networks "
+                             f"({which}); {none} train(s) none")  # fmt: skip
+    from theorycheck.data import resolve_data
+
+    return resolve_data(data)

@@ -22,7 +22,7 @@ from theorycheck import _worker, interrupts
 from theorycheck.integrity import blocks_to_compute
 from theorycheck.progress import Progress, describe_config
 from theorycheck.provenance import provenance
-from theorycheck.run_arguments import check_run_arguments
+from theorycheck.run_arguments import check_data_argument, check_run_arguments
 from theorycheck.sequential import look_count, next_blocks, undecided_configs, with_design_looks
 from theorycheck.simulation import (
     PROFILES,
@@ -84,9 +84,11 @@ class RunResult:
     seconds: float
 
 
-def _configs(sim: Simulation, profile: str, path: str | None) -> list:
-    """The simulation's configs, with ``path`` if the simulation offers it."""
-    return sim.configs(profile, path if path in sim.paths else None)
+def _configs(sim: Simulation, profile: str, path: str | None, data: str | None) -> list:
+    """The simulation's configs, with ``path`` if the simulation offers it and ``data`` if it
+    trains on data."""
+    return sim.configs(profile, path if path in sim.paths else None,
+                       data if sim.takes_data else None)  # fmt: skip
 
 
 def _evaluation_name(sim_id: str, what: str, profile: str, seed: int) -> str:
@@ -106,6 +108,7 @@ def run(
     alpha: float = DEFAULT_ALPHA,
     path: str | None = None,
     conditions: Callable[[str, dict], bool | None] | None = None,
+    data: str | None = None,
 ) -> RunResult:
     """Run ``simulations`` at ``profile``: compute missing blocks, evaluate, store verdicts.
 
@@ -115,6 +118,8 @@ def run(
     the others compute as they always do. ``conditions(claim, parameters)`` says whether a
     claim's conditions hold at a grid point (True/False, None: not applicable); each verdict
     row records it (:func:`theorycheck.verdicts.with_conditions`; "n/a" when not given).
+    ``data`` (:mod:`theorycheck.data`: clusters, digits or a .npz file) is what the simulations
+    that train networks train on (their ``takes_data``); None: their default, clusters.
     """
     if profile not in PROFILES:
         from theorycheck.errors import UserInputError
@@ -122,6 +127,7 @@ def run(
         raise UserInputError(f"profile must be one of {', '.join(PROFILES)}; got {profile!r}")
     seed, workers, alpha = check_run_arguments(simulations, seed=seed, workers=workers,
                                                alpha=alpha, path=path, out=out)  # fmt: skip
+    source = check_data_argument(simulations, data, named=False)  # `data`: blocks, below
     store = ResultsStore(out)
     store.check_writable()
     remove_stale_temp_files(store.root)  # left by killed runs
@@ -132,7 +138,7 @@ def run(
     blocks = {
         (sim.id, config_id(cfg)): sim.blocks(cfg)
         for sim in simulations
-        for cfg in _configs(sim, profile, path)
+        for cfg in _configs(sim, profile, path, source)
     }
     if executor is None and workers > 1:
         executor = local_executor(workers)
@@ -148,7 +154,7 @@ def run(
             tasks = [
                 Task(sim, cfg, b, seed)
                 for sim in pending
-                for cfg in _configs(sim, profile, path)
+                for cfg in _configs(sim, profile, path, source)
                 for b in range(blocks[sim.id, config_id(cfg)])
             ]
             todo = blocks_to_compute(store, tasks)  # missing, or stored but failing verification
@@ -161,7 +167,7 @@ def run(
             extend = []
             for sim in pending:
                 interrupts.check()
-                configs = _configs(sim, profile, path)
+                configs = _configs(sim, profile, path, source)
                 data = {
                     cfg: store.read_blocks(sim.id, config_id(cfg), seed,
                                            blocks[sim.id, config_id(cfg)])
@@ -190,7 +196,8 @@ def run(
         meta = provenance(simulation=sim.id, profile=profile, seed=seed,
                           title=sim.title, claims=list(sim.claims), limitations=sim.limitations,
                           figures=[asdict(f) for f in ev.figures], configs=records,
-                          looks=look_count(sim), evaluate_seconds=round(seconds, 3))  # fmt: skip
+                          looks=look_count(sim), evaluate_seconds=round(seconds, 3),
+                          data=source if sim.takes_data else None)  # fmt: skip
         store.write_table(_evaluation_name(sim.id, "summary", profile, seed), ev.summary, meta)
         rows = rows if conditions is None else with_conditions(rows, conditions)
         store.write_table(_evaluation_name(sim.id, "verdicts", profile, seed),

@@ -26,6 +26,7 @@ from theorycheck.errors import UserInputError
 from theorycheck.verdicts import VerdictRow
 
 __all__ = [
+    "OMIT_DEFAULT_FROM_ID",
     "PROFILES",
     "Evaluation",
     "FigureSpec",
@@ -39,6 +40,11 @@ __all__ = [
 
 PROFILES = ("quick", "full")
 
+#: Field metadata: a config field marked so is left out of the config id while it holds its
+#: default, so adding such a field (the ``data`` of :func:`theorycheck.data.data_field`) keeps
+#: the ids, the seeds and the stored blocks of every config that does not change it.
+OMIT_DEFAULT_FROM_ID = "omit_default_from_id"
+
 
 def config_dict(config) -> dict:
     """A config's fields as a JSON-ready dict."""
@@ -48,8 +54,13 @@ def config_dict(config) -> dict:
 
 
 def config_id(config) -> str:
-    """Stable 12-hex-digit id of a config: SHA-256 of its class name and fields (canonical JSON)."""
-    payload = json.dumps([type(config).__name__, config_dict(config)], sort_keys=True)
+    """Stable 12-hex-digit id of a config: SHA-256 of its class name and fields (canonical JSON),
+    less the fields marked :data:`OMIT_DEFAULT_FROM_ID` that hold their default."""
+    fields = config_dict(config)
+    for f in dataclasses.fields(config):
+        if f.metadata.get(OMIT_DEFAULT_FROM_ID) and getattr(config, f.name) == f.default:
+            del fields[f.name]
+    payload = json.dumps([type(config).__name__, fields], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
@@ -95,6 +106,9 @@ class Simulation:
     paths : the computation paths (docs/user-guide.md) a user may choose with ``path=`` /
         ``--path``; empty when the simulation computes one way only. Configs then carry the path
         they use in a ``path`` field, so the results of different paths are stored apart.
+    takes_data : whether the simulation trains networks on data a user may choose with
+        ``data=`` / ``--data`` (:mod:`theorycheck.data`); its configs then carry a ``data``
+        field, so the results of different data are stored apart.
     """
 
     id: str = ""
@@ -103,21 +117,49 @@ class Simulation:
     limitations: str = ""
     paths: tuple[str, ...] = ()
     max_block_factor: int = 1
+    takes_data: bool = False
 
-    def configs(self, profile: str, path: str | None = None) -> list:
+    def configs(self, profile: str, path: str | None = None, data: str | None = None) -> list:
         """The grid of configs for ``profile`` (quick or full), computed with ``path`` where the
-        config supports it (see :meth:`supports_path`), else with the config's default path."""
+        config supports it (see :meth:`supports_path`), else with the config's default path, and
+        trained on ``data`` (a value of :func:`theorycheck.data.resolve_data`) where the config
+        uses data (see :meth:`uses_data`)."""
         if profile not in PROFILES:
             raise UserInputError(f"profile must be one of {', '.join(PROFILES)}; got {profile!r}")
         configs = list(self._configs(profile))
-        if path is None:
-            return configs
-        if path not in self.paths:
-            offered = f"offers paths {', '.join(self.paths)}" if self.paths else "offers no path"
-            raise UserInputError(f"simulation {self.id} {offered}; got path {path!r}")
-        return [
-            dataclasses.replace(c, path=path) if self.supports_path(c, path) else c for c in configs
-        ]
+        if path is not None:
+            if path not in self.paths:
+                offered = (
+                    f"offers paths {', '.join(self.paths)}" if self.paths else "offers no path"
+                )
+                raise UserInputError(f"simulation {self.id} {offered}; got path {path!r}")
+            configs = [
+                dataclasses.replace(c, path=path) if self.supports_path(c, path) else c
+                for c in configs
+            ]
+        if data is not None:
+            if not self.takes_data:
+                raise UserInputError(f"simulation {self.id} trains no network on data; "
+                                     f"--data {data!r} does not apply to it")  # fmt: skip
+            configs = [self._with_data(c, data) if self.uses_data(c) else c for c in configs]
+        return configs
+
+    def _with_data(self, config, data: str):
+        config = dataclasses.replace(config, data=data)
+        self.check_data(config)
+        return config
+
+    def uses_data(self, config) -> bool:
+        """Whether ``config`` trains on (or tests with) the ``data`` a user chooses. Default:
+        configs with a ``data`` field of a simulation that :attr:`takes_data`."""
+        return self.takes_data and any(f.name == "data" for f in dataclasses.fields(config))
+
+    def check_data(self, config) -> None:
+        """Raise a :class:`UserInputError` (one line) if ``config.data`` cannot serve
+        ``config`` (e.g. too few examples, or features of another dimension)."""
+        from theorycheck.data import check_data
+
+        check_data(config.data, config.d)
 
     def supports_path(self, config, path: str) -> bool:
         """Whether ``config`` can be computed with ``path`` (e.g. the exact laws are for relu
