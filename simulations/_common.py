@@ -5,12 +5,15 @@ family of the lazy-regime simulations."""
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
+from theorycheck.data import BUILTIN, check_data, describe_data, load_task
 from theorycheck.data import DEFAULT as DEFAULT_DATA
-from theorycheck.data import check_data, describe_data, load_task
 from theorycheck.exact import SAMPLER_PATHS, sample_init_statistics
 from theorycheck.network import Network, NetworkSpec, input_radius
 from theorycheck.simulation import Simulation
@@ -148,3 +151,28 @@ def trained_note(df, data: str = DEFAULT_DATA) -> str:
         return ""
     task = "two classes on the sphere" if data == DEFAULT_DATA else describe_data(data)
     return f"trained W: mean test error {err.mean():.3f} over {len(err)} networks on {task}"
+
+
+def run_data(sim, configs) -> str:
+    """The data the configs that use data were run on (one per run), the default if none."""
+    sources = sorted({cfg.data for cfg in configs if sim.uses_data(cfg)})
+    return sources[0] if len(sources) == 1 else ", ".join(sources) or DEFAULT_DATA
+
+
+def with_data(rows: list, data: str, where: Callable[[dict], bool] = lambda p: True) -> list:
+    """Verdict rows of a run on data other than the default clusters, those whose parameters
+    satisfy ``where`` (e.g. the trained family), get a ``task`` parameter (``digits`` or the
+    file's name and hash), so verdict tables and the report say what the networks learnt. (Not
+    ``data``: a parameter named like a config field must equal it, see
+    :func:`theorycheck.sequential.undecided_configs`.)"""
+    if data == DEFAULT_DATA:
+        return rows
+    label = data if data in BUILTIN else describe_data(data)
+    out = []
+    for row in rows:
+        params = row.params()
+        if where(params):
+            params["task"] = label
+            row = replace(row, parameters=json.dumps(params, sort_keys=True, default=float))
+        out.append(row)
+    return out

@@ -49,9 +49,11 @@ from theorycheck.simulations._common import (
     TrainedDataMixin,
     law_summary,
     main,
+    run_data,
     train_trained,
     trained_note,
     trained_task,
+    with_data,
 )
 from theorycheck.verdicts import (
     Evidence,
@@ -243,6 +245,7 @@ class LazyGradient(TrainedDataMixin, Simulation):
                        "(C0 = 10); 100 test inputs each."),
         ]  # fmt: skip
         drawn = {r["figure"] for r in summary}
+        verdicts = with_data(verdicts, run_data(self, data), lambda p: p.get("W") == "trained W")
         return Evaluation(verdicts, pd.DataFrame(summary), [f for f in figures if f.name in drawn])
 
 

@@ -62,8 +62,10 @@ from theorycheck.simulations._common import (
     TrainedDataMixin,
     law_summary,
     main,
+    run_data,
     train_trained,
     trained_task,
+    with_data,
 )
 from theorycheck.verdicts import Evidence, Quantifier, bound_verdict, description
 
@@ -328,6 +330,7 @@ class LazyRobustError(TrainedDataMixin, Simulation):
                        caption=f"{_task_words(data)}; W0 and random-sphere W are untrained, "
                        "at chance."),
         ]  # fmt: skip
+        verdicts = with_data(verdicts, run_data(self, data))  # every family's test inputs
         return Evaluation(verdicts, pd.DataFrame(summary), figures)
 
     def _verdict(self, cor, kw, c, family, label, x, B, gain, trivial):

@@ -58,8 +58,10 @@ from theorycheck.simulations._common import (
     InitPathSimulation,
     TrainedDataMixin,
     main,
+    run_data,
     train_trained,
     trained_task,
+    with_data,
 )
 from theorycheck.verdicts import (
     Evidence,
@@ -277,6 +279,7 @@ class LazySingleStep(TrainedDataMixin, InitPathSimulation):
             ),
         ]  # fmt: skip
         drawn = {r["figure"] for r in summary}
+        verdicts = with_data(verdicts, run_data(self, data), lambda p: p.get("W") == "trained")
         return Evaluation(verdicts, pd.DataFrame(summary), [f for f in figures if f.name in drawn])
 
     def _never_flips(self, cfg, family: str, sub: pd.DataFrame) -> list:

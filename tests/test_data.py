@@ -255,6 +255,10 @@ def test_digits_end_to_end_stored_apart_and_reused(tmp_path, tiny, capsys):
         # test error on 100 test digits had mean 0.03 and maximum 0.13. A network at chance
         # (0.5) falls below 0.3 with probability P(Bin(100, 1/2) < 30) = 1.6e-5.
         assert (trained["test_error"] < 0.3).all()
+    verdicts = pd.read_parquet(out / "verdicts.parquet")
+    trained = verdicts[verdicts["W"] == "trained"]
+    assert len(trained) and (trained["task"] == "digits").all()
+    assert verdicts.loc[verdicts["W"] != "trained", "task"].isna().all()
     capsys.readouterr()
     _run(out, "--data", "digits")  # the same data: every block reused
     assert "0 blocks computed, 2 reused" in capsys.readouterr().out
