@@ -342,3 +342,16 @@ def test_configs_take_data_only_where_networks_are_trained():
     assert all(c.data == "clusters" for c in quick if c not in trained)
     with pytest.raises(UserInputError, match="trains no network"):
         simulations.REGISTRY["lazy-sign-flips"].configs("quick", data="digits")
+
+
+def test_a_raw_path_enters_configs_and_caches_with_its_hash(tmp_path):
+    x, y = _two_class_images()
+    f = tmp_path / "mine.npz"
+    np.savez(f, x=x, y=y)
+    configs = LazySingleStep().configs("quick", data=str(f))
+    assert {c.data for c in configs if c.trained_per_block > 0} == {resolve_data(f)}
+    before = load_task(str(f), 16, 100, 10, np.random.default_rng(9))
+    np.savez(f, x=x, y=np.where(y == 3, 8, 3))  # labels swapped: a raw path sees the new file
+    after = load_task(str(f), 16, 100, 10, np.random.default_rng(9))
+    np.testing.assert_array_equal(after.X_train, before.X_train)
+    np.testing.assert_array_equal(after.y_train, -before.y_train)

@@ -141,10 +141,23 @@ def describe_data(data: str) -> str:
     return f"{os.path.basename(path)} (sha256 {digest})" if digest else os.path.basename(path)
 
 
-@functools.lru_cache(maxsize=8)
 def load_examples(data: str) -> Examples:
-    """The examples of a fixed source (``digits`` or a resolved file; not ``clusters``, whose
-    tasks are drawn afresh). A file is checked against the hash in ``data`` when it has one."""
+    """The examples of a fixed source (``digits`` or a file; not ``clusters``, whose tasks are
+    drawn afresh). A file is checked against the hash in ``data`` (a path without one is
+    resolved first, :func:`resolve_data`)."""
+    return _load_examples(_resolved(data))
+
+
+def _resolved(data: str) -> str:
+    """``data`` itself if it names its content (a builtin, or a file with its hash), else
+    :func:`resolve_data` of it: what the per-process caches are keyed by."""
+    return data if data in BUILTIN or _HASH_SEP in data else resolve_data(data)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_examples(data: str) -> Examples:
+    """:func:`load_examples` of a builtin name or a resolved file, once per process: the value
+    names the content (its hash), so the cache cannot serve another file's examples."""
     if data == "digits":
         return _digits()
     if data == DEFAULT:
@@ -168,6 +181,7 @@ def check_data(data: str, d: int, min_examples: int = 2) -> None:
     examples (a network's training set plus one test input)."""
     if data == DEFAULT:
         return
+    data = _resolved(data)
     ex = load_examples(data)
     if len(ex.y) < min_examples:
         raise UserInputError(f"{describe_data(data)} has {len(ex.y)} examples; the trained "
@@ -200,6 +214,7 @@ def load_task(
     n_train = check_int("n_train", n_train)
     n_test = check_int("n_test", n_test, minimum=0)
     radius = check_real("radius", radius, low=0.0, low_open=True)
+    data = _resolved(data)
     ex = load_examples(data)
     n = len(ex.y)
     if n < n_train + 1:

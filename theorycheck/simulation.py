@@ -145,7 +145,10 @@ class Simulation:
         return configs
 
     def _with_data(self, config, data: str):
-        config = dataclasses.replace(config, data=data)
+        from theorycheck.data import resolve_data
+
+        # A file's value carries its content hash, so the config id changes with the file.
+        config = dataclasses.replace(config, data=resolve_data(data))
         self.check_data(config)
         return config
 
