@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from theorycheck.bounds import bubeck2021, dohmatob2022, exact_laws, schmidt2018, wang2022
+from theorycheck.bounds import (
+    bubeck2021,
+    dohmatob2022,
+    exact_laws,
+    schmidt2018,
+    vardi2022,
+    wang2022,
+)
 from theorycheck.bounds._base import Bound, Constant, ExactLaw, Kind, Param
 from theorycheck.errors import UserInputError
 
@@ -31,6 +38,7 @@ REGISTRY: dict[str, Bound] = {
         *exact_laws.LAWS,
         *dohmatob2022.BOUNDS,
         *schmidt2018.BOUNDS,
+        *vardi2022.BOUNDS,
     )
 }
 
