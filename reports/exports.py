@@ -9,7 +9,8 @@
   aggregated over the grid, per simulation, statistic and test);
 * ``configurations.csv`` — every config of the run with its parameters, blocks and time;
 * ``figures/<simulation>.<figure>.pdf`` — every figure of the report, and ``figures.csv``: each
-  file with its simulation, title and the claims its simulation checks (a claim's figures).
+  file with its simulation, title and the claims its simulation checks;
+* ``figures/<claim>.pdf`` — per claim, a page per figure of the simulations that check it.
 
 LaTeX tables use booktabs (``\\toprule``, ``\\midrule``, ``\\bottomrule``); every cell is
 escaped by :func:`latex_escape`.

@@ -28,6 +28,7 @@ bundled fonts and matplotlib's DejaVu files, and the figure files carry no date.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -155,7 +156,7 @@ def build_report(results: str | Path, out: str | Path | None = None) -> Path:
         if pool is None and len(missing) >= 8:
             with _figure_pool(len(missing)) as late:
                 _draw_figures(missing, late)
-        _to_cache(doc.jobs(build), missing, cache)
+        _to_cache(missing, cache)
         (build / "report.typ").write_text(source, encoding="utf-8")
 
         def write(target: str) -> None:
@@ -165,7 +166,8 @@ def build_report(results: str | Path, out: str | Path | None = None) -> Path:
             Path(target).write_bytes(pdf)
 
         atomic_write(path, write, kept=kept, kind="report")
-        _write_exports(data, doc, build, path.parent / "export", cache)
+        used = _write_exports(data, doc, build, path.parent / "export", cache)
+        _prune(cache, used | {job.fingerprint() for job in doc.jobs(build)})
     return path
 
 
@@ -196,21 +198,25 @@ def _from_cache(jobs: list[FigureJob], cache: Path) -> list[FigureJob]:
     return missing
 
 
-def _to_cache(jobs: list[FigureJob], drawn: list[FigureJob], cache: Path) -> None:
-    """Keep the newly drawn figures in the cache and drop the entries no job uses (a cache
-    that cannot be written only costs time at the next build)."""
+def _to_cache(drawn: list[FigureJob], cache: Path) -> None:
+    """Keep the newly drawn figures in the cache (a cache that cannot be written only costs
+    time at the next build)."""
     try:
         cache.mkdir(exist_ok=True)
         for job in drawn:
             tmp = cache / f".tmp-{job.fingerprint()}.svg"
             shutil.copyfile(job.path, tmp)
             os.replace(tmp, cache / f"{job.fingerprint()}.svg")
-        used = {job.fingerprint() for job in jobs}  # the drawn SVG and its exported PDF
+    except OSError:
+        pass
+
+
+def _prune(cache: Path, used: set[str]) -> None:
+    """Drop the cache entries this build did not use (drawn SVGs, exported PDFs)."""
+    with contextlib.suppress(OSError):
         for entry in cache.iterdir():
             if entry.stem not in used:
                 entry.unlink()
-    except OSError:
-        pass
 
 
 @contextlib.contextmanager
@@ -241,7 +247,8 @@ def _draw_figures(jobs: list[FigureJob], pool: ProcessPoolExecutor | None) -> No
 
 def _write_exports(
     data: ReportData, doc: _Document, build: Path, export: Path, cache: Path
-) -> None:
+) -> set[str]:
+    """Write the exports; return the names of the cache entries they used."""
     if export.exists() and not export.is_dir():
         raise UserInputError(f"{export} is a file; the report's exports go to that directory")
     export.mkdir(parents=True, exist_ok=True)
@@ -264,20 +271,43 @@ def _write_exports(
     wrapper = build / "figure.typ"
     wrapper.write_text(
         "#set document(date: none)\n#set page(width: auto, height: auto, margin: 0pt)\n"
-        '#image("figures/" + sys.inputs.file)\n',
+        '#for f in sys.inputs.files.split(",") [#pagebreak(weak: true)#image("figures/" + f)]\n',
         encoding="utf-8",
     )
+    jobs = {job.path.name: job for job in doc.jobs(build)}
     compiler = None
-    for job in doc.jobs(build):
-        target = figures / job.path.with_suffix(".pdf").name
-        kept = cache / f"{job.fingerprint()}.pdf"
+    used: set[str] = set()
+
+    def export(target: Path, names: list[str]) -> None:
+        nonlocal compiler
+        prints = [jobs[n].fingerprint() for n in names]
+        if len(prints) == 1:
+            key = prints[0]
+        else:
+            key = hashlib.sha256("/".join(prints).encode()).hexdigest()[:32]
+        used.add(key)
+        kept = cache / f"{key}.pdf"
         if kept.is_file():
             shutil.copyfile(kept, target)
-            continue
+            return
         compiler = compiler or _compiler(build)
-        target.write_bytes(compiler.compile(str(wrapper), sys_inputs={"file": job.path.name}))
+        target.write_bytes(compiler.compile(str(wrapper), sys_inputs={"files": ",".join(names)}))
         with contextlib.suppress(OSError):  # a cache that cannot be written costs time only
             shutil.copyfile(target, kept)
+
+    for name in jobs:
+        export(figures / Path(name).with_suffix(".pdf").name, [name])
+    # Per claim, one PDF with a page per figure of the simulations that check it (in report
+    # order): what a paper's appendix needs for that claim.
+    by_claim: dict[str, list[str]] = {}
+    for entry in doc.figure_index:
+        name = Path(entry["file"]).with_suffix(".svg").name
+        for claim in filter(None, entry["claims"].split("; ")):
+            if name in jobs:
+                by_claim.setdefault(claim, []).append(name)
+    for claim, names in by_claim.items():
+        export(figures / f"{claim}.pdf", names)
+    return used
 
 
 def _compiler(build: Path) -> typst.Compiler:

@@ -7,7 +7,8 @@ page's text (:data:`TEXT_WIDTH`) and included at 100%, so sizes are in points on
 no font is smaller than 9 pt.
 
 Stored strings (statistics, labels, ids) may contain ``$`` or ``^``: every text the report
-draws from them is created with ``parse_math=False``; only tick labels use mathtext.
+draws from them is created with ``parse_math=False``; tick labels write powers of ten with
+superscript digits (10⁻³), so no text goes through mathtext.
 
 Greyscale: series differ by marker as well as colour; an exact reference is always dashed and
 a paper's bound always dotted, so a printout in black and white still reads correctly.

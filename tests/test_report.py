@@ -371,8 +371,9 @@ def test_a_rebuild_draws_only_the_figures_whose_inputs_changed(tmp_path, monkeyp
     store.write_table(name, table, meta)
     assert build_report(root, out).read_bytes() != first
     assert drawn == ["toy-bound.main.svg"]
-    # The cache holds the figures of the last build only.
-    assert len(list((out.parent / pdf_module.CACHE_DIR).iterdir())) == 2 * 3  # SVG and PDF
+    # The cache holds the figures of the last build only: SVG and PDF of each, and the
+    # two-page PDF of toy.prop_2 (toy.lemma_1's single figure is toy-bound.main's PDF).
+    assert len(list((out.parent / pdf_module.CACHE_DIR).iterdir())) == 2 * 3 + 1
 
 
 def _booktabs(tex: str) -> list[list[str]]:
@@ -408,10 +409,16 @@ def test_exports_exist_and_parse(store, report):
     assert len(tidy) == len(v) and {"param_m", "param_d", "param_gamma"} <= set(tidy.columns)
     lemma = tidy[tidy["claim"] == "toy.lemma_1"]
     assert lemma["param_m"].tolist() == [10 * 2**i for i in range(4)]
+    from pypdf import PdfReader
+
     figures = sorted(p.name for p in (export / "figures").iterdir())
-    assert figures == ["toy-bound.main.pdf", "toy-law.main.pdf", "toy-law.rate.pdf"]
-    for name in figures:
-        assert (export / "figures" / name).read_bytes().startswith(b"%PDF")
+    per_figure = ["toy-bound.main.pdf", "toy-law.main.pdf", "toy-law.rate.pdf"]
+    # Per claim, a page per figure of the simulations that check it: toy.lemma_1 is checked by
+    # toy-bound (one figure), toy.prop_2 by toy-law (two).
+    assert figures == sorted([*per_figure, "toy.lemma_1.pdf", "toy.prop_2.pdf"])
+    pages = {name: len(PdfReader(export / "figures" / name).pages) for name in figures}
+    assert pages == {**dict.fromkeys(per_figure, 1), "toy.lemma_1.pdf": 1, "toy.prop_2.pdf": 2}
+    figures = per_figure
     index = pd.read_csv(export / "figures.csv")
     assert sorted(index["file"]) == [f"figures/{name}" for name in figures]
     rate = index.set_index("file").loc["figures/toy-law.rate.pdf"]
