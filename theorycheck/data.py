@@ -126,7 +126,7 @@ def resolve_data(data: str | os.PathLike | None) -> str:
     if expected is not None and expected != digest:
         raise UserInputError(f"data file {path} changed (SHA-256 {digest}, not {expected})")
     resolved = f"{os.path.abspath(path)}{_HASH_SEP}{digest}"
-    _parse_npz(blob, path)  # validate now: one line before any block runs
+    _load_examples(resolved)  # validated now (once per content): one line before any block runs
     return resolved
 
 
@@ -244,7 +244,7 @@ def resample(images: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     images = np.asarray(images, dtype=float)
     A = _axis_matrix(images.shape[1], shape[0])
     B = _axis_matrix(images.shape[2], shape[1])
-    return np.einsum("ih,nhw,jw->nij", A, images, B, optimize=True)
+    return ((images @ B.T).transpose(0, 2, 1) @ A.T).transpose(0, 2, 1)
 
 
 def _axis_matrix(n_in: int, n_out: int) -> np.ndarray:

@@ -141,14 +141,15 @@ class Simulation:
             if not self.takes_data:
                 raise UserInputError(f"simulation {self.id} trains no network on data; "
                                      f"--data {data!r} does not apply to it")  # fmt: skip
+            from theorycheck.data import resolve_data
+
+            # A file's value carries its content hash, so the config id changes with the file.
+            data = resolve_data(data)
             configs = [self._with_data(c, data) if self.uses_data(c) else c for c in configs]
         return configs
 
     def _with_data(self, config, data: str):
-        from theorycheck.data import resolve_data
-
-        # A file's value carries its content hash, so the config id changes with the file.
-        config = dataclasses.replace(config, data=resolve_data(data))
+        config = dataclasses.replace(config, data=data)
         self.check_data(config)
         return config
 
