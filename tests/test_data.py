@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from theorycheck import simulations
+from theorycheck import data, simulations
 from theorycheck.cli import main
 from theorycheck.data import (
     check_data,
@@ -208,8 +208,12 @@ def test_a_file_changed_after_it_was_resolved_is_refused(tmp_path):
     np.savez(f, x=x, y=y)
     value = resolve_data(f)
     np.savez(f, x=x[::-1], y=y[::-1])
-    with pytest.raises(UserInputError, match="changed"):
+    # A worker process reads the file afresh (its cache is empty) and checks the hash.
+    data._load_examples.cache_clear()
+    with pytest.raises(UserInputError, match="changed since the run started"):
         load_examples(value)
+    with pytest.raises(UserInputError, match="changed"):
+        resolve_data(value)
 
 
 # -- the CLI and the store ---------------------------------------------------------------------
