@@ -278,6 +278,9 @@ class LazyRobustError(TrainedDataMixin, Simulation):
                     row[f"robust_error_{c:g}"] = float(out.single[j].mean())
                     row[f"robust_error_pgd_{c:g}"] = float(out.pgd[j].mean())
                     row[f"trivial_{c:g}"] = float(out.trivial[j].mean())
+                    # Proved robust (correct, no flip within R): the robust error is at most
+                    # 1 - this; the attack's count is at least it.
+                    row[f"certified_{c:g}"] = float(out.certified[j].mean())
                 rows.append(row)
         return pd.DataFrame(rows)
 
@@ -298,9 +301,11 @@ class LazyRobustError(TrainedDataMixin, Simulation):
                         # Verdicts only where the corollary speaks (R >= C_R/sqrt(d)); smaller
                         # radii are shown in the figure (the transition of the paper's Fig. 4).
                         if c >= C_R:
-                            verdicts.append(
-                                self._verdict(cor, kw, c, family, label, x, B, gain, trivial)
-                            )
+                            cert = sub.get(f"certified_{c:g}")
+                            verdicts.append(self._verdict(
+                                cor, kw, c, family, label, x, B, gain, trivial,
+                                None if cert is None else cert.to_numpy(),
+                            ))  # fmt: skip
                         series = f"d = {cfg.d}, {label}" + (TRIVIAL_SERIES if trivial else "")
                         summary.append(law_summary(x, {
                             "figure": "robust-error", "panel": panel, "series": series, "x": c,
@@ -309,6 +314,12 @@ class LazyRobustError(TrainedDataMixin, Simulation):
                     summary.append(law_summary(gain, {
                         "figure": "pgd-gain", "panel": panel, "series": f"d = {cfg.d}", "x": c,
                     }))  # fmt: skip
+                    if f"certified_{c:g}" in sub:  # stored since the certificate gap was added
+                        gap = 1.0 - sub[f"certified_{c:g}"] - sub[f"robust_error_pgd_{c:g}"]
+                        summary.append(law_summary(gap.to_numpy(), {
+                            "figure": "attack-gap", "panel": panel, "series": f"d = {cfg.d}",
+                            "x": c,
+                        }))  # fmt: skip
                 summary.append(law_summary(sub["error"].to_numpy(), {
                     "figure": "clean-error", "panel": "main", "series": f"{family}, m = {cfg.m}",
                     "x": cfg.d,
@@ -325,6 +336,13 @@ class LazyRobustError(TrainedDataMixin, Simulation):
                        "single step, per network", "R sqrt(d)", "PGD - single step", logx=True,
                        caption="Markers: mean difference over networks with 95% t interval. "
                        ">= 0 on every input by construction (PGD's count is the union)."),
+            FigureSpec("attack-gap", "How far the attack can be from optimal: inputs neither "
+                       "flipped by the attack nor certified robust (CROWN)", "R sqrt(d)",
+                       "undecided fraction", logx=True,
+                       caption="Markers: mean over networks of the fraction of test inputs "
+                       "with no flip found within R and no certificate of robustness at R, "
+                       "with 95% t interval. The robust error lies between PGD's count and "
+                       "1 - the certified fraction: this gap bounds the attack's shortfall."),
             FigureSpec("clean-error", "Test error (no attack) of each family vs d",
                        "input dimension d", "error", logx=True,
                        caption=f"{_task_words(data)}; W0 and random-sphere W are untrained, "
@@ -333,7 +351,7 @@ class LazyRobustError(TrainedDataMixin, Simulation):
         verdicts = with_data(verdicts, run_data(self, data))  # every family's test inputs
         return Evaluation(verdicts, pd.DataFrame(summary), figures)
 
-    def _verdict(self, cor, kw, c, family, label, x, B, gain, trivial):
+    def _verdict(self, cor, kw, c, family, label, x, B, gain, trivial, certified=None):
         """Corollary 3.2 at one radius with one attack's estimate; the PGD row is the primary
         check, the single-step row the weaker one kept beside it. A trivial radius (R >= ||x||)
         says it: its robust error is 1 by construction, whatever the network."""
@@ -356,6 +374,11 @@ class LazyRobustError(TrainedDataMixin, Simulation):
                 f"PGD adds {g['estimate']:.3g} (95% CI [{g['ci_low']:.3g}, {g['ci_high']:.3g}]) "
                 "over the single step"
             )
+            if certified is not None:  # the certificate bounds the robust error from above
+                notes.append(
+                    f"robust error between {float(np.mean(x)):.3g} (attack) and "
+                    f"{1.0 - float(np.mean(certified)):.3g} (1 - certified), mean over networks"
+                )
         else:
             notes.append("weaker attack; the PGD row is the check")
         return replace(row, note="; ".join(filter(None, notes)))

@@ -130,6 +130,29 @@ def test_rows_are_the_per_input_outcomes(recorded):
         np.testing.assert_allclose(
             row[columns(cfg, "robust_error_pgd")].to_numpy(float), out.pgd.mean(axis=1)
         )
+        np.testing.assert_allclose(
+            row[columns(cfg, "certified")].to_numpy(float), out.certified.mean(axis=1)
+        )
+
+
+def test_attack_gap_brackets_the_robust_error(recorded):
+    """The robust error lies between the attack's count and 1 - the certified fraction (an input
+    is never both flipped and certified); the figure draws the gap, the PGD row states both."""
+    data, calls = recorded
+    for *_, out in calls:
+        assert not np.any(out.pgd & out.certified)
+    ev = TinyRobustError().evaluate(data)
+    gap = ev.summary.query("figure == 'attack-gap'")
+    assert len(gap) and (gap["estimate"] >= 0).all() and (gap["estimate"] <= 1).all()
+    for cfg, df in data.items():
+        for family, sub in df.groupby("family"):
+            for c in cfg.radius_constants:
+                want = (1 - sub[f"certified_{c:g}"] - sub[f"robust_error_pgd_{c:g}"]).mean()
+                got = gap.loc[(gap["panel"] == f"{family}, m = {cfg.m}") & (gap["x"] == c)
+                              & (gap["series"] == f"d = {cfg.d}"), "estimate"]  # fmt: skip
+                assert got.tolist() == [pytest.approx(want)]
+    pgd_rows = [v for v in ev.verdicts if v.params().get("attack") == "PGD"]
+    assert pgd_rows and all("(1 - certified)" in v.note for v in pgd_rows)
 
 
 def test_families_and_evaluation_contract(recorded):
@@ -201,7 +224,7 @@ def test_evaluation_checks_the_corollary_with_both_attacks(recorded):
         assert pgd.bound == single.bound == 0.9
         # PGD's estimate is never below the single step's
         assert pgd.exceedances <= single.exceedances
-    assert {"robust-error", "pgd-gain", "clean-error"} == {f.name for f in ev.figures}
+    assert {"robust-error", "pgd-gain", "attack-gap", "clean-error"} == {f.name for f in ev.figures}
     s = ev.summary
     robust = s[s["figure"] == "robust-error"]
     for cfg in data:
