@@ -6,28 +6,28 @@ How each statement is represented (an unspecified constant is a :class:`Constant
 documented default; verdicts never decide at the default but through implied constants,
 docs/theory.md Sec. 6):
 
-* ``vardi2022.universal_perturbation`` (Thm. 4.1, the main theorem): classes balanced (each at
+* ``vardi2022.universal_perturbation`` (the main theorem): classes balanced (each at
   least a fraction c of the n points), n <= (d + 1) / (3 (max_{i != j} |<x_i, x_j>| + 1)) (the
   separation condition), theta a KKT point of the max-margin problem; then some
   delta = eta sum_i y_i x_i, eta > 0, with ||delta|| = O(sqrt(d / (c^2 n))) flips every training
   point: sign f(x_i - y_i delta) = -y_i. A RATE (order O) in d (exponent 1/2) and n (-1/2);
   the separation condition enters through s = 3 n (max |<x_i, x_j>| + 1) / (d + 1) <= 1.
-* ``vardi2022.robust_network`` (Thm. 3.1, robust networks exist): if |<x_i, x_j>| <= rho d for
+* ``vardi2022.robust_network`` (the theorem "robust networks exist"): if |<x_i, x_j>| <= rho d for
   i != j with rho < 1, some depth-2 relu network classifies every x_i correctly and needs a
   perturbation of size Omega(sqrt(d)) to change any of its predictions. A RATE (order Omega,
   exponent 1/2 in d). The value C (1 - rho) sqrt(d) with C = 1/2 is the certified radius of the
   construction the product uses (one neuron per point, threshold (1 + rho) d / 2): every
   ||delta|| < (1 - rho) sqrt(d) / 2 keeps each neuron of the other class off and the point's own
   neuron on (Cauchy-Schwarz with ||x_j|| = sqrt(d)).
-* ``vardi2022.kkt_direction`` (Lyu & Li 2020, Thm. 4.4; Ji & Telgarsky 2020; the fact Vardi et
-  al. build on in Sec. 2 and Cor. 4.2): gradient flow on the exponential or logistic loss of a
-  homogeneous relu network, once the loss is below l(0), converges in direction to a KKT point of
-  min ||theta||^2 / 2 s.t. y_i f(x_i) >= 1. An ASYMPTOTIC reference: the KKT residual tends to
-  0 as the loss tends to 0 (checked against log10(1/L)).
-* ``vardi2022.sphere_inner_products`` (the remark after Thm. 4.1): for x_i i.i.d. uniform on
-  sqrt(d) S^{d-1} and n = poly(d), w.h.p. max_{i != j} |<x_i, x_j>| = O(sqrt(d) log d), so the
-  separation condition allows n of order sqrt(d) / log d. A RATE (order O, exponent 1/2 in d up
-  to the log), checked through the implied constant max |<x_i, x_j>| / (sqrt(d) log d).
+* ``vardi2022.kkt_direction`` (Lyu & Li 2020 and Ji & Telgarsky 2020, the theorem on gradient flow
+  and KKT points that Vardi et al. state and build on): gradient flow on the exponential or
+  logistic loss of a homogeneous relu network, once the loss is below l(0), converges in direction
+  to a KKT point of min ||theta||^2 / 2 s.t. y_i f(x_i) >= 1. An ASYMPTOTIC reference: the KKT
+  residual tends to 0 as the loss tends to 0 (checked against log10(1/L)).
+* ``vardi2022.sphere_inner_products`` (the remark after the main theorem): for x_i i.i.d. uniform
+  on sqrt(d) S^{d-1} and n = poly(d), w.h.p. max_{i != j} |<x_i, x_j>| = O(sqrt(d) log d), so the
+  separation condition allows n of order sqrt(d) / log d. A RATE (order O, exponent 1/2 in d up to
+  the log), checked through the implied constant max |<x_i, x_j>| / (sqrt(d) log d).
 """
 
 from __future__ import annotations
@@ -57,17 +57,17 @@ _RHO = Param("rho", "max_{i != j} |<x_i, x_j>| / d", low=0, high=1, high_open=Tr
 
 
 def separation_ratio(n, d, max_inner):
-    """s = 3 n (max_{i != j} |<x_i, x_j>| + 1) / (d + 1): the separation condition of Thm. 4.1 is
-    s <= 1, i.e. n <= (d + 1) / (3 (max |<x_i, x_j>| + 1))."""
+    """s = 3 n (max_{i != j} |<x_i, x_j>| + 1) / (d + 1): the separation condition of the main
+    theorem is s <= 1, i.e. n <= (d + 1) / (3 (max |<x_i, x_j>| + 1))."""
     n, d, m = (np.asarray(v, dtype=float) for v in (n, d, max_inner))
     return 3.0 * n * (m + 1.0) / (d + 1.0)
 
 
 class UniversalPerturbation(Bound):
-    """||delta|| <= C sqrt(d / (c^2 n)) for a universal delta = eta sum_i y_i x_i (Thm. 4.1)."""
+    """||delta|| <= C sqrt(d / (c^2 n)) for a universal delta = eta sum_i y_i x_i (main theorem)."""
 
     id = "vardi2022.universal_perturbation"
-    citation = f"{_CITE}, Thm. 4.1"
+    citation = f"{_CITE}, main theorem (universal perturbation of KKT points)"
     statement = (
         "Let {(x_i, y_i)}_{i<=n} be in sqrt(d) S^{d-1} x {-1, +1}, with each class holding at "
         "least c n points, and n <= (d + 1) / (3 (max_{i != j} |<x_i, x_j>| + 1)). Let f_theta "
@@ -83,8 +83,9 @@ class UniversalPerturbation(Bound):
     constants = (
         Constant(
             "C", 1.0,
-            "constant of the O(.) in Thm. 4.1; not given in the statement (1). Networks trained "
-            "to loss 1e-30 on uniform data measure ||delta_min|| / sqrt(d / (c^2 n)) ~ 0.5-0.9",
+            "constant of the O(.) in the main theorem; not given in the statement (1). Networks "
+            "trained to loss 1e-30 on uniform data measure ||delta_min|| / sqrt(d / (c^2 n)) "
+            "~ 0.5-0.9",
         ),
     )  # fmt: skip
     monotone = {"d": +1, "n": -1, "c": -1}  # noqa: RUF012
@@ -100,10 +101,10 @@ class UniversalPerturbation(Bound):
 
 
 class RobustNetwork(Bound):
-    """Some depth-2 relu network fits the data and needs ||delta|| = Omega(sqrt(d)) (Thm. 3.1)."""
+    """Some depth-2 relu network fits the data and needs ||delta|| = Omega(sqrt(d))."""
 
     id = "vardi2022.robust_network"
-    citation = f"{_CITE}, Thm. 3.1 (robust networks exist)"
+    citation = f'{_CITE}, theorem "robust networks exist"'
     statement = (
         "Let {(x_i, y_i)}_{i<=n} be in sqrt(d) S^{d-1} x {-1, +1} with |<x_i, x_j>| <= rho d for "
         "all i != j, 0 <= rho < 1. Then there is a depth-2 relu network f with y_i f(x_i) > 0 for "
@@ -138,8 +139,8 @@ class KKTDirection(Bound):
 
     id = "vardi2022.kkt_direction"
     citation = (
-        "Lyu & Li (2020), Thm. 4.4, and Ji & Telgarsky (2020), as used by "
-        f"{_CITE}, Sec. 2 and Cor. 4.2"
+        "Lyu & Li (2020) and Ji & Telgarsky (2020), the theorem on gradient flow and KKT "
+        f"points as stated and used by {_CITE}"
     )
     statement = (
         "Let f_theta be a homogeneous relu network trained by gradient flow on the exponential or "
@@ -158,14 +159,14 @@ class KKTDirection(Bound):
 
 
 class SphereInnerProducts(Bound):
-    """max_{i != j} |<x_i, x_j>| = O(sqrt(d) log d) w.h.p. for uniform data (remark to Thm. 4.1)."""
+    """max_{i != j} |<x_i, x_j>| = O(sqrt(d) log d) w.h.p. for uniform data (a remark)."""
 
     id = "vardi2022.sphere_inner_products"
-    citation = f"{_CITE}, the remark following Thm. 4.1"
+    citation = f"{_CITE}, the remark following the main theorem"
     statement = (
         "If x_1, ..., x_n are i.i.d. uniform on sqrt(d) S^{d-1} and n is polynomial in d, then "
-        "w.h.p. max_{i != j} |<x_i, x_j>| = O(sqrt(d) log d); hence Thm. 4.1 applies with n of "
-        "order sqrt(d) / log d, where ||delta|| = o(sqrt(d)). [theorycheck: the value is "
+        "w.h.p. max_{i != j} |<x_i, x_j>| = O(sqrt(d) log d); hence the main theorem applies with "
+        "n of order sqrt(d) / log d, where ||delta|| = o(sqrt(d)). [theorycheck: the value is "
         "C sqrt(d) log d; checked through the implied constant max |<x_i, x_j>| / (sqrt(d) log d) "
         "at its 1 - gamma quantile.]"
     )

@@ -1,4 +1,5 @@
-"""kkt-universal-perturbation (Vardi, Yehudai, Shamir 2022, Thms. 3.1 and 4.1): the span
+"""kkt-universal-perturbation (Vardi, Yehudai, Shamir 2022: the main theorem and the theorem
+"robust networks exist"): the span
 reduction against a materialised d-dimensional network, the exact eta_min against independent
 forward passes and a brute-force scan, the KKT residual (fast against reference, zero at a known
 KKT point, shrinking along training), the robust construction's certificate against attacks,
@@ -30,6 +31,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from scipy import stats
+from threadpoolctl import threadpool_limits
 
 from theorycheck.bounds import REGISTRY
 from theorycheck.bounds.conformance import check_bound
@@ -40,6 +42,13 @@ from theorycheck.simulations.conformance import check_simulation
 from theorycheck.verdicts import Verdict
 
 VARDI = sorted(i for i in REGISTRY if i.startswith("vardi2022."))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_blas_thread():
+    """The matrices here are tiny: BLAS threads only add contention on a loaded machine."""
+    with threadpool_limits(1):
+        yield
 
 
 @pytest.mark.parametrize("bound_id", VARDI)
@@ -59,7 +68,7 @@ def test_sampler_matches_the_exact_inner_product_law(d):
     """(<x_1, x_2>/d + 1)/2 ~ Beta((d-1)/2, (d-1)/2) for independent uniform points on the sphere
     (one pair per data set, so the draws are independent); every point has norm sqrt(d)."""
     rng = np.random.default_rng(11)
-    t = np.empty(4000)
+    t = np.empty(2000)
     for r in range(t.size):
         Z = K.sphere_coordinates(3, d, rng)
         assert np.allclose(np.linalg.norm(Z, axis=1), math.sqrt(d), rtol=1e-12)
@@ -134,16 +143,16 @@ def test_span_training_equals_the_materialised_network(seed):
 
 def test_batched_training_equals_one_by_one():
     rng = np.random.default_rng(4)
-    d, n, k = 10**5, 12, 20
-    Zs = [K.sphere_coordinates(n, d, rng) for _ in range(3)]
-    ys = [K.balanced_labels(n, rng) for _ in range(3)]
-    nets = [K.init_net(k, n, d, rng, scale=1e-3) for _ in range(3)]
+    d, n, k = 10**5, 8, 12
+    Zs = [K.sphere_coordinates(n, d, rng) for _ in range(2)]
+    ys = [K.balanced_labels(n, rng) for _ in range(2)]
+    nets = [K.init_net(k, n, d, rng, scale=1e-3) for _ in range(2)]
     single = copy.deepcopy(nets)
     for loss in ("exp", "logistic"):
         batch_nets, one_nets = copy.deepcopy(nets), copy.deepcopy(single)
-        res = K.train_batch(batch_nets, Zs, ys, loss=loss)
-        for r in range(3):
-            steps, ll, rec = K.train(one_nets[r], Zs[r], ys[r], loss=loss)
+        res = K.train_batch(batch_nets, Zs, ys, loss=loss, step=0.05)
+        for r in range(2):
+            steps, ll, rec = K.train(one_nets[r], Zs[r], ys[r], loss=loss, step=0.05)
             assert res[r][0] == steps and math.isclose(res[r][1], ll, rel_tol=1e-12)
             assert np.allclose(batch_nets[r].V, one_nets[r].V, rtol=1e-10, atol=0)
             assert rec.keys() == res[r][2].keys()
