@@ -344,6 +344,12 @@ def test_configs_take_data_only_where_networks_are_trained():
     trained = [c for c in quick if c.trained_per_block > 0 and c.path != "exact"]
     assert trained and all(c.data == "digits" for c in trained)
     assert all(c.data == "clusters" for c in quick if c not in trained)
+    # lazy-robust-error attacks every family at the task's test inputs: every config takes it.
+    assert {
+        c.data for c in simulations.REGISTRY["lazy-robust-error"].configs("quick", data="digits")
+    } == {"digits"}
+    gradient = simulations.REGISTRY["lazy-gradient"].configs("full", data="digits")
+    assert {c.data for c in gradient if c.trained_per_block > 0} == {"digits"}
     with pytest.raises(UserInputError, match="trains no network"):
         simulations.REGISTRY["lazy-sign-flips"].configs("quick", data="digits")
 
