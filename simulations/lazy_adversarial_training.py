@@ -198,15 +198,15 @@ class LazyAdversarialTraining(Simulation):
         # (d, quadratic certificates per network, blocks) on the left; (m, blocks) on the right.
         if profile == "quick":
             steps, restarts, n_test = PGD_STEPS, PGD_RESTARTS, 40
-            left, left_m, left_c = ((100, 10, 2), (400, 0, 1)), 250, (1.0, 2.5, 5.0, 7.0)
-            right_d, right_m, right_c0 = 100, ((250, 2), (1000, 1)), (5.0, 20.0, 80.0)
+            left, left_m, left_c = ((100, 10, 2), (400, 0, 1)), 250, (2.5, 4.0, 5.0, 7.0)
+            right_d, right_m, right_c0 = 100, ((250, 2), (1000, 1)), (10.0, 20.0, 40.0)
             right_cert = 10
         else:
             steps, restarts, n_test = FULL_PGD_STEPS, FULL_PGD_RESTARTS, 100
             left = ((49, 20, 5), (100, 20, 5), (196, 10, 5), (400, 5, 5), (784, 0, 5))
             left_m, left_c = 1000, (1.0, 2.5, 4.0, 5.0, 6.0, 8.0)
             right_d, right_m = 784, ((250, 5), (1000, 5), (4000, 3))
-            right_c0, right_cert = (5.0, 10.0, 20.0, 30.0, 40.0, 80.0), 0
+            right_c0, right_cert = (5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 80.0), 0
         for d, cert, blocks in left:
             yield AdvTrainConfig("radius", d, left_m, (LEFT_C0,), left_c, n_test, 1, blocks,
                                  cert, steps, restarts)  # fmt: skip
