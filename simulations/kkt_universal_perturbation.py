@@ -317,6 +317,8 @@ def flipped_intervals(net: Net, z, yi: float, u) -> list[tuple[float, float]]:
     last = float(kinks[-1]) if kinks.size else 0.0
     pts = np.concatenate([[0.0], kinks, [2.0 * last + 1.0]])
     g = yi * (np.maximum(A[None, :] - pts[:, None] * c[None, :], 0.0) @ net.a)
+    # a value at rounding level is 0 (e.g. every neuron off between two kinks): not a flip
+    g[np.abs(g) <= 1e-10 * np.abs(g).max()] = 0.0
     return negative_intervals(pts, g)
 
 
@@ -371,9 +373,9 @@ def universal_eta(net: Net, Z, y) -> tuple[float, float]:
             ends.append(hit[0])
         else:
             top = min(ends)
-            check = e * (1 + 1e-9) + 1e-300
-            if math.isfinite(top):
-                check = min(check, e + 0.5 * (top - e))
+            # just above eta_min, inside the common interval, far enough for the forward
+            # passes to see the sign beyond rounding (1e-6 relative)
+            check = e + min(0.5 * (top - e), 1e-6 * e) if math.isfinite(top) else e * (1 + 1e-6)
             return e, check
     return math.inf, math.inf
 
@@ -659,6 +661,8 @@ class KKTUniversalPerturbation(Simulation):
                         "bound": math.sqrt(cfg.d / (c * c * cfg.n))}),
             law_summary(df["robust_certified"], {"figure": "perturbation", "panel": panel,
                         "series": "certified radius, robust network", "x": x}),
+            law_summary(df["robust_universal"], {"figure": "perturbation", "panel": panel,
+                        "series": "robust network, same universal direction", "x": x}),
             law_summary(df["eta_min"], {"figure": "eta-min", "panel": panel,
                         "series": "eta_min", "x": x}),
         ]  # fmt: skip
