@@ -200,6 +200,34 @@ STATEMENTS: dict[str, str] = {
         r"$ S_\"lazy\"(alpha) = S(Pi_T f^*) + alpha^2 S((I - Pi_T) f_0^((1))), $ increasing in "
         r"$alpha$ unless $f_0$ lies in the tangent span $T$, where it is flat."
     ),
+    # Wang et al. (2022) Sec. 5.2: adversarial training in the lazy ball.
+    "wang2022_training.adversarial_robust_accuracy": (
+        r"Adversarial training in the lazy regime (Sec. 5.2, Algorithm 1): SGD on the logistic "
+        r"loss of l2 PGD adversarial examples of radius $R$, the weights projected onto "
+        r"$B_(2,oo)(W_0, C_0 \/ sqrt(m))$ after every step. “Our theoretical results are not "
+        r"limited to any particular learning algorithm”: by Corollary 3.2, with probability at "
+        r"least $1 - 10 gamma$, the trained $W$ has "
+        r"$ 1 - L_R (W; cal(D)) <= 0.1 $ "
+        r"for $R = tilde(O)(1\/sqrt(d))$, in the setting of Theorem 3.1. "
+        r"#emph[Checked with] $R >= C_R \/ sqrt(d)$, $C_R = 5$."
+    ),
+    "wang2022_training.radius_drop": (
+        r"Fig. 4 (left), $m = 1000$, $V = 10 \/ sqrt(m)$: “a sharp drop in robust accuracy "
+        r"about the $5\/sqrt(d)$ threshold for the perturbation budget $norm(delta)$”; robust "
+        r"below it, robust accuracy 0 slightly above. #emph[Described as] the radius where the "
+        r"robust accuracy crosses $1\/2$, "
+        r'$ R_(1\/2) = C_"drop" \/ sqrt(d), quad C_"drop" = 5, $ '
+        r"#emph[a figure-level rate] $Theta(d^(-1\/2))$."
+    ),
+    "wang2022_training.width_transition": (
+        r"Fig. 4 (right), $d = 28^2$, $norm(delta) = 0.2$: “a phase transition in the robust "
+        r"test accuracy at value of $V$ around $O(1\/sqrt(m))$”; just outside "
+        r"$V = 25 \/ sqrt(m)$ adversarial training is completely robust, inside the robust "
+        r"accuracy drops to 0. #emph[Described as] the ball radius where the robust accuracy "
+        r"crosses $1\/2$, "
+        r"$ V_(1\/2) = C_V \/ sqrt(m), quad C_V = 25, $ "
+        r"#emph[a figure-level rate] $Theta(m^(-1\/2))$."
+    ),
     # Schmidt, Santurkar, Tsipras, Talwar & Madry (2018): the Gaussian and Bernoulli models.
     "schmidt2018.gaussian_linear_error": (
         r"In the $(theta^*, sigma)$-Gaussian model, the linear classifier "
