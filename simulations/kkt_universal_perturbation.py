@@ -524,9 +524,9 @@ class KKTUniversalPerturbation(Simulation):
             dims, n_fixed = (10**4, 10**5, 10**6, 10**7), 8
             ns, d_fixed = (4, 8, 16, 32, 64), 10**6
             beyond, d_beyond = (32, 128), 10**4
-            logistic = (4, 16, 64)
+            logistic = (4, 8, 16, 32, 64)
         else:
-            per, blocks, width = 10, 2, 100
+            per, blocks, width = 20, 2, 100
             dims, n_fixed = (10**4, 10**4.5, 10**5, 10**5.5, 10**6, 10**6.5, 10**7), 8
             ns, d_fixed = (4, 8, 16, 32, 64, 128), 10**7
             beyond, d_beyond = (32, 128, 256), 10**4
