@@ -522,15 +522,17 @@ class KKTUniversalPerturbation(Simulation):
         if profile == "quick":
             per, blocks, width = 5, 1, 50
             dims, n_fixed = (10**4, 10**5, 10**6, 10**7), 8
-            ns, d_fixed = (4, 8, 16, 32, 64), 10**6
+            # d = 1e8 keeps n up to ~600 inside the separation condition; the implied constant
+            # rises from 0.5 (n = 4, the linear model's c) and levels off near 0.8 by n ~ 100
+            ns, d_fixed = (8, 16, 32, 64, 128), 10**8
             beyond, d_beyond = (32, 128), 10**4
             logistic = (4, 8, 16, 32, 64)
         else:
             per, blocks, width = 20, 2, 100
             dims, n_fixed = (10**4, 10**4.5, 10**5, 10**5.5, 10**6, 10**6.5, 10**7), 8
-            ns, d_fixed = (4, 8, 16, 32, 64, 128), 10**7
+            ns, d_fixed = (8, 16, 32, 64, 128, 256), 10**8
             beyond, d_beyond = (32, 128, 256), 10**4
-            logistic = (4, 8, 16, 32, 64, 128)
+            logistic = (8, 16, 32, 64, 128, 256)
         for d in dims:
             yield KKTConfig("over-d", round(d), n_fixed, width, "exp", per, blocks)
         for n in ns:
