@@ -204,9 +204,9 @@ class LazyAdversarialTraining(Simulation):
             right_cert = 10
         else:
             steps, restarts, n_test = FULL_PGD_STEPS, FULL_PGD_RESTARTS, 100
-            left = ((49, 20, 5), (100, 20, 5), (196, 10, 5), (400, 5, 5), (784, 0, 5))
+            left = ((49, 20, 5), (100, 20, 5), (196, 10, 5), (400, 5, 3), (784, 0, 3))
             left_m, left_c = 1000, (1.0, 2.5, 4.0, 5.0, 6.0, 8.0)
-            right_d, right_m = 784, ((250, 5), (1000, 5), (4000, 3))
+            right_d, right_m = 784, ((250, 5), (1000, 3), (4000, 1))
             right_c0, right_cert = (5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 80.0), 0
         for d, cert, blocks in left:
             yield AdvTrainConfig("radius", d, left_m, (LEFT_C0,), left_c, n_test, 1, blocks,
