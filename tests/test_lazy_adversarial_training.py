@@ -14,6 +14,7 @@ implementation with the arithmetic, from development runs of the same procedure 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -209,6 +210,24 @@ def test_underpowered_rows_are_descriptions(planted_data):
     rows = [r for r in ev.verdicts if r.claim == CLAIM]
     assert rows and all(r.verdict == Verdict.DESCRIPTIVE for r in rows)
     assert all("472 replicates power needs" in r.note for r in rows)
+
+
+def test_reference_accuracy_is_the_bayes_rule_and_nan_without_one():
+    """The reference: test inputs the cluster task's rule sign <mu, x> classifies correctly at
+    distance > R (mu = teacher_V[0], a unit vector); NaN for data without a rule (real digits,
+    a user's file: empty teacher), the attack's numbers unchanged."""
+    spec, net, task, _ = small_setting("adv-reference")
+    radii = [0.2, 0.6]
+    rows = robust_accuracies(net, task, radii, generator(1, "attack"))
+    z = task.X_test @ task.teacher_V[0]
+    for row, R in zip(rows, radii, strict=True):
+        assert row["reference_accuracy"] == np.mean((np.sign(z) == task.y_test) & (np.abs(z) > R))
+    bare = dataclasses.replace(task, teacher_a=np.empty(0), teacher_V=np.empty((0, spec.d)))
+    bare_rows = robust_accuracies(net, bare, radii, generator(1, "attack"))
+    for row, bare_row in zip(rows, bare_rows, strict=True):
+        assert math.isnan(bare_row.pop("reference_accuracy"))
+        row.pop("reference_accuracy")
+        assert row == bare_row
 
 
 def test_crossing_interpolates_in_log_x_and_reports_censoring():
