@@ -15,6 +15,7 @@ from theorycheck.bounds import (
     schmidt2018,
     vardi2022,
     wang2022,
+    wang2022_training,
 )
 from theorycheck.bounds._base import Bound, Constant, ExactLaw, Kind, Param
 from theorycheck.errors import UserInputError
@@ -39,6 +40,7 @@ REGISTRY: dict[str, Bound] = {
         *dohmatob2022.BOUNDS,
         *schmidt2018.BOUNDS,
         *vardi2022.BOUNDS,
+        *wang2022_training.BOUNDS,
     )
 }
 
