@@ -416,11 +416,12 @@ def certified_radius(Z, y, d: int, beta: float) -> np.ndarray:
     return np.minimum((1 - beta) * sd, gap)
 
 
-def segment_attack(net: Net, Z, y, i: int, j: int, tol: float = 1e-10) -> float:
+def segment_attack(net: Net, Z, y, i: int, j: int) -> float:
     """||delta|| at the first flip of f along the segment from x_i to x_j (y_j != y_i), by the
     exact piecewise-linear analysis along the line: an upper estimate of the smallest flipping
     perturbation of x_i."""
-    u = Z[i] - Z[j]  # x_i - y_i eta u' with u' = y_i (x_i - x_j) ... moving towards x_j
+    u = Z[i] - Z[j]
+    # x_i - y_i eta (y_i u) = x_i + eta (x_j - x_i): eta = 1 is x_j (a flip beyond it still counts)
     ivs = flipped_intervals(net, Z[i], y[i], y[i] * u)
     if not ivs:
         return math.inf
