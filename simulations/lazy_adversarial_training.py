@@ -49,12 +49,22 @@ from threadpoolctl import threadpool_limits
 
 from theorycheck.bounds import get_bound
 from theorycheck.certify import certified_at
+from theorycheck.data import DEFAULT as DEFAULT_DATA
+from theorycheck.data import data_field
 from theorycheck.network import Network, NetworkSpec, sample_network
 from theorycheck.power import replicates_for_power
 from theorycheck.rates import fit_rate
 from theorycheck.seeding import generator
 from theorycheck.simulation import Evaluation, FigureSpec, Simulation
-from theorycheck.simulations._common import TRAIN, clusters_task, law_summary, main
+from theorycheck.simulations._common import (
+    TRAIN,
+    TrainedDataMixin,
+    law_summary,
+    main,
+    run_data,
+    trained_task,
+    with_data,
+)
 from theorycheck.simulations.lazy_robust_error import attack_outcomes
 from theorycheck.training import TeacherTask, TrainResult, train_lazy
 from theorycheck.verdicts import (
@@ -107,12 +117,16 @@ class AdvTrainConfig:
     pgd_steps: int = PGD_STEPS
     pgd_restarts: int = PGD_RESTARTS
     train_pgd_steps: int = TRAIN_PGD_STEPS
+    data: str = data_field()  # the task every network is trained and attacked on (--data)
 
 
-def training_task(spec: NetworkSpec, rng: np.random.Generator, n_test: int) -> TeacherTask:
-    """The task a network is trained and attacked on: today two separated classes on the sphere
-    (:func:`theorycheck.simulations._common.clusters_task`; the one place to swap the data)."""
-    return clusters_task(spec, rng, n_test)
+def training_task(
+    spec: NetworkSpec, rng: np.random.Generator, n_test: int, data: str = DEFAULT_DATA
+) -> TeacherTask:
+    """The task a network is trained and attacked on: by default two separated classes on the
+    sphere (:func:`theorycheck.simulations._common.clusters_task`), else ``--data`` (digits or a
+    user's file, :func:`theorycheck.simulations._common.trained_task`)."""
+    return trained_task(spec, rng, n_test, data)
 
 
 def train(
@@ -174,7 +188,7 @@ def robust_accuracies(
     return rows
 
 
-class LazyAdversarialTraining(Simulation):
+class LazyAdversarialTraining(TrainedDataMixin, Simulation):
     id = "lazy-adversarial-training"
     title = "Adversarial training inside the lazy ball (Wang et al. 2022, Sec. 5.2, Fig. 4)"
     claims = (
@@ -191,9 +205,10 @@ class LazyAdversarialTraining(Simulation):
         "networks per grid point are far fewer than the 472 the power rule asks for, so the "
         "high-probability rows are descriptions; the Fig. 4 thresholds are figure-level and "
         "described (where the measured robust accuracy crosses 1/2), not tested. Data are "
-        "synthetic (two separated classes on the sphere; a linear rule is robust up to each "
-        "input's distance to the Bayes hyperplane, ~0.7, shown as the reference accuracy), not "
-        "MNIST; all grid points are outside the width window of Theorem 3.1. Training follows "
+        "synthetic by default (two separated classes on the sphere; a linear rule is robust up "
+        "to each input's distance to the Bayes hyperplane, ~0.7, shown as the reference "
+        "accuracy), not MNIST; --data digits or a file replaces them. All grid points are "
+        "outside the width window of Theorem 3.1. Training follows "
         "Algorithm 1 with a short schedule (3 epochs of 10 minibatches), so a large ball is not "
         "always used to its edge."
     )
@@ -218,6 +233,9 @@ class LazyAdversarialTraining(Simulation):
             yield AdvTrainConfig("width", right_d, m, right_c0, (RIGHT_RADIUS_CONSTANT,), n_test,
                                  1, blocks, right_cert, steps, restarts)  # fmt: skip
 
+    def uses_data(self, config: AdvTrainConfig) -> bool:
+        return True  # every network is trained
+
     def measure(self, config: AdvTrainConfig, rng) -> pd.DataFrame:
         # 10 x d batches against W: one BLAS thread is fastest (a second one only contends; the
         # runner measures with one thread too, so direct calls give the same numbers).
@@ -231,7 +249,7 @@ class LazyAdversarialTraining(Simulation):
         rows = []
         for rep in range(config.networks_per_block):
             net = sample_network(spec, rng)
-            task = training_task(spec, rng, config.n_test)
+            task = training_task(spec, rng, config.n_test, config.data)
             for C0 in config.ball_constants:
                 base = {"replicate": rep, "C0": float(C0), "V": C0 / math.sqrt(config.m)}
                 res = train(net, task, C0, 0.0, rng, config.train_pgd_steps)
@@ -253,6 +271,7 @@ class LazyAdversarialTraining(Simulation):
             verdicts += self._bound_rows(cfg, df)
             summary += _summaries(cfg, df)
         verdicts += self._threshold_rows(data)
+        verdicts = with_data(verdicts, run_data(self, data))  # every network is trained on it
         return Evaluation(verdicts, pd.DataFrame(summary), _figures())
 
     def _bound_rows(self, cfg: AdvTrainConfig, df: pd.DataFrame) -> list:

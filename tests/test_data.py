@@ -348,6 +348,8 @@ def test_configs_take_data_only_where_networks_are_trained():
     assert {
         c.data for c in simulations.REGISTRY["lazy-robust-error"].configs("quick", data="digits")
     } == {"digits"}
+    adv = simulations.REGISTRY["lazy-adversarial-training"].configs("quick", data="digits")
+    assert {c.data for c in adv} == {"digits"}  # every network is adversarially trained
     gradient = simulations.REGISTRY["lazy-gradient"].configs("full", data="digits")
     assert {c.data for c in gradient if c.trained_per_block > 0} == {"digits"}
     with pytest.raises(UserInputError, match="trains no network"):
@@ -365,3 +367,30 @@ def test_a_raw_path_enters_configs_and_caches_with_its_hash(tmp_path):
     after = load_task(str(f), 16, 100, 10, np.random.default_rng(9))
     np.testing.assert_array_equal(after.X_train, before.X_train)
     np.testing.assert_array_equal(after.y_train, -before.y_train)
+
+
+def test_adversarial_training_trains_and_attacks_on_the_data(monkeypatch):
+    """lazy-adversarial-training draws each network's task from --data (digits here) and its
+    verdict rows say so."""
+    import theorycheck.simulations.lazy_adversarial_training as lat
+    from theorycheck.seeding import generator
+    from theorycheck.simulations._common import trained_task
+    from theorycheck.simulations.conformance import tiny_config
+
+    sim = simulations.REGISTRY["lazy-adversarial-training"]
+    cfg = tiny_config(sim.configs("quick", data="digits")[0])
+    seen = []
+
+    def spy(spec, rng, n_test, data):
+        task = trained_task(spec, rng, n_test, data)
+        seen.append((data, task.X_test))
+        return task
+
+    monkeypatch.setattr(lat, "trained_task", spy)
+    df = sim.measure(cfg, generator(0, "adv-digits"))
+    assert seen and all(data == "digits" for data, _ in seen)
+    # digits inputs: resampled images (nonnegative pixels) on the unit sphere
+    X = seen[0][1]
+    assert np.all(X >= 0) and np.allclose(np.linalg.norm(X, axis=1), 1.0)
+    rows = sim.evaluate({cfg: df.assign(block=0)}).verdicts
+    assert rows and all(r.params().get("task") == "digits" for r in rows)

@@ -112,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--data", metavar="DATA", default=None,
         help="what the trained networks learn (lazy-gradient, lazy-single-step, "
-        "lazy-robust-error): clusters (synthetic, default), digits "
+        "lazy-robust-error, lazy-adversarial-training): clusters (synthetic, default), digits "
         "(scikit-learn's handwritten 0 vs 1, resampled to each d) or FILE.npz with arrays x "
         "(n, h, w) or (n, d) and y (n,), two classes",
     )  # fmt: skip
