@@ -228,6 +228,41 @@ STATEMENTS: dict[str, str] = {
         r"$ V_(1\/2) = C_V \/ sqrt(m), quad C_V = 25, $ "
         r"#emph[a figure-level rate] $Theta(m^(-1\/2))$."
     ),
+    # Vardi, Yehudai & Shamir (2022): universal perturbations of KKT points.
+    "vardi2022.universal_perturbation": (
+        r"Let ${(x_i, y_i)}_(i <= n) subset sqrt(d) SS^(d-1) times {plus.minus 1}$ with each "
+        r"class holding at least $c n$ points, and "
+        r"$ n <= (d + 1) \/ (3 (max_(i != j) lr(| chevron.l x_i, x_j chevron.r |) + 1)). $ "
+        r"Let $theta$ be a KKT point of "
+        r"$min_theta 1\/2 norm(theta)^2 \"s.t.\" y_i f_theta (x_i) >= 1$ for all $i$, "
+        r"$f_theta$ a depth-2 relu network. Then there is $delta = eta sum_(i=1)^n y_i x_i$, "
+        r"$eta > 0$, with "
+        r"$ norm(delta) = O(sqrt(d \/ (c^2 n))) quad \"and\" quad "
+        r"op(\"sgn\") f_theta (x_i - y_i delta) = -y_i quad \"for all\" i. $ "
+        r"#emph[Checked on networks trained to loss] $10^(-30)$ #emph[through the implied "
+        r"constant] $norm(delta_min) \/ sqrt(d \/ (c^2 n))$."
+    ),
+    "vardi2022.robust_network": (
+        r"If $lr(| chevron.l x_i, x_j chevron.r |) <= rho d$ for all $i != j$, $0 <= rho < 1$, "
+        r"there is a depth-2 relu network $f$ with $y_i f(x_i) > 0$ for all $i$ such that "
+        r"changing its prediction at any $x_i$ needs a perturbation of norm "
+        r"$Omega(sqrt(d))$. #emph[The construction] $w_j = x_j$, $b_j = -(1 + rho) d \/ 2$, "
+        r"$a_j = y_j$ #emph[is certified robust for every] "
+        r"$norm(delta) < (1 - rho) sqrt(d) \/ 2$."
+    ),
+    "vardi2022.kkt_direction": (
+        r"Gradient flow on the exponential or logistic loss of a homogeneous relu network, "
+        r"once every training point is classified correctly, converges in direction to a KKT "
+        r"point of $min_theta 1\/2 norm(theta)^2 \"s.t.\" y_i f_theta (x_i) >= 1$, and "
+        r"$cal(L)(theta(t)) -> 0$ (Lyu & Li 2020; Ji & Telgarsky 2020). "
+        r"#emph[Shown through the KKT residual at] $cal(L) = 10^(-ell)$."
+    ),
+    "vardi2022.sphere_inner_products": (
+        r"For $x_1, dots, x_n$ i.i.d. uniform on $sqrt(d) SS^(d-1)$ and $n$ polynomial in $d$, "
+        r"w.h.p. $ max_(i != j) lr(| chevron.l x_i, x_j chevron.r |) = O(sqrt(d) log d), $ "
+        r"so the main theorem applies with $n$ of order $sqrt(d) \/ log d$, where "
+        r"$norm(delta) = o(sqrt(d))$."
+    ),
     # Schmidt, Santurkar, Tsipras, Talwar & Madry (2018): the Gaussian and Bernoulli models.
     "schmidt2018.gaussian_linear_error": (
         r"In the $(theta^*, sigma)$-Gaussian model, the linear classifier "
