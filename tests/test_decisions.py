@@ -296,8 +296,8 @@ def test_the_stored_table_has_parameters_as_columns_and_round_trips():
 
 
 def test_the_bottom_line_never_counts_outside_rows_as_refutations():
-    def row(claim, verdict, conditions, family="confirmatory"):
-        fixed = {"simulation": "s", "parameters": '{"d": 1}', "evidence": "exact", "note": ""}
+    def row(claim, verdict, conditions, family="confirmatory", note=""):
+        fixed = {"simulation": "s", "parameters": '{"d": 1}', "evidence": "exact", "note": note}
         return {"claim": claim, "verdict": verdict, "conditions": conditions, "family": family,
                 **fixed}  # fmt: skip
 
@@ -307,7 +307,8 @@ def test_the_bottom_line_never_counts_outside_rows_as_refutations():
         row("exact.c", "AGREES", "unknown"),
         row("dohmatob2022.d", "CONVERGES", "unknown"),
         row("bubeck2021.e", "INCONCLUSIVE", "unknown"), row("bubeck2021.e", "HOLDS", "unknown"),
-        row("exact.f", "DESCRIPTIVE", "unknown"),
+        row("exact.f", "DESCRIPTIVE", "unknown", note="n = 2 < the 472 replicates; more"),
+        row("exact.f", "DESCRIPTIVE", "unknown", note="n = 2 < the 472 replicates"),
         # A deterministic computation next to tests of the claim is no test of it ...
         row("wang2022.g", "AGREES", "unknown", "deterministic"),
         row("wang2022.g", "HOLDS", "outside"),
@@ -320,7 +321,10 @@ def test_the_bottom_line_never_counts_outside_rows_as_refutations():
     assert line["exact.c"] == "holds at every decided point inside its conditions"
     assert line["dohmatob2022.d"] == "converges"
     assert line["bubeck2021.e"] == "undecided"
-    assert "exact.f" not in line
+    # Every claim is on the line: one described only is undecided, and the line says why.
+    assert line["exact.f"] == "undecided"
+    detail = bottom_line(table).set_index("claim").loc["exact.f", "detail"]
+    assert detail == "2 rows, all descriptive: n = 2 < the 472 replicates"
     assert line["wang2022.g"] == "undecided"
     assert line["exact.h"] == "holds at every decided point inside its conditions"
     # Findings first.

@@ -122,6 +122,25 @@ def bottom_line(verdicts: pd.DataFrame) -> pd.DataFrame:
                 "detail": detail,
             }
         )
+    # Claims whose every row is a description (figure-level statements, too few replicates for
+    # power, estimates that cannot decide) are undecided, and the line says why.
+    described = verdicts[verdicts["verdict"] == "DESCRIPTIVE"]
+    if "family" in described:
+        described = described[described["family"] != "conditions"]
+    for claim, sub in described.groupby("claim", sort=True):
+        if claim in set(decided["claim"]):
+            continue
+        reasons = sub["note"].astype(str).str.split(";").str[0].str.strip()
+        reason = reasons.value_counts().index[0] if len(reasons) else ""
+        out.append(
+            {
+                "paper": _paper(str(claim)),
+                "claim": str(claim),
+                "status": STATUSES[5],
+                "rows": len(sub),
+                "detail": f"{len(sub)} rows, all descriptive" + (f": {reason}" if reason else ""),
+            }
+        )
     frame = pd.DataFrame(out, columns=["paper", "claim", "status", "rows", "detail"])
     if frame.empty:
         return frame
