@@ -309,6 +309,8 @@ def test_the_bottom_line_never_counts_outside_rows_as_refutations():
         row("bubeck2021.e", "INCONCLUSIVE", "unknown"), row("bubeck2021.e", "HOLDS", "unknown"),
         row("exact.f", "DESCRIPTIVE", "unknown", note="n = 2 < the 472 replicates; more"),
         row("exact.f", "DESCRIPTIVE", "unknown", note="n = 2 < the 472 replicates"),
+        row("exact.k", "DESCRIPTIVE", "unknown", note="trivial radius; attack cannot decide"),
+        row("exact.k", "DESCRIPTIVE", "unknown", note="attack cannot decide; R = 0.5"),
         # A deterministic computation next to tests of the claim is no test of it ...
         row("wang2022.g", "AGREES", "unknown", "deterministic"),
         row("wang2022.g", "HOLDS", "outside"),
@@ -325,6 +327,9 @@ def test_the_bottom_line_never_counts_outside_rows_as_refutations():
     assert line["exact.f"] == "undecided"
     detail = bottom_line(table).set_index("claim").loc["exact.f", "detail"]
     assert detail == "2 rows, all descriptive: n = 2 < the 472 replicates"
+    # The reason is the clause most rows share, not the first clause of some row.
+    detail = bottom_line(table).set_index("claim").loc["exact.k", "detail"]
+    assert detail == "2 rows, all descriptive: attack cannot decide"
     assert line["wang2022.g"] == "undecided"
     assert line["exact.h"] == "holds at every decided point inside its conditions"
     # Findings first.

@@ -11,6 +11,7 @@ count at all.
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 
@@ -35,6 +36,7 @@ STATUSES = (
 )
 
 _REFUTING = {"VIOLATED", "DISAGREES", "DOES NOT CONVERGE"}
+_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:e[+-]?\d+)?")
 _SUPPORTING = {"HOLDS", "AGREES", "CONVERGES"}
 
 
@@ -130,8 +132,18 @@ def bottom_line(verdicts: pd.DataFrame) -> pd.DataFrame:
     for claim, sub in described.groupby("claim", sort=True):
         if claim in set(decided["claim"]):
             continue
-        reasons = sub["note"].astype(str).str.split(";").str[0].str.strip()
-        reason = reasons.value_counts().index[0] if len(reasons) else ""
+        # The reason: the note clause most rows share, numbers aside (ties: the first to come).
+        first: dict[str, str] = {}
+        counts: dict[str, int] = {}
+        for note in sub["note"].astype(str):
+            keys = {}
+            for clause in (c.strip() for c in note.split(";")):
+                if clause:
+                    keys.setdefault(_NUMBER.sub("#", clause), clause)
+            for key, clause in keys.items():
+                first.setdefault(key, clause)
+                counts[key] = counts.get(key, 0) + 1
+        reason = first[max(counts, key=counts.get)] if counts else ""
         out.append(
             {
                 "paper": _paper(str(claim)),
