@@ -76,14 +76,20 @@ def main(simulation, argv: list[str] | None = None) -> None:
     raise SystemExit(cli_main(["run", simulation.id, *args]))
 
 
-def law_summary(x, base: dict) -> dict:
-    """A summary row: mean of ``x`` with its 95% t interval, merged into ``base``."""
+def law_summary(x, base: dict, within: tuple[float, float] | None = None) -> dict:
+    """A summary row: mean of ``x`` with its 95% t interval, merged into ``base``. ``within``:
+    the range every value lies in (e.g. (0, 1) for a fraction of inputs); the mean lies in it
+    too, so the interval is cut to it without losing coverage (a t interval of two fractions
+    can reach -1 and 2)."""
     x = np.asarray(x, dtype=float)
     if x.size < 2 or np.all(x == x[0]):
         v = float(x.mean())
         return {**base, "estimate": v, "ci_low": v, "ci_high": v}
     ci = mean_ci(x)
-    return {**base, "estimate": ci.estimate, "ci_low": ci.low, "ci_high": ci.high}
+    low, high = ci.low, ci.high
+    if within is not None:
+        low, high = max(low, within[0]), min(high, within[1])
+    return {**base, "estimate": ci.estimate, "ci_low": low, "ci_high": high}
 
 
 #: The ``trained`` family (docs/theory.md Sec. 2 item 5; Wang et al. 2022 Sec. 5.2, Algorithm 1):

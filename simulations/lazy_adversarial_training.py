@@ -419,7 +419,7 @@ def _crossings(cfg: AdvTrainConfig, df: pd.DataFrame) -> tuple[list[float], list
 def _summaries(cfg: AdvTrainConfig, df: pd.DataFrame) -> list[dict]:
     out = []
     if cfg.panel == "radius":
-        figure, xcol, series = "radius", "radius_constant", f"d = {cfg.d}"
+        figure, xcol, series = "radius", "radius_constant", f"d = {cfg.d}, m = {cfg.m}"
     else:
         figure, xcol, series = "width", "C0", f"m = {cfg.m}"
     for training, sub in df.groupby("training", sort=False):
@@ -429,7 +429,7 @@ def _summaries(cfg: AdvTrainConfig, df: pd.DataFrame) -> list[dict]:
                 out.append(law_summary(g[column].to_numpy(), {
                     "figure": figure, "panel": f"{training} training ({label})",
                     "series": series, "x": float(x),
-                }))  # fmt: skip
+                }, within=(0.0, 1.0)))  # fmt: skip
     # Adversarial minus standard training at the radius the adversarial networks trained for,
     # paired by network.
     key = ["block", "replicate", "C0", "radius_constant"]
@@ -439,28 +439,28 @@ def _summaries(cfg: AdvTrainConfig, df: pd.DataFrame) -> list[dict]:
     for x, g in gain.groupby(xcol, sort=True):
         out.append(law_summary(g["robust_accuracy"].to_numpy(), {
             "figure": f"{figure}-gain", "panel": "main", "series": series, "x": float(x),
-        }))  # fmt: skip
+        }, within=(-1.0, 1.0)))  # fmt: skip
     return out
 
 
 def _figures() -> list[FigureSpec]:
+    cut = "Markers: mean over networks with 95% CI (cut to the range of the values). "
     return [
-        FigureSpec("radius", "Fig. 4 left: robust test accuracy vs R sqrt(d), m = 1000, "
-                   "V = 10/sqrt(m)", "R sqrt(d)", "robust accuracy", logx=True,
-                   caption="Markers: mean over networks with 95% CI. 'attack': single step + "
-                   "APGD with restarts (an upper estimate); 'certified': CROWN / quadratic "
-                   "certificates (a lower estimate). The paper reports a sharp drop near "
-                   "R sqrt(d) = 5."),
+        FigureSpec("radius", "Fig. 4 left: robust test accuracy vs R sqrt(d) at "
+                   "V = 10/sqrt(m) (the paper: m = 1000)", "R sqrt(d)", "robust accuracy",
+                   logx=True, caption=cut + "'attack': single step + APGD with restarts (an "
+                   "upper estimate); 'certified': CROWN / quadratic certificates (a lower "
+                   "estimate). The paper reports a sharp drop near R sqrt(d) = 5."),
         FigureSpec("width", "Fig. 4 right: robust test accuracy vs V sqrt(m) at fixed d and R",
                    "V sqrt(m)", "robust accuracy", logx=True,
-                   caption="Markers: mean over networks with 95% CI. The paper reports a "
-                   "transition near V sqrt(m) = 25: robust outside, ~0 inside."),
+                   caption=cut + "The paper reports a transition near V sqrt(m) = 25: robust "
+                   "outside, ~0 inside."),
         FigureSpec("radius-gain", "Adversarial minus standard training, robust accuracy at the "
                    "radius trained for (Fig. 4 left grid)", "R sqrt(d)", "difference",
-                   logx=True, caption="Paired by network; mean with 95% t interval."),
+                   logx=True, caption="Paired by network; " + cut[9:].rstrip()),
         FigureSpec("width-gain", "Adversarial minus standard training, robust accuracy at the "
                    "radius trained for (Fig. 4 right grid)", "V sqrt(m)", "difference",
-                   logx=True, caption="Paired by network; mean with 95% t interval."),
+                   logx=True, caption="Paired by network; " + cut[9:].rstrip()),
     ]  # fmt: skip
 
 

@@ -474,3 +474,16 @@ def test_lazy_gradient_stability_verdicts(stability_data):
     assert len(rows) == 9
     assert all(v.params()["rate_kind"] == "o" and v.bound == 0.5 for v in rows)
     assert {"drift"} == {f.name for f in ev.figures}
+
+
+def test_law_summary_cuts_the_interval_to_the_range_of_the_values():
+    """Two networks' robust accuracies 0 and 1: the t interval reaches about -5.9 and 6.9; the
+    mean of values in [0, 1] lies in [0, 1], so the cut interval keeps its coverage."""
+    from theorycheck.simulations._common import law_summary
+
+    wide = law_summary([0.0, 1.0], {})
+    assert wide["ci_low"] < -1 and wide["ci_high"] > 2
+    cut = law_summary([0.0, 1.0], {}, within=(0.0, 1.0))
+    assert (cut["ci_low"], cut["estimate"], cut["ci_high"]) == (0.0, 0.5, 1.0)
+    inside = law_summary([0.4, 0.5, 0.6], {}, within=(0.0, 1.0))  # far from the ends: unchanged
+    assert inside == law_summary([0.4, 0.5, 0.6], {})
