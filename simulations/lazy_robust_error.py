@@ -319,7 +319,7 @@ class LazyRobustError(TrainedDataMixin, Simulation):
                         summary.append(law_summary(gap.to_numpy(), {
                             "figure": "attack-gap", "panel": panel, "series": f"d = {cfg.d}",
                             "x": c,
-                        }))  # fmt: skip
+                        }, within=(0.0, 1.0)))  # fmt: skip
                 summary.append(law_summary(sub["error"].to_numpy(), {
                     "figure": "clean-error", "panel": "main", "series": f"{family}, m = {cfg.m}",
                     "x": cfg.d,
