@@ -352,7 +352,7 @@ def test_configs_take_data_only_where_networks_are_trained():
     assert {c.data for c in adv} == {"digits"}  # every network is adversarially trained
     gradient = simulations.REGISTRY["lazy-gradient"].configs("full", data="digits")
     assert {c.data for c in gradient if c.trained_per_block > 0} == {"digits"}
-    with pytest.raises(UserInputError, match="trains no network"):
+    with pytest.raises(UserInputError, match="trains no network on a task"):
         simulations.REGISTRY["lazy-sign-flips"].configs("quick", data="digits")
 
 

@@ -54,8 +54,8 @@ def check_data_argument(simulations, data, *, named: bool = True, offered=()) ->
     if (named and refused) or len(refused) == len(simulations):
         which = ", ".join(offered) or "the simulations with a trained family"
         none = ", ".join(refused) if named else "none of these simulations"
-        raise UserInputError(f"--data applies only to simulations that train networks "
-                             f"({which}); {none} train(s) none")  # fmt: skip
+        raise UserInputError(f"--data applies only to simulations that train networks on a "
+                             f"task ({which}); {none} take(s) no --data")  # fmt: skip
     from theorycheck.data import resolve_data
 
     return resolve_data(data)

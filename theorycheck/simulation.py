@@ -139,7 +139,7 @@ class Simulation:
             ]
         if data is not None:
             if not self.takes_data:
-                raise UserInputError(f"simulation {self.id} trains no network on data; "
+                raise UserInputError(f"simulation {self.id} trains no network on a task, so "
                                      f"--data {data!r} does not apply to it")  # fmt: skip
             from theorycheck.data import resolve_data
 
