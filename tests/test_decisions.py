@@ -335,3 +335,13 @@ def test_the_bottom_line_never_counts_outside_rows_as_refutations():
     # Findings first.
     assert line.index[0] == "wang2022.b"
     assert list(line.index) == sorted(line.index, key=lambda c: STATUSES.index(line[c]))
+
+
+def test_every_registered_claim_has_its_paper_on_the_bottom_line():
+    """The bottom line groups claims by paper: a registered paper module without an entry in
+    PAPERS would show its raw id prefix (as schmidt2018 and vardi2022 once did)."""
+    from theorycheck.bottom_line import PAPERS
+    from theorycheck.bounds import REGISTRY
+
+    missing = sorted({c.split(".", 1)[0] for c in REGISTRY} - set(PAPERS))
+    assert not missing, missing

@@ -20,8 +20,11 @@ __all__ = ["PAPERS", "STATUSES", "bottom_line", "format_bottom_line"]
 #: Claim-id prefix -> the paper (or the project's derivations) it speaks about.
 PAPERS = {
     "wang2022": "Wang, Ullah, Mianjy & Arora (2022)",
+    "wang2022_training": "Wang, Ullah, Mianjy & Arora (2022)",
     "bubeck2021": "Bubeck, Cherapanamjeri, Gidel & Tachet des Combes (2021)",
     "dohmatob2022": "Dohmatob & Bietti (2022)",
+    "vardi2022": "Vardi, Yehudai & Shamir (2022)",
+    "schmidt2018": "Schmidt, Santurkar, Tsipras, Talwar & Madry (2018)",
     "exact": "Exact laws derived for this project (docs/derivations)",
 }
 
