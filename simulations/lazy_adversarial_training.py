@@ -343,6 +343,16 @@ class LazyAdversarialTraining(TrainedDataMixin, Simulation):
                         f"; {n} {side}" for side, n in pd.Series(censored).value_counts().items())
                 )  # fmt: skip
                 if len(crossings) == 0:
+                    # No network crosses inside the grid: said, with which side it stays on
+                    # (the claim would otherwise vanish from the bottom line).
+                    row = law_verdict(
+                        claim.id, self.id, kw,
+                        f"{what} where the adversarially trained networks' robust accuracy "
+                        f"crosses {CROSSING:g}", "t (one sample)", 1.0, [math.nan],
+                        const.default, quantifier=Quantifier.PARTICULAR,
+                        evidence=Evidence.SEARCH, note=note,
+                    )  # fmt: skip
+                    rows.append(description(row, FIGURE_LEVEL))
                     continue
                 x = np.asarray(crossings)
                 p = float(stats.ttest_1samp(x, const.default).pvalue) if x.size > 1 else 1.0

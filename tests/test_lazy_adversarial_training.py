@@ -212,6 +212,20 @@ def test_underpowered_rows_are_descriptions(planted_data):
     assert all("472 replicates power needs" in r.note for r in rows)
 
 
+def test_a_curve_that_never_crosses_is_said_not_dropped(planted_data):
+    """The radius-drop claim keeps a row when no network's robust accuracy crosses 1/2 inside
+    the grid (on digits it is below 1/2 already at the smallest radius): a description with no
+    estimate and the censoring in its note, so the claim stays on the bottom line."""
+    ((cfg, df),) = planted_data.items()
+    below = df.assign(robust_accuracy=np.where(df["training"] == "adversarial", 0.0,
+                                               df["robust_accuracy"]))  # fmt: skip
+    rows = [r for r in SIMULATION.evaluate({cfg: below}).verdicts
+            if r.claim == "wang2022_training.radius_drop"]  # fmt: skip
+    assert len(rows) == 1 and rows[0].verdict == Verdict.DESCRIPTIVE
+    assert np.isnan(rows[0].estimate) and f"0 of {cfg.n_blocks} networks cross" in rows[0].note
+    assert "already past it at the smallest grid value" in rows[0].note
+
+
 def test_reference_accuracy_is_the_bayes_rule_and_nan_without_one():
     """The reference: test inputs the cluster task's rule sign <mu, x> classifies correctly at
     distance > R (mu = teacher_V[0], a unit vector); NaN for data without a rule (real digits,
