@@ -19,6 +19,7 @@ __all__ = [
     "claim_id",
     "label",
     "link",
+    "prose",
     "render_table",
     "shipped",
     "text",
@@ -34,6 +35,26 @@ def text(value) -> str:
     s = str(value)
     body = "".join(_STRING_ESCAPES.get(ch, ch) for ch in s)
     return f'#"{body}";'
+
+
+def prose(value) -> str:
+    """``value`` as :func:`text`, except that spans between a pair of backticks (a command such
+    as `theorycheck run`) are set as code; an unpaired backtick is shown as is."""
+    parts = str(value).split("`")
+    if len(parts) < 3:
+        return text(value)
+    if len(parts) % 2 == 0:  # an odd number of backticks: the last one has no partner
+        parts[-2:] = [parts[-2] + "`" + parts[-1]]
+    out = []
+    for k, part in enumerate(parts):
+        if not part:
+            continue
+        if k % 2:
+            body = "".join(_STRING_ESCAPES.get(ch, ch) for ch in part)
+            out.append(f'#raw("{body}");')
+        else:
+            out.append(text(part))
+    return "".join(out)
 
 
 def claim_id(value) -> str:

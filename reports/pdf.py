@@ -66,6 +66,7 @@ from theorycheck.reports.markup import (
     claim_id,
     label,
     link,
+    prose,
     render_table,
     shipped,
     text,
@@ -325,8 +326,9 @@ def _claim_label(sim: SimulationResult, claim: str) -> str:
 
 
 def _s(value) -> str:
-    """A stored string as markup: shipped citations only, every character shown as is."""
-    return text(shipped(value))
+    """A stored string as markup: shipped citations only, every character shown as is (spans
+    in backticks as code)."""
+    return prose(shipped(value))
 
 
 class _Document:
@@ -426,6 +428,7 @@ class _Document:
             '#show link: set text(fill: rgb("#1a4f8b"))\n',
             "#show figure.caption: set text(size: 8.5pt)\n",
             "#set figure(gap: 0.5em)\n",
+            "#set table.cell(breakable: false)\n",  # a row never splits across pages
             "#let note(body) = text(size: 8.5pt, fill: luma(70), body)\n",
             # The summary's heading shows as the report's title ("Summary" in the bookmarks).
             f"#show <{label('summary')}>: it => align(center, text(size: 18pt, weight: "
@@ -555,7 +558,8 @@ class _Document:
                 self.add(f"#note[#emph[{_s(info.citation)}]]\n\n")
             statement = statement_markup(claim, info.statement if info is not None else "")
             if statement:
-                self.add(f"#block(inset: (left: 1em))[{statement}]\n\n")
+                # One block: a figure floated to the page's foot never splits a statement.
+                self.add(f"#block(inset: (left: 1em), breakable: false)[{statement}]\n\n")
             elif d.claims is None:
                 self.add("#note[Statement not stored with these results (no claims.parquet); "
                          "`theorycheck bounds` prints it.]\n\n")  # fmt: skip
@@ -564,11 +568,11 @@ class _Document:
             sentence = conditions_sentence(rows, info, recorded=d.conditions_recorded)
             if sentence.startswith("No conditions beyond"):
                 cond = ""  # the sentence says it; the stored "None beyond ..." would repeat it
-            self.add(
-                "*Conditions.* "
+            self.add(  # sticky: the conditions line stays on the page of the table after it
+                "#block(sticky: true)[*Conditions.* "
                 + (_s(cond[0].upper() + cond[1:] + ". ") if cond else "")
                 + _s(sentence)
-                + "\n\n"
+                + "]\n\n"
             )
             if rows.empty:
                 self.add("#note[No verdict of this claim is stored for this simulation.]\n\n")

@@ -760,3 +760,20 @@ def test_colour_encodes_c0_in_every_figure():
     assert all(a > b for a, b in itertools.pairwise(levels)), levels
     # Without C0 in every name, the positional style (distinct colours).
     assert len({s.color for s in series_styles(["a", "b", "c"])}) == 3
+
+
+def test_prose_sets_backtick_spans_as_code_and_keeps_other_characters(tmp_path):
+    """Commands in stored sentences (`theorycheck run`) are set as code, not printed with their
+    backticks; an unpaired backtick is kept; the rest is shown as is."""
+    import typst
+
+    from theorycheck.reports.markup import prose, text
+
+    assert prose("no code here") == text("no code here")
+    assert prose("run `theorycheck run` now") == (
+        text("run ") + '#raw("theorycheck run");' + text(" now")
+    )
+    assert prose("a `b` c `d") == text("a ") + '#raw("b");' + text(" c `d")
+    src = prose('a `x "y" \\ z` and $b$ `c`')
+    (tmp_path / "p.typ").write_text(src)
+    typst.compile(str(tmp_path / "p.typ"), ignore_system_fonts=True)  # raises on bad markup
