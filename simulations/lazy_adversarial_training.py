@@ -1,9 +1,10 @@
 """lazy-adversarial-training: l2 PGD adversarial training inside the lazy ball (Wang et al. 2022,
 Sec. 5.2, Algorithm 1, Fig. 4).
 
-For each replicate (one network): draw (a, W0) and a task (:func:`training_task`: two separated
-classes on the sphere, :func:`theorycheck.training.cluster_task`, the stand-in for Wang et al.'s
-MNIST 0-vs-1) and, for each ball radius V = C0/sqrt(m) of the config,
+For each replicate (one network): draw (a, W0) and a task
+(:func:`theorycheck.simulations._common.trained_task`: by default two separated classes on the
+sphere, the stand-in for Wang et al.'s MNIST 0-vs-1, else ``--data``) and, for each ball radius
+V = C0/sqrt(m) of the config,
 
 * standard training: SGD on the logistic loss, projected onto B_{2,inf}(W0, V) after every step;
 * adversarial training at each attack radius R = c/sqrt(d) of the config: the same, every step
@@ -49,7 +50,6 @@ from threadpoolctl import threadpool_limits
 
 from theorycheck.bounds import get_bound
 from theorycheck.certify import certified_at
-from theorycheck.data import DEFAULT as DEFAULT_DATA
 from theorycheck.data import data_field
 from theorycheck.network import Network, NetworkSpec, sample_network
 from theorycheck.power import replicates_for_power
@@ -118,15 +118,6 @@ class AdvTrainConfig:
     pgd_restarts: int = PGD_RESTARTS
     train_pgd_steps: int = TRAIN_PGD_STEPS
     data: str = data_field()  # the task every network is trained and attacked on (--data)
-
-
-def training_task(
-    spec: NetworkSpec, rng: np.random.Generator, n_test: int, data: str = DEFAULT_DATA
-) -> TeacherTask:
-    """The task a network is trained and attacked on: by default two separated classes on the
-    sphere (:func:`theorycheck.simulations._common.clusters_task`), else ``--data`` (digits or a
-    user's file, :func:`theorycheck.simulations._common.trained_task`)."""
-    return trained_task(spec, rng, n_test, data)
 
 
 def train(
@@ -249,7 +240,7 @@ class LazyAdversarialTraining(TrainedDataMixin, Simulation):
         rows = []
         for rep in range(config.networks_per_block):
             net = sample_network(spec, rng)
-            task = training_task(spec, rng, config.n_test, config.data)
+            task = trained_task(spec, rng, config.n_test, config.data)
             for C0 in config.ball_constants:
                 base = {"replicate": rep, "C0": float(C0), "V": C0 / math.sqrt(config.m)}
                 res = train(net, task, C0, 0.0, rng, config.train_pgd_steps)

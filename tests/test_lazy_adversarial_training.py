@@ -30,7 +30,7 @@ from theorycheck.lazy_ball import lazy_radius
 from theorycheck.network import NetworkSpec, sample_network
 from theorycheck.seeding import generator
 from theorycheck.simulation import measure_blocks
-from theorycheck.simulations._common import TRAIN
+from theorycheck.simulations._common import TRAIN, trained_task
 from theorycheck.simulations.conformance import check_simulation
 from theorycheck.simulations.lazy_adversarial_training import (
     SIMULATION,
@@ -38,7 +38,6 @@ from theorycheck.simulations.lazy_adversarial_training import (
     crossing,
     robust_accuracies,
     train,
-    training_task,
 )
 from theorycheck.verdicts import Verdict
 
@@ -89,7 +88,7 @@ def small_setting(key: str):
     spec = NetworkSpec(d=25, m=50)
     rng = generator(0, key)
     net = sample_network(spec, rng)
-    return spec, net, training_task(spec, rng, 10), rng
+    return spec, net, trained_task(spec, rng, 10), rng
 
 
 def test_projection_after_every_step_keeps_the_weights_in_the_ball(monkeypatch):
@@ -140,7 +139,7 @@ def test_adversarial_training_beats_standard_at_the_radius_it_trained_for():
     for k in range(4):
         rng = generator(0, "adv-beats-std", k)
         net = sample_network(spec, rng)
-        task = training_task(spec, rng, 40)
+        task = trained_task(spec, rng, 40)
         acc = {}
         for eps in (0.0, R):
             W = train(net, task, C0, eps, rng).network(net)
