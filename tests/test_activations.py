@@ -220,3 +220,20 @@ def test_gelu_is_negative_on_the_whole_negative_axis():
     assert np.all(exact < 0)
     assert np.all(gelu.sigma(t) < 0), f"gelu(t) = 0 from t = {t[gelu.sigma(t) >= 0].max():.3f}"
     assert all(act_value(gelu.code, float(s)) < 0 for s in t)
+
+
+@given(name=st.sampled_from(list(ACTIVATIONS)), t=st.floats(-60.0, 60.0))
+def test_jet_equals_the_three_functions(name, t):
+    """Activation.jet's shared-work fast path (one tanh; one exp and one ndtr for gelu) against
+    sigma, sigma', sigma'' computed separately: the same formulas, so equal to a few ulps of
+    the terms (gelu's Phi + t phi and phi (2 - t^2) are summed in the same order)."""
+    act = ACTIVATIONS[name]
+    x = np.array([t])
+    for got, want, floor in zip(
+        act.jet(x),
+        (act.sigma(x), act.dsigma(x), act.d2sigma(x)),
+        (SIGMA_FLOOR.get(name, 0.0) * abs(t), DSIGMA_FLOOR.get(name, 0.0), 1.0),
+        strict=True,
+    ):
+        assert got.shape == x.shape
+        assert abs(float(got[0]) - float(want[0])) <= 8 * EPS * (abs(float(want[0])) + floor)

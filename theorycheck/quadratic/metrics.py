@@ -61,10 +61,10 @@ def monte_carlo_metrics(
     for start in range(0, n, chunk):
         X = sample_inputs(target.d, min(chunk, n - start), rng, law)
         sl = slice(start, start + len(X))
-        f = model.value(X)
+        f, grad = model.value_and_gradient(X)
         values[sl] = f
         errors[sl] = (f - target.value(X)) ** 2
-        energies[sl] = np.sum(model.gradient(X) ** 2, axis=1)
+        energies[sl] = np.sum(grad**2, axis=1)
     check_finite("Monte Carlo metrics", errors)
     check_finite("Monte Carlo metrics", energies)
     return MonteCarloMetrics(errors, energies, values)

@@ -8,6 +8,10 @@ docs/theory.md Sec. 5: rows w_j of W are unit vectors, m = psi d, every model ha
 * :class:`NeuralTangent`: c + sum_j <a_j, x> sigma'(<w_j, x>).
 * :class:`SumModel`: a sum of the above (lazy: f0 + a tangent correction).
 
+Each model has ``value`` and ``gradient`` (the readable reference) and ``value_and_gradient``,
+the Monte Carlo fast path: one product per layer and one activation jet shared by both
+(tested against the pair).
+
 Gradients follow the a.e. convention for relu (sigma'' = 0), so the NT relu energy is the
 almost-everywhere value (docs/derivations/quadratic.md: the weak value is infinite).
 """
@@ -37,6 +41,10 @@ class QuadraticForm:
     def gradient(self, X: np.ndarray) -> np.ndarray:
         return self.b[None, :] + 2.0 * X @ self.M
 
+    def value_and_gradient(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        XM = X @ self.M
+        return self.c + X @ self.b + np.sum(XM * X, axis=1), self.b[None, :] + 2.0 * XM
+
 
 @dataclass(frozen=True)
 class RandomFeatures:
@@ -55,6 +63,10 @@ class RandomFeatures:
 
     def gradient(self, X: np.ndarray) -> np.ndarray:
         return (self.activation.dsigma(X @ self.W.T) * self.z[None, :]) @ self.W
+
+    def value_and_gradient(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        s, ds, _ = self.activation.jet(X @ self.W.T)
+        return self.c + s @ self.z, (ds * self.z[None, :]) @ self.W
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,11 @@ class NeuralTangent:
         act = self.activation
         return act.dsigma(U) @ self.A + ((X @ self.A.T) * act.d2sigma(U)) @ self.W
 
+    def value_and_gradient(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        _, d1, d2 = self.activation.jet(X @ self.W.T)
+        V = X @ self.A.T
+        return self.c + np.sum(V * d1, axis=1), d1 @ self.A + (V * d2) @ self.W
+
 
 @dataclass(frozen=True)
 class SumModel:
@@ -91,6 +108,10 @@ class SumModel:
 
     def gradient(self, X: np.ndarray) -> np.ndarray:
         return sum(p.gradient(X) for p in self.parts)
+
+    def value_and_gradient(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pairs = [p.value_and_gradient(X) for p in self.parts]
+        return sum(f for f, _ in pairs), sum(g for _, g in pairs)
 
 
 @dataclass(frozen=True)
