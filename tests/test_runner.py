@@ -116,3 +116,52 @@ def test_bad_run_arguments_are_user_errors(tmp_path):
     blocker.write_text("not a directory")
     with pytest.raises(UserInputError, match="cannot write results"):
         run([TinySignFlips()], out=blocker / "sub", progress=False)
+
+
+class _Sim:
+    def __init__(self, sim_id):
+        self.id = sim_id
+
+
+def _schedule(monkeypatch, executor):
+    """_compute on fake tasks: (events in order, the order blocks ran in)."""
+    from concurrent.futures import Future
+
+    import theorycheck.runner as runner
+
+    a, b, c = _Sim("a"), _Sim("b"), _Sim("c")  # c has nothing to compute
+    todo = [runner.Task(s, cfg, blk, 0) for s, cfg, blk in
+            ((a, "x", 0), (b, "y", 0), (a, "x", 1), (b, "y", 1), (b, "y", 2))]  # fmt: skip
+    cost = [1.0, 5.0, 2.0, 1.0, 1.0]
+    monkeypatch.setattr(runner.Task, "cfg_id", property(lambda t: t.config))
+    events = []
+    monkeypatch.setattr(runner, "run_block", lambda t, root: events.append(
+        ("block", t.simulation.id, t.block)) or "label")  # fmt: skip
+
+    class Inline:  # an executor whose futures complete in submission order
+        def submit(self, fn, *args):
+            fut = Future()
+            fut.set_result(fn(*args))
+            return fut
+
+    bar = runner.Progress(len(todo), label="t", enabled=False, weight=sum(cost))
+    runner._compute(todo, cost, "", Inline() if executor else None, bar, [a, b, c],
+                    lambda sim: events.append(("finished", sim.id)))  # fmt: skip
+    return events
+
+
+@pytest.mark.parametrize("executor", [False, True])
+def test_each_simulation_is_evaluated_once_as_soon_as_its_blocks_are_stored(monkeypatch, executor):
+    """The runner evaluates a simulation when its last block is stored (overlapping the others'
+    blocks on workers): b (7 s of expected work) runs first, longest block first, then a; c,
+    with nothing to compute, is evaluated before the first result is awaited."""
+    events = _schedule(monkeypatch, executor)
+    finished = [e[1] for e in events if e[0] == "finished"]
+    assert sorted(finished) == ["a", "b", "c"]  # once each
+    blocks = [e[1:] for e in events if e[0] == "block"]
+    assert blocks == [("b", 0), ("b", 1), ("b", 2), ("a", 1), ("a", 0)]
+    for sim, last in (("a", ("block", "a", 0)), ("b", ("block", "b", 2))):
+        assert events.index(("finished", sim)) > events.index(last)
+    if not executor:  # inline: b is evaluated right after its last block, before a's blocks
+        assert events[0] == ("finished", "c")
+        assert events.index(("finished", "b")) == events.index(("block", "b", 2)) + 1

@@ -148,7 +148,31 @@ def run(
     computed = reused = 0
     evaluations: dict[str, tuple] = {}
     pending = list(simulations)
+    grown: list[Simulation] = []  # simulations whose undecided configs get another look
     look = 0
+
+    def evaluate(sim: Simulation) -> None:
+        """Read the simulation's blocks, evaluate, and grow the undecided configs."""
+        interrupts.check()
+        configs = _configs(sim, profile, path, source)
+        data = {
+            cfg: store.read_blocks(sim.id, config_id(cfg), seed,
+                                   blocks[sim.id, config_id(cfg)])
+            for cfg in configs
+        }  # fmt: skip
+        t_eval = time.perf_counter()
+        ev = sim.evaluate(data)
+        rows = with_design_looks(sim, ev.verdicts)
+        evaluations[sim.id] = (sim, configs, ev, rows, time.perf_counter() - t_eval)
+        grow = False
+        for cfg in undecided_configs(configs, rows) if look_count(sim) > 1 else []:
+            key = (sim.id, config_id(cfg))
+            more = next_blocks(sim, cfg, blocks[key])
+            if more > blocks[key]:
+                blocks[key], grow = more, True
+        if grow:
+            grown.append(sim)
+
     try:
         while pending:
             tasks = [
@@ -163,34 +187,16 @@ def run(
             label = f"theorycheck run ({profile})" + (f", look {look}" if look else "")
             cost = estimated_seconds(store, todo)
             bar = Progress(len(todo), label=label, enabled=progress, weight=sum(cost))
-            _compute(todo, cost, root, executor, bar)
-            extend = []
-            for sim in pending:
-                interrupts.check()
-                configs = _configs(sim, profile, path, source)
-                data = {
-                    cfg: store.read_blocks(sim.id, config_id(cfg), seed,
-                                           blocks[sim.id, config_id(cfg)])
-                    for cfg in configs
-                }  # fmt: skip
-                t_eval = time.perf_counter()
-                ev = sim.evaluate(data)
-                rows = with_design_looks(sim, ev.verdicts)
-                evaluations[sim.id] = (sim, configs, ev, rows, time.perf_counter() - t_eval)
-                grow = False
-                for cfg in undecided_configs(configs, rows) if look_count(sim) > 1 else []:
-                    key = (sim.id, config_id(cfg))
-                    more = next_blocks(sim, cfg, blocks[key])
-                    if more > blocks[key]:
-                        blocks[key], grow = more, True
-                if grow:
-                    extend.append(sim)
-            pending, look = extend, look + 1
+            _compute(todo, cost, root, executor, bar, pending, evaluate)
+            # The next look: the grown simulations in the run's order, whichever finished first.
+            pending, look = sorted(grown, key=pending.index), look + 1
+            grown.clear()
     finally:
         if owned:
             executor.shutdown(cancel_futures=True)
 
-    for sim_id, (sim, configs, ev, rows, seconds) in evaluations.items():
+    for sim_id in [sim.id for sim in simulations if sim.id in evaluations]:  # the run's order
+        sim, configs, ev, rows, seconds = evaluations[sim_id]
         records = [_config_record(store, sim, cfg, seed, blocks[sim_id, config_id(cfg)])
                    for cfg in configs]  # fmt: skip
         meta = provenance(simulation=sim.id, profile=profile, seed=seed,
@@ -217,23 +223,56 @@ def run(
 
 
 def _compute(
-    todo: list[Task], cost: list[float], root: str, executor: Executor | None, bar: Progress
+    todo: list[Task],
+    cost: list[float],
+    root: str,
+    executor: Executor | None,
+    bar: Progress,
+    simulations: list[Simulation],
+    finished: Callable[[Simulation], None],
 ) -> None:
     """Measure and store the blocks of ``todo``, inline or on ``executor``; the bar advances by
-    each block's estimated ``cost``."""
+    each block's estimated ``cost``. ``finished(sim)`` is called once per simulation as soon as
+    all of its blocks are stored (at once for a simulation with nothing to compute), so with
+    workers its evaluation overlaps the other simulations' blocks."""
+    left = {sim.id: 0 for sim in simulations}
+    for t in todo:
+        left[t.simulation.id] += 1
+    by_id = {sim.id: sim for sim in simulations}
+    # Simulations by expected work, longest first, and each one's blocks longest first: the
+    # longest blocks start early (as in LPT scheduling, the last block to finish is a short one)
+    # and simulations finish one after another, so their evaluations spread over the run.
+    work: dict[str, float] = {sim.id: 0.0 for sim in simulations}
+    for t, c in zip(todo, cost, strict=True):
+        work[t.simulation.id] += c
+    order = sorted(range(len(todo)), key=lambda i: (-work[todo[i].simulation.id],
+                                                    todo[i].simulation.id, -cost[i]))  # fmt: skip
+
+    def done(sim_id: str) -> None:
+        left[sim_id] -= 1
+        if left[sim_id] == 0:
+            finished(by_id[sim_id])
+
     if executor is None:
-        for t, c in zip(todo, cost, strict=True):
+        for sim in simulations:
+            if left[sim.id] == 0:
+                finished(sim)
+        for i in order:
             interrupts.check()
-            bar.advance(run_block(t, root), c)
+            bar.advance(run_block(todo[i], root), cost[i])
+            done(todo[i].simulation.id)
         return
-    # Longest expected blocks first (LPT): on N workers the last block to finish is then a short
-    # one. The order changes no number: each block is seeded by its identity.
-    order = sorted(range(len(todo)), key=lambda i: -cost[i])
+    # The order changes no number: each block is seeded by its identity.
     with interrupts.children_shielded():  # a terminal's Ctrl-C reaches only this process
-        futures = {executor.submit(run_block, todo[i], root): cost[i] for i in order}
+        futures = {executor.submit(run_block, todo[i], root): i for i in order}
+    for sim in simulations:  # nothing to compute: evaluated while the workers start
+        if left[sim.id] == 0:
+            finished(sim)
     for fut in as_completed(futures):
-        bar.advance(fut.result(), futures[fut])
+        i = futures[fut]
+        bar.advance(fut.result(), cost[i])
         interrupts.check()
+        done(todo[i].simulation.id)
 
 
 def estimated_seconds(store: ResultsStore, tasks: list[Task]) -> list[float]:
