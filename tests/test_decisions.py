@@ -7,6 +7,7 @@ correct engine its probability is computed exactly in the test or stated in a co
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -345,3 +346,30 @@ def test_every_registered_claim_has_its_paper_on_the_bottom_line():
 
     missing = sorted({c.split(".", 1)[0] for c in REGISTRY} - set(PAPERS))
     assert not missing, missing
+
+
+def test_a_refutation_on_the_bottom_line_says_where_it_lives_and_why():
+    """Lemma 4.2's refutations are all at d = 1 while its other rows are not: the line says
+    "all 2 at d=1" and gives the first refuting row's evidence; a value every row shares (m)
+    locates nothing and is not named."""
+
+    def row(verdict, d, note=""):
+        return {"claim": "wang2022.x", "verdict": verdict, "conditions": "inside",
+                "family": "confirmatory", "simulation": "s", "evidence": "search",
+                "parameters": json.dumps({"d": d, "m": 100}), "note": note}  # fmt: skip
+
+    table = pd.DataFrame([
+        row("VIOLATED", 1, "short; exact P(norm < sqrt(d)/4) = 0.277 at W0; search: 200 of 200; x"),
+        row("VIOLATED", 1, "other"),
+        row("HOLDS", 100), row("INCONCLUSIVE", 10),
+    ])  # fmt: skip
+    detail = bottom_line(table).set_index("claim").loc["wang2022.x", "detail"]
+    assert detail.startswith("all 2 at d=1: VIOLATED at d=1, m=100")
+    assert "m=100:" not in detail.split(":")[0]
+    # clauses up to >= 60 characters: all three here (46 after the second)
+    why = "Why: short; exact P(norm < sqrt(d)/4) = 0.277 at W0; search: 200 of 200"
+    assert detail.endswith(why)
+    # Refutations at several d: no "all ... at" prefix.
+    table.loc[1, "parameters"] = json.dumps({"d": 10, "m": 100})
+    detail = bottom_line(table).set_index("claim").loc["wang2022.x", "detail"]
+    assert detail.startswith("VIOLATED at d=1, m=100")

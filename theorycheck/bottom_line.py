@@ -87,7 +87,7 @@ def bottom_line(verdicts: pd.DataFrame) -> pd.DataFrame:
         undecided = inside[inside["verdict"] == "INCONCLUSIVE"]
         if len(refuted):
             status = STATUSES[0]
-            detail = _listing(refuted)
+            detail = _where(refuted, sub) + _listing(refuted) + _why(refuted)
         elif len(nonconv):
             status = STATUSES[1]
             detail = _listing(nonconv)
@@ -174,6 +174,37 @@ def _listing(rows: pd.DataFrame, limit: int = 3) -> str:
         parts.append(f"{r.verdict} at {_point(r)} [{r.simulation}; {ev}]")
     more = f" (+{len(rows) - limit} more)" if len(rows) > limit else ""
     return "; ".join(parts) + more
+
+
+def _where(refuted: pd.DataFrame, rows: pd.DataFrame) -> str:
+    """ "all N at d=1: " when every refuting row shares a parameter value that the claim's other
+    decided rows do not all have (where the refutation lives, e.g. Lemma 4.2 only at d = 1)."""
+    params = [json.loads(p) for p in refuted["parameters"]]
+    others = [json.loads(p) for p in rows.drop(index=refuted.index)["parameters"]]
+    shared = []
+    for key in sorted(set.intersection(*(set(p) for p in params))):
+        values = {json.dumps(p[key], sort_keys=True) for p in params}
+        if len(values) != 1 or key in ("grid", "rate_kind", "rate_tolerance"):
+            continue
+        if others and all(json.dumps(o.get(key), sort_keys=True) in values for o in others):
+            continue  # every row of the claim has it: it does not say where
+        shared.append(f"{key}={_fmt(params[0][key])}")
+    return f"all {len(refuted)} at {', '.join(shared)}: " if shared and len(refuted) > 1 else ""
+
+
+def _why(refuted: pd.DataFrame) -> str:
+    """The first refuting row's evidence in its own words (its note's first clauses, at least
+    60 characters of them)."""
+    note = str(refuted["note"].iloc[0])
+    if note in ("", "nan", "None"):
+        return ""
+    clauses = [c.strip() for c in note.split(";") if c.strip()]
+    why = clauses[0]
+    for c in clauses[1:]:
+        if len(why) >= 60:
+            break
+        why += f"; {c}"
+    return f". Why: {why}"
 
 
 def _settle(undecided: pd.DataFrame) -> str:
