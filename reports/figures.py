@@ -744,7 +744,15 @@ class FigureJob:
 
     def fingerprint(self) -> str:
         """A hash of everything the figure is drawn from: its stored rows, spec and fits (or
-        panels), the drawing code and the versions of matplotlib and seaborn."""
+        panels), the drawing code and the versions of matplotlib and seaborn. Computed once
+        per job (serialising the rows is most of its cost; a build asks several times)."""
+        memo = self.__dict__.get("_fingerprint")
+        if memo is None:
+            memo = self._fingerprint_now()
+            object.__setattr__(self, "_fingerprint", memo)  # frozen: the value never changes
+        return memo
+
+    def _fingerprint_now(self) -> str:
         h = hashlib.sha256(_CODE)
         if self.info is not None:
             i = self.info

@@ -367,6 +367,13 @@ class _Document:
         )
 
     def jobs(self, build: Path) -> list[FigureJob]:
+        """The figures to draw into ``build``: the same job objects on every call (a job
+        computes its fingerprint once, and a build asks for it when it looks in the cache,
+        stores, exports and prunes)."""
+        key = (build, id(self._figures), len(self._figures))
+        memo = getattr(self, "_jobs", None)
+        if memo is not None and memo[0] == key and memo[1] is self._figures:
+            return memo[2]
         out = []
         for file, what in self._figures:
             path = build / "figures" / file
@@ -374,6 +381,7 @@ class _Document:
                 out.append(FigureJob(path, panels=what))
             else:
                 out.append(FigureJob(path, info=what))
+        self._jobs = (key, self._figures, out)
         return out
 
     def _anchors(self) -> dict[str, str]:

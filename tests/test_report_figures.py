@@ -1,0 +1,71 @@
+"""The report's figures as a theorist reads them: labels that fit, log axes with at least two
+labelled ticks, proportions on their [0, 1] scale, no panel crowded with series, the width
+window drawn around the run's grid points; and the figure cache's fingerprint computed once.
+
+Figures are drawn from small synthetic specs (no simulation is run) shaped like the stored
+ones whose pages a review found wrong (issue 15).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from theorycheck.reports.data import FigureInfo
+
+
+def _info(rows: list[dict], ylabel: str = "estimate", logx: bool = True, logy: bool = False,
+          name: str = "f") -> FigureInfo:  # fmt: skip
+    return FigureInfo(name, "a figure", "input dimension d", ylabel, logx, logy, "",
+                      pd.DataFrame(rows))  # fmt: skip
+
+
+def _rows(panels, series, xs, value) -> list[dict]:
+    out = []
+    for p in panels:
+        for k, s in enumerate(series):
+            for x in xs:
+                v = value(p, k, x)
+                out.append({"figure": "f", "panel": p, "series": s, "x": float(x),
+                            "estimate": v, "ci_low": v, "ci_high": v})  # fmt: skip
+    return out
+
+
+# -- the figure cache's fingerprint ----------------------------------------------------------
+def test_fingerprint_is_computed_once_per_job_and_equals_the_direct_hash(monkeypatch):
+    from theorycheck.reports.figures import FigureJob
+
+    info = _info(_rows(["a", "b"], ["s1", "s2"], [10, 100], lambda p, k, x: 1.0 + k))
+    job = FigureJob(Path("x.svg"), info=info)
+    calls = []
+    to_csv = pd.DataFrame.to_csv
+
+    def counting(self, *args, **kwargs):
+        calls.append(1)
+        return to_csv(self, *args, **kwargs)
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", counting)
+    first = job.fingerprint()
+    assert [job.fingerprint() for _ in range(5)] == [first] * 5
+    assert len(calls) == 1  # the rows were serialised once, not six times
+    # The memo is the hash itself: a fresh job on the same inputs, and the direct
+    # computation, give the same value; other rows give another.
+    assert FigureJob(Path("y.svg"), info=info).fingerprint() == first == job._fingerprint_now()
+    other = _info(_rows(["a", "b"], ["s1", "s2"], [10, 100], lambda p, k, x: 2.0 + k))
+    assert FigureJob(Path("x.svg"), info=other).fingerprint() != first
+
+
+def test_a_build_asks_the_same_jobs_for_their_fingerprints(tmp_path):
+    from test_report import make_store
+
+    from theorycheck.reports.data import load_results
+    from theorycheck.reports.pdf import _Document
+
+    doc = _Document(load_results(make_store(tmp_path / "results")))
+    doc.compose()
+    jobs = doc.jobs(tmp_path / "build")
+    assert jobs and doc.jobs(tmp_path / "build") is jobs  # cache look-up, export, prune
+    assert [j.path for j in doc.jobs(tmp_path / "other")] != [j.path for j in jobs]
+    doc.compose()  # a new composition: new jobs
+    assert doc.jobs(tmp_path / "build") is not jobs
