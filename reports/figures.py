@@ -41,6 +41,7 @@ from matplotlib.ticker import (
     FuncFormatter,
     LogFormatterSciNotation,
     LogLocator,
+    MaxNLocator,
     NullFormatter,
 )
 
@@ -374,11 +375,32 @@ def _tick_label(values: np.ndarray):
     return lambda v, _pos: fmt_num(v)
 
 
+def _decades_in_view(axis) -> int:
+    """How many powers of ten lie inside ``axis``'s view (its labelled major ticks)."""
+    lo, hi = sorted(axis.get_view_interval())
+    if not (lo > 0 and math.isfinite(hi)):
+        return 0
+    return max(0, math.floor(math.log10(hi) + 1e-9) - math.ceil(math.log10(lo) - 1e-9) + 1)
+
+
+def _log_tick_text(v: float) -> str:
+    """A log-axis tick label: plain (0.2, 50, 2000) in [0.01, 10^4), else m×10^k."""
+    if 1e-2 <= abs(v) < 1e4:
+        return fmt_num(v)
+    k = math.floor(math.log10(abs(v)) + 1e-9)
+    mantissa = f"{v / 10**k:.3g}"
+    return _power(k, "" if mantissa == "1" else mantissa)
+
+
 class _LogLabels(LogFormatterSciNotation):
     """Log-axis labels: plain numbers (1, 2, 5, 10, 200) when every labelled tick lies in
-    [0.01, 10^4), powers of ten otherwise; which ticks get a label is matplotlib's choice."""
+    [0.01, 10^4), powers of ten otherwise; which ticks get a label is matplotlib's choice,
+    except that when fewer than two powers of ten lie in view every minor tick is labelled
+    (an axis from 0.11 to 0.57 reads '0.2 0.5', not a lone '0.2')."""
 
     def format_ticks(self, values):
+        if not self.labelOnlyBase and self.axis is not None and _decades_in_view(self.axis) < 2:
+            return [_log_tick_text(v) for v in values]
         labels = super().format_ticks(values)
         shown = [v for v, label in zip(values, labels, strict=True) if label]
         if shown and all(1e-2 <= abs(v) < 1e4 for v in shown):
@@ -386,12 +408,33 @@ class _LogLabels(LogFormatterSciNotation):
         return [_plain_power(label) for label in labels]
 
 
+class _LogMinor(LogLocator):
+    """Minor ticks of a log axis at 2 and 5 times the powers of ten (the eight per decade cost
+    most of a figure's drawing time and add nothing a reader uses); on an axis too short to
+    hold two ticks that way (0.11 to 0.19), a few round values in between instead."""
+
+    def __init__(self) -> None:
+        super().__init__(subs=(2.0, 5.0))
+
+    def tick_values(self, vmin, vmax):
+        ticks = super().tick_values(vmin, vmax)
+        lo, hi = sorted((vmin, vmax))
+        if not (lo > 0 and math.isfinite(hi)):
+            return ticks
+        inside = lambda t: t[(t >= lo * (1 - 1e-9)) & (t <= hi * (1 + 1e-9))]  # noqa: E731
+        decades = 10.0 ** np.arange(math.ceil(math.log10(lo)), math.floor(math.log10(hi)) + 1)
+        if inside(ticks).size + inside(decades).size >= 2:
+            return ticks
+        linear = MaxNLocator(nbins=3, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
+        linear = inside(linear[linear > 0])
+        # Not where a major tick (a power of ten) already stands.
+        return linear[np.abs(np.log10(linear) - np.round(np.log10(linear))) > 1e-9]
+
+
 def _log_labels(axis) -> None:
     axis.set_major_formatter(_LogLabels())
     axis.set_minor_formatter(_LogLabels(labelOnlyBase=False))
-    # Minor ticks at 2 and 5 only: the eight per decade cost most of a figure's drawing time
-    # and add nothing a reader uses.
-    axis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+    axis.set_minor_locator(_LogMinor())
 
 
 def _grid_ticks(ax, x: np.ndarray, log: bool) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from theorycheck.reports.data import FigureInfo
@@ -69,3 +70,46 @@ def test_a_build_asks_the_same_jobs_for_their_fingerprints(tmp_path):
     assert [j.path for j in doc.jobs(tmp_path / "other")] != [j.path for j in jobs]
     doc.compose()  # a new composition: new jobs
     assert doc.jobs(tmp_path / "build") is not jobs
+
+
+def _drawn(info: FigureInfo):
+    """``info`` drawn as the report draws it: laid out, colliding tick labels thinned."""
+    from theorycheck.reports.figures import _thin_colliding_labels, stored_figure
+
+    fig = stored_figure(info)
+    fig.draw_without_rendering()
+    _thin_colliding_labels(fig)
+    fig.draw_without_rendering()
+    return fig
+
+
+def _log_axes(fig):
+    return [(ax, axis) for ax in fig.get_axes() for axis in (ax.xaxis, ax.yaxis)
+            if axis.get_scale() == "log"]  # fmt: skip
+
+
+# y ranges of stored figures whose log axes showed a single label (the stability figures'
+# 0.11 to 0.57, the KKT figure's 29 to 141), and narrower and wider ones.
+LOG_RANGES = [(0.113, 0.569), (29.0, 141.0), (0.11, 0.19), (0.92, 1.08), (2.2e4, 3.1e5),
+              (1e-3, 1e3), (0.16, 0.53), (3.5e-5, 9e-5)]  # fmt: skip
+
+
+def test_every_log_axis_has_at_least_two_labelled_ticks():
+    from theorycheck.reports.figures import _shown_labels
+    from theorycheck.reports.style import style_context
+
+    xs = np.geomspace(29.0, 141.0, 9)  # more x values than are ticked at the grid values
+    with style_context():
+        for lo, hi in LOG_RANGES:
+            ends = np.log(xs[[0, -1]])
+
+            def value(p, k, x, lo=lo, hi=hi, ends=ends):
+                return float(np.interp(np.log(x), ends, [lo * (1 + k / 50), hi]))
+
+            info = _info(_rows(["a", "b"], ["s1", "s2"], xs, value), logy=True)
+            fig = _drawn(info)
+            axes = _log_axes(fig)
+            assert len(axes) == 4  # x and y of both panels
+            for _ax, axis in axes:
+                labels = [lb.get_text() for _, lb in _shown_labels(axis)]
+                assert len(labels) >= 2, (lo, hi, axis.axis_name, labels)
