@@ -319,6 +319,8 @@ def stored_figure(info: FigureInfo, width: float = TEXT_WIDTH) -> Figure:
         ax = axes[k]
         r, c = divmod(k, ncols)
         _draw_panel(ax, rows[rows["panel"] == panel], series, info)
+        if _is_proportion(info):
+            ax.set_ylim(*_proportion_limits(rows[rows["panel"] == panel]))
         if len(panels) > 1 or panel not in ("", "main"):
             ax.set_title(_panel_title(k, panel, axes_room, keyed), parse_math=False)
         if c == 0:
@@ -327,6 +329,35 @@ def stored_figure(info: FigureInfo, width: float = TEXT_WIDTH) -> Figure:
             ax.set_xlabel(xlabel, parse_math=False)
     _legend(fig, entries, width, legend_h / height)
     return fig
+
+
+#: Axis labels of proportions (accuracies, fractions, probabilities, classification errors).
+_PROPORTION = re.compile(r"accuracy|fraction|probability|^P\(|(^|\s)error\b", re.IGNORECASE)
+
+
+def _is_proportion(info: FigureInfo) -> bool:
+    """Whether ``info``'s y axis shows a proportion: its label says so, the axis is linear and
+    every estimate lies in [0, 1]."""
+    if info.logy or not _PROPORTION.search(info.ylabel) or "estimate" not in info.rows:
+        return False
+    est = info.rows["estimate"].astype(float).to_numpy()
+    est = est[np.isfinite(est)]
+    return bool(est.size) and bool(((est >= 0) & (est <= 1)).all())
+
+
+def _proportion_limits(rows: pd.DataFrame) -> tuple[float, float]:
+    """The y range of a panel of proportions: the data (estimates, intervals, exact values,
+    bounds) clipped to [0, 1] and padded; the whole of [0, 1] when the data barely vary (a
+    robust accuracy of 0 everywhere is drawn at the foot of a 0-1 axis, not in the middle
+    of -0.05..0.05)."""
+    cols = [c for c in ("estimate", "ci_low", "ci_high", "reference", "bound") if c in rows]
+    v = rows[cols].astype(float).to_numpy().ravel()
+    v = np.clip(v[np.isfinite(v)], 0.0, 1.0)
+    margin = 0.05
+    if v.size == 0 or v.max() - v.min() < 0.1:
+        return -margin, 1 + margin
+    pad = 0.08 * (v.max() - v.min())
+    return max(v.min() - pad, -margin), min(v.max() + pad, 1 + margin)
 
 
 def _letter(k: int) -> str:

@@ -113,3 +113,29 @@ def test_every_log_axis_has_at_least_two_labelled_ticks():
             for _ax, axis in axes:
                 labels = [lb.get_text() for _, lb in _shown_labels(axis)]
                 assert len(labels) >= 2, (lo, hi, axis.axis_name, labels)
+
+
+def test_accuracy_axes_show_the_zero_to_one_scale():
+    from theorycheck.reports.style import style_context
+
+    # lazy-adversarial-training's figure: standard training's robust accuracy is 0 at every
+    # grid point (the axis ran from -0.05 to 0.05), adversarial training's rises to 1.
+    def value(p, k, x):
+        return 0.0 if p.startswith("standard") else min(1.0, (x / 40) ** 2 + 0.05 * k)
+
+    panels = ["standard training", "adversarial training"]
+    rows = _rows(panels, ["m = 250", "m = 1000"], [10, 20, 40], value)
+    with style_context():
+        fig = _drawn(_info(rows, ylabel="robust accuracy", logx=False))
+        flat, rising = (ax.get_ylim() for ax in fig.get_axes())
+        assert flat[0] <= 0 and flat[1] >= 1  # all of [0, 1]: the zeros sit at its foot
+        for lo, hi in (flat, rising):
+            assert -0.05 <= lo <= 0 and 0.99 <= hi <= 1.05
+        # A fraction that stays small is shown over its own range, within [0, 1].
+        small = _rows(["a"], ["s"], [1, 2, 4], lambda p, k, x: 0.05 * x)
+        lo, hi = _drawn(_info(small, ylabel="undecided fraction")).get_axes()[0].get_ylim()
+        assert -0.05 <= lo <= 0.05 and 0.2 <= hi <= 0.3
+        # Not a proportion (a difference of accuracies can be negative): matplotlib's range.
+        diff = _rows(["a"], ["s"], [1, 2, 4], lambda p, k, x: 0.0)
+        lo, hi = _drawn(_info(diff, ylabel="difference")).get_axes()[0].get_ylim()
+        assert hi < 0.5
