@@ -23,7 +23,7 @@ import math
 import re
 import sys
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -67,6 +67,7 @@ __all__ = [
     "render",
     "stored_figure",
     "tick_label_overlaps",
+    "uncrowded",
 ]
 
 PANEL_HEIGHT = 2.0  # inches per row of panels (axes, title, tick and axis labels)
@@ -79,6 +80,7 @@ _MAX_GRID_TICKS = 7  # up to this many distinct x values are ticked at the value
 _CHAR = 0.6 * SMALL_SIZE / 72  # width of a character of the legend font, inches (generous)
 _HANDLE_W = 0.75  # a legend entry's handle and the space between columns, inches
 _REF = "0.15"  # an exact value or bound shared by every series of a panel
+_MAX_SERIES = 8  # series in one panel: one marker each (the style has eight)
 
 
 def _panels(rows: pd.DataFrame) -> list[str]:
@@ -162,6 +164,63 @@ def _fit_labels(info: FigureInfo) -> tuple[dict[str, str], str]:
     if shared:
         line += f", claimed slope {next(iter(claims))}"
     return texts, line
+
+
+def _split_position(names_by_panel: dict[str, list[list[str]]]) -> int | None:
+    """The part of the series names (``'d = 25, m = 1000, wang'`` split at ', ') to move into
+    the panel titles so that no panel holds more than :data:`_MAX_SERIES` series: the one
+    giving the fewest panels (the later part on a tie); None when no part does."""
+    lengths = {len(parts) for names in names_by_panel.values() for parts in names}
+    if len(lengths) != 1 or (n_parts := lengths.pop()) < 2:
+        return None
+    best: tuple[int, int] | None = None
+    for j in range(n_parts):
+        sizes = [
+            sum(parts[j] == value for parts in names)
+            for names in names_by_panel.values()
+            for value in {parts[j] for parts in names}
+        ]
+        if len({parts[j] for names in names_by_panel.values() for parts in names}) < 2:
+            continue
+        if max(sizes) <= _MAX_SERIES and (best is None or len(sizes) <= best[0]):
+            best = (len(sizes), j)
+    return None if best is None else best[1]
+
+
+def uncrowded(info: FigureInfo) -> FigureInfo:
+    """``info`` with no panel holding more than :data:`_MAX_SERIES` series: when one does, a
+    part of the series names (the scaling of ``'d = 25, m = 1000, wang'``) moves into the panel
+    titles (``'relu, wang'``), one panel per value; the rows, their values and the fits are
+    unchanged. Figures whose series names have no such part are returned as they are."""
+    rows = info.rows
+    if not len(rows) or rows.groupby("panel")["series"].nunique().max() <= _MAX_SERIES:
+        return info
+    by_panel = {
+        p: [s.split(", ") for s in _series(rows[rows["panel"].astype(str) == p])]
+        for p in _panels(rows)
+    }
+    j = _split_position(by_panel)
+    if j is None:
+        return info
+
+    def moved(panel: str, series: str) -> tuple[str, str]:
+        parts = series.split(", ")
+        head = "" if panel in ("", "main") else f"{panel}, "
+        return head + parts[j], ", ".join(parts[:j] + parts[j + 1 :])
+
+    pairs = [moved(str(p), str(s)) for p, s in zip(rows["panel"], rows["series"], strict=True)]
+    # Panels in the order of the old panels, then of the moved part's first appearance.
+    old_order = {p: k for k, p in enumerate(_panels(rows))}
+    parts = [str(s).split(", ")[j] for s in rows["series"]]
+    part_order = {v: k for k, v in enumerate(dict.fromkeys(parts))}
+    order = np.argsort(
+        [old_order[str(p)] * len(part_order) + part_order[v]
+         for p, v in zip(rows["panel"], parts, strict=True)],
+        kind="stable",
+    )  # fmt: skip
+    new = rows.assign(panel=[p for p, _ in pairs], series=[s for _, s in pairs]).iloc[order]
+    fits = {moved(p, s): fit for (p, s), fit in info.fits.items()}
+    return replace(info, rows=new.reset_index(drop=True), fits=fits)
 
 
 def _shared(rows: pd.DataFrame, column: str) -> bool:
@@ -266,6 +325,7 @@ def stored_figure(info: FigureInfo, width: float = TEXT_WIDTH) -> Figure:
     labels, the legend below): a layout engine would measure every label twice per figure,
     the report's slowest step.
     """
+    info = uncrowded(info)
     rows = info.rows
     panels = _panels(rows)
     nrows, ncols = _grid(len(panels))
@@ -371,7 +431,7 @@ def _panel_title(k: int, panel: str, room: float, keyed: bool) -> str:
 def panel_key(info: FigureInfo, width: float = TEXT_WIDTH) -> list[str] | None:
     """When a figure's panel titles would wrap to more than two lines above their axes, the
     panels are lettered and this key ('(a) title', ...) goes into the caption; else None."""
-    panels = _panels(info.rows)
+    panels = _panels(uncrowded(info).rows)
     if len(panels) < 2:
         return None
     _, ncols = _grid(len(panels))

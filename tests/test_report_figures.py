@@ -139,3 +139,46 @@ def test_accuracy_axes_show_the_zero_to_one_scale():
         diff = _rows(["a"], ["s"], [1, 2, 4], lambda p, k, x: 0.0)
         lo, hi = _drawn(_info(diff, ylabel="difference")).get_axes()[0].get_ylim()
         assert hi < 0.5
+
+
+def _flip_rate_figure() -> FigureInfo:
+    """init-single-step's flip rate against c: relu holds 14 series (d, m, scaling), gelu 8."""
+    relu = [f"d = {d}, m = 1000, {sc}" for sc in ("bubeck", "wang")
+            for d in (25, 100, 400, 1600, 6400, 25600)]  # fmt: skip
+    relu += ["d = 100, m = 20, bubeck", "d = 400, m = 400, bubeck"]
+    gelu = [f"d = {d}, m = 250, bubeck" for d in (25, 50, 100, 200, 400)]
+    gelu += [f"d = {d}, m = 250, wang" for d in (25, 100, 400)]
+    rows = []
+    for panel, names in (("relu", relu), ("gelu", gelu)):
+        rows += _rows([panel], names, [1.0, 1.5, 2.0, 4.0],
+                      lambda p, k, x: 1 - 0.2 / x**2 - 0.001 * k)  # fmt: skip
+    return _info(rows, ylabel="P(sign f(x + delta) != sign f(x))", logx=False, name="flip-c")
+
+
+def test_no_panel_draws_more_than_eight_series():
+    from theorycheck.reports.figures import _MAX_SERIES, uncrowded
+    from theorycheck.reports.style import style_context
+
+    info = _flip_rate_figure()
+    assert info.rows.groupby("panel")["series"].nunique().max() == 14
+    split = uncrowded(info)
+    assert list(dict.fromkeys(split.rows["panel"])) == [
+        "relu, bubeck", "relu, wang", "gelu, bubeck", "gelu, wang"]  # fmt: skip
+    # Every stored value is still there, under its panel plus the moved part of its name.
+    key = ["panel", "series", "x"]
+    back = split.rows.assign(
+        series=[f"{s}, {p.split(', ')[1]}" for p, s in zip(split.rows["panel"],
+                                                           split.rows["series"], strict=True)],
+        panel=[p.split(", ")[0] for p in split.rows["panel"]],
+    )  # fmt: skip
+    pd.testing.assert_frame_equal(
+        back.sort_values(key).reset_index(drop=True)[info.rows.columns],
+        info.rows.sort_values(key).reset_index(drop=True),
+    )
+    with style_context():
+        fig = _drawn(info)
+        per_axes = [len(ax.containers) for ax in fig.get_axes()]  # one error bar per series
+        assert per_axes == [8, 6, 5, 3] and max(per_axes) <= _MAX_SERIES
+    # A figure whose names have no such part is drawn as it is.
+    plain = _info(_rows(["a"], [f"series {k}" for k in range(10)], [1, 2], lambda p, k, x: k))
+    assert uncrowded(plain) is plain
