@@ -343,8 +343,6 @@ def stored_figure(info: FigureInfo, width: float = TEXT_WIDTH) -> Figure:
     title_h = max((t.count("\n") + 1 for t in titles), default=0) * _LINE + 0.08
     xlabel = _wrap(info.xlabel, panel_w - 0.4, 10.0)
     xlabel_h = (xlabel.count("\n") + 1) * _LINE
-    ylabel = _wrap(info.ylabel, PANEL_HEIGHT - 0.7, 10.0)
-    ylabel_w = (ylabel.count("\n") + 1) * _LINE
     # Between rows: the lower row's titles and the upper row's tick labels, and its x label
     # when a panel of it stands above an empty slot of a partial last row.
     partial = nrows > 1 and len(panels) % ncols != 0
@@ -353,6 +351,16 @@ def stored_figure(info: FigureInfo, width: float = TEXT_WIDTH) -> Figure:
     row_h = PANEL_HEIGHT * (1.1 if one else 1.0) - title_h - _TICKS - xlabel_h
     # Many rows of panels: shorter axes rather than a figure taller than the page.
     axes_h = max(0.9, min(row_h, (MAX_HEIGHT - fixed) / nrows))
+    # The y label: one line along the axes (all rows), else one line above them.
+    block = nrows * axes_h + (nrows - 1) * gap_h
+    ysize = _ylabel_size(info.ylabel, block + 2 * min(title_h, _TICKS + xlabel_h))
+    header = "" if ysize else _wrap(info.ylabel, width - 0.3, 10.0)
+    header_h = (header.count("\n") + 1) * _LINE + 0.04 if header else 0.0
+    if header:
+        fixed += header_h
+        axes_h = max(0.9, min(row_h, (MAX_HEIGHT - fixed) / nrows))
+        block = nrows * axes_h + (nrows - 1) * gap_h
+    ylabel_w = _LINE if ysize else 0.0
     height = fixed + nrows * axes_h
     fig = Figure(figsize=(width, height))
     FigureCanvasAgg(fig)  # measures text for the tick-label check
@@ -370,25 +378,41 @@ def stored_figure(info: FigureInfo, width: float = TEXT_WIDTH) -> Figure:
     gs = fig.add_gridspec(
         nrows, ncols,
         left=left / width, right=1 - right / width,
-        top=1 - (title_h + 0.05) / height,
+        top=1 - (header_h + title_h + 0.05) / height,
         bottom=(legend_h + _TICKS + xlabel_h + 0.05) / height,
         wspace=gap_w / axes_w, hspace=gap_h / axes_h,
     )  # fmt: skip
     axes = [fig.add_subplot(gs[divmod(k, ncols)]) for k in range(len(panels))]
     for k, panel in enumerate(panels):
         ax = axes[k]
-        r, c = divmod(k, ncols)
+        r = k // ncols
         _draw_panel(ax, rows[rows["panel"] == panel], series, info)
         if _is_proportion(info):
             ax.set_ylim(*_proportion_limits(rows[rows["panel"] == panel]))
         if len(panels) > 1 or panel not in ("", "main"):
             ax.set_title(_panel_title(k, panel, axes_room, keyed), parse_math=False)
-        if c == 0:
-            ax.set_ylabel(ylabel, parse_math=False)
         if r == nrows - 1 or k + ncols >= len(panels):
             ax.set_xlabel(xlabel, parse_math=False)
+    label_x = (left - _YTICKS - ylabel_w) / width
+    if ysize:
+        # One label for every row, centred on them (no row's label wraps in its own height).
+        mid = 1 - (header_h + title_h + 0.05 + block / 2) / height
+        fig.text(label_x, mid, info.ylabel, rotation=90, ha="left", va="center",
+                 fontsize=ysize, parse_math=False)  # fmt: skip
+    else:
+        fig.text(label_x, 1 - 0.04 / height, header, ha="left", va="top",
+                 fontsize=mpl.rcParams["axes.labelsize"], parse_math=False)  # fmt: skip
     _legend(fig, entries, width, legend_h / height)
     return fig
+
+
+def _ylabel_size(label: str, room: float) -> float | None:
+    """The font size (10 pt, else the 9 pt floor) at which ``label`` fits on one line in
+    ``room`` inches along the y axis; None when it fits at neither (it goes above the axes)."""
+    for size in (10.0, SMALL_SIZE):
+        if _text_width(label, size) <= room:
+            return size
+    return None
 
 
 #: Axis labels of proportions (accuracies, fractions, probabilities, classification errors).

@@ -182,3 +182,30 @@ def test_no_panel_draws_more_than_eight_series():
     # A figure whose names have no such part is drawn as it is.
     plain = _info(_rows(["a"], [f"series {k}" for k in range(10)], [1, 2], lambda p, k, x: k))
     assert uncrowded(plain) is plain
+
+
+# y labels the simulations store (they wrapped onto 2-4 lines in a 1.3-inch column).
+LONG_LABELS = ["P(sign f(x + delta) != sign f(x))", "(1 - gamma) quantile of |S_R| / sqrt(m)",
+               "E||grad f||^2 / d", "robust error (lower estimate)", "implied constant",
+               "median t*/s_lin - 1", "E f^2 / E sigma(g)^2"]  # fmt: skip
+
+
+def test_y_labels_are_one_line_and_touch_no_panel():
+    from theorycheck.reports.style import style_context
+
+    with style_context():
+        for label in LONG_LABELS:
+            for panels in (["main"], ["a", "b", "c", "d"]):
+                info = _info(_rows(panels, ["s1", "s2"], [10, 100, 1000],
+                                   lambda p, k, x: 0.5 + 0.1 * k), ylabel=label)  # fmt: skip
+                fig = _drawn(info)
+                renderer = fig.canvas.get_renderer()
+                texts = [t for t in fig.texts if t.get_text().replace("\n", " ") == label]
+                texts += [t for ax in fig.get_axes() for t in (ax.yaxis.label,) if t.get_text()]
+                assert len(texts) == 1, (label, panels)  # one label for every row
+                (text,) = texts
+                assert "\n" not in text.get_text(), (label, panels)
+                box = text.get_window_extent(renderer)
+                assert fig.bbox.contains(box.x0, box.y0) and fig.bbox.contains(box.x1, box.y1)
+                for ax in fig.get_axes():
+                    assert not box.overlaps(ax.get_tightbbox(renderer)), (label, panels)
