@@ -685,7 +685,8 @@ def _condition_entries(panel: ConditionPanel) -> list:
         entries.append((c.label, Line2D([], [], color=st.color, linestyle=c.linestyle, lw=1.6)))
     if panel.shade_x is not None:
         entries.append((panel.shade_label, Patch(facecolor=_SHADE, edgecolor="none")))
-    if panel.vline is not None:
+    if panel.vline is not None and not _offscale(panel, *_view(panel)[0]):
+        # (A threshold beyond the axes is marked by an arrow in them instead.)
         entries.append((panel.vline[1], Line2D([], [], color=_REF, linestyle=":", lw=1.4)))
     for pts in panel.points:
         st = _point_style(panel, pts.claim)
@@ -701,31 +702,71 @@ def _condition_entries(panel: ConditionPanel) -> list:
     return entries
 
 
+_NEAR = 1.5  # decades: an edge this close to the grid points' range is kept in view
+_VIEW_PAD = 0.3  # decades of clear space around what the axes show
+
+
+def _positive(*arrays: np.ndarray) -> np.ndarray:
+    v = np.concatenate([np.asarray(a, dtype=float).ravel() for a in arrays]) if arrays else []
+    v = np.asarray(v, dtype=float)
+    return v[np.isfinite(v) & (v > 0)]
+
+
 def _view(panel: ConditionPanel) -> tuple[tuple[float, float], tuple[float, float]]:
-    """Axis limits that show the grid points and where the window opens, not the curves' far
-    ends (an upper edge exp(d^0.24) reaches 1e34 and would squeeze the grid into a corner)."""
-    xs = [p.x for p in panel.points] + ([np.array([panel.vline[0]])] if panel.vline else [])
-    ys = [p.y for p in panel.points]
-    if panel.vline is not None:
-        # Where the window opens, the lower edge's height there.
-        for c in panel.curves[:1]:
-            ok = np.isfinite(c.x) & np.isfinite(c.y) & (c.x > 0) & (c.y > 0)
-            if ok.any():
-                at = np.interp(math.log(panel.vline[0]), np.log(c.x[ok]), np.log(c.y[ok]))
-                ys.append(np.array([math.exp(at)]))
-    x = np.concatenate(xs) if xs else np.array([])
-    y = np.concatenate(ys) if ys else np.array([])
+    """Axis limits from what the panel is about, the run's grid points: x spans them; y spans
+    them and the edges' values over that x range that lie within :data:`_NEAR` decades of
+    them. Far-off values (an upper edge exp(d^0.24) reaching 1e34, a window opening at
+    d = 3e6 with m = 4e15) stay off the axes (:func:`_offscale_note` marks where the window
+    opens); they would squeeze the grid into a corner. Without grid points: the curves."""
+    x = _positive(*(p.x for p in panel.points))
+    y = _positive(*(p.y for p in panel.points))
     if not x.size or not y.size:
-        allx = np.concatenate([c.x[np.isfinite(c.x) & (c.x > 0)] for c in panel.curves])
-        ally = np.concatenate([c.y[np.isfinite(c.y) & (c.y > 0)] for c in panel.curves])
-        x = allx if not x.size else x
-        y = ally if not y.size else y
-    x, y = x[np.isfinite(x) & (x > 0)], y[np.isfinite(y) & (y > 0)]
-    lx, ly = np.log10(x), np.log10(y)
-    return (
-        (10 ** (lx.min() - 0.6), 10 ** (lx.max() + 0.6)),
-        (10 ** (ly.min() - 0.8), 10 ** (ly.max() + 0.8)),
-    )
+        x = _positive(*(c.x for c in panel.curves), *(p.x for p in panel.points))
+        y = _positive(*(c.y for c in panel.curves), *(p.y for p in panel.points))
+        if panel.vline is not None:
+            x = np.append(x, panel.vline[0])
+        lx, ly = np.log10(x), np.log10(y)
+        return (
+            (10 ** (lx.min() - _VIEW_PAD), 10 ** (lx.max() + _VIEW_PAD)),
+            (10 ** (ly.min() - _VIEW_PAD), 10 ** (ly.max() + _VIEW_PAD)),
+        )
+    lx = np.log10(x)
+    x0, x1 = 10 ** (lx.min() - _VIEW_PAD), 10 ** (lx.max() + _VIEW_PAD)
+    ly = np.log10(y)
+    near = [ly]
+    for c in panel.curves:
+        ok = np.isfinite(c.x) & np.isfinite(c.y) & (c.x > 0) & (c.y > 0)
+        if ok.sum() < 2:
+            continue
+        # The edge over the view's x range: its stored points there and its ends at x0, x1.
+        cx, cy = np.log10(c.x[ok]), np.log10(c.y[ok])
+        at = np.concatenate([cx[(cx >= math.log10(x0)) & (cx <= math.log10(x1))],
+                             [math.log10(x0), math.log10(x1)]])  # fmt: skip
+        at = at[(at >= cx.min()) & (at <= cx.max())]
+        vals = np.interp(at, cx, cy)
+        near.append(vals[(vals >= ly.min() - _NEAR) & (vals <= ly.max() + _NEAR)])
+    ly = np.concatenate(near)
+    return (x0, x1), (10 ** (ly.min() - _VIEW_PAD), 10 ** (ly.max() + _VIEW_PAD))
+
+
+def _offscale(panel: ConditionPanel, x0: float, x1: float) -> str:
+    """'right' or 'left' when the panel's threshold (where the window opens) lies beyond the
+    x range shown, else ''."""
+    if panel.vline is None:
+        return ""
+    return "right" if panel.vline[0] > x1 else "left" if panel.vline[0] < x0 else ""
+
+
+def _offscale_note(ax, panel: ConditionPanel, side: str) -> None:
+    """Mark a threshold beyond the axes: an arrow at that edge, labelled with its value."""
+    where = 0.98 if side == "right" else 0.02
+    label = panel.vline[1] + (" →" if side == "right" else "")
+    label = ("← " + label) if side == "left" else label
+    ax.annotate(label, xy=(1.0 if side == "right" else 0.0, 0.93), xycoords="axes fraction",
+                xytext=(where, 0.93), textcoords="axes fraction", ha=side, va="center",
+                fontsize=SMALL_SIZE, color=_REF, parse_math=False,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0},
+                zorder=6)  # fmt: skip
 
 
 def condition_figure(panels: list[ConditionPanel], width: float = TEXT_WIDTH) -> Figure:
@@ -758,8 +799,11 @@ def _condition_panel(sf, panel: ConditionPanel, width: float) -> None:
         st = _point_style(panel, pts.claim)
         ax.plot(pts.x, pts.y, color=st.color, marker=st.marker, linestyle="none", markersize=6,
                 markerfacecolor=st.color if pts.holds else "white", zorder=5)  # fmt: skip
-    if panel.vline is not None:
+    side = _offscale(panel, x0, x1)
+    if panel.vline is not None and not side:
         ax.axvline(panel.vline[0], color=_REF, linestyle=":", lw=1.4, zorder=2)
+    elif side:
+        _offscale_note(ax, panel, side)
     if panel.shade_x is not None and panel.shade_low is not None:
         x, low = panel.shade_x, panel.shade_low
         high = panel.shade_high if panel.shade_high is not None else np.full(x.shape, np.inf)

@@ -209,3 +209,46 @@ def test_y_labels_are_one_line_and_touch_no_panel():
                 assert fig.bbox.contains(box.x0, box.y0) and fig.bbox.contains(box.x1, box.y1)
                 for ax in fig.get_axes():
                     assert not box.overlaps(ax.get_tightbbox(renderer)), (label, panels)
+
+
+def _window_panel():
+    """Wang et al.'s width window as the width-window simulation stores it (lower edge
+    max{d^2.4, C3 log(1/gamma)}, upper edge C4 exp(d^0.24), opening at d = 2,972,163) with grid
+    points of a quick run (d from 4 to 25600, m from 100 to 10000)."""
+    from theorycheck.reports.conditions import ConditionPanel, Curve, GridPoints
+
+    d = np.geomspace(10.0, 1e8, 60)
+    low = np.maximum(d**2.4, 3 * np.log(1 / 0.05))
+    high = np.exp(d**0.24)
+    pts = [GridPoints("wang2022.lemma_4_1", True, np.array([4.0, 4.0, 4.0]),
+                      np.array([100.0, 1e3, 1e4])),
+           GridPoints("wang2022.theorem_3_1", False, np.array([100.0, 400.0, 25600.0]),
+                      np.array([1e3, 1e4, 1e3]))]  # fmt: skip
+    return ConditionPanel("Wang et al. (2022), Theorem 3.1: the width window against d",
+                          "input dimension d", "width m",
+                          [Curve("lower edge", d, low, "-"), Curve("upper edge", d, high, "--")],
+                          "widths inside the window", d, low, high,
+                          (2972163.0, "window opens at d = 2,972,163"), pts)  # fmt: skip
+
+
+def test_width_window_axes_frame_the_grid_points_and_mark_the_far_threshold():
+    from theorycheck.reports.figures import condition_figure
+    from theorycheck.reports.style import style_context
+
+    panel = _window_panel()
+    with style_context():
+        fig = condition_figure([panel])
+        fig.draw_without_rendering()
+    (ax,) = fig.get_axes()
+    px = np.concatenate([p.x for p in panel.points])
+    py = np.concatenate([p.y for p in panel.points])
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    # Every grid point is shown, and the axes reach at most two decades beyond them (they ran
+    # to m = 10^16 for the window's opening and squeezed the points into a corner).
+    assert x0 <= px.min() and px.max() <= x1 and y0 <= py.min() and py.max() <= y1
+    assert np.log10(px.min() / x0) <= 2 and np.log10(x1 / px.max()) <= 2
+    assert np.log10(py.min() / y0) <= 2 and np.log10(y1 / py.max()) <= 2
+    # The opening, far right of the grid, is not a line stretched into view but an arrow.
+    assert not [ln for ln in ax.get_lines() if list(ln.get_xdata()) == [2972163.0] * 2]
+    notes = [t.get_text() for t in ax.texts]
+    assert notes == ["window opens at d = 2,972,163 →"]
