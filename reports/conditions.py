@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from theorycheck.reports.data import ClaimText, ReportData, SimulationResult
+from theorycheck.reports.numbers import sci
 
 __all__ = [
     "NO_CONDITIONS",
@@ -74,8 +75,8 @@ def _params(text) -> dict:
 def _value(v) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
-    if isinstance(v, float):
-        return f"{v:g}"
+    if isinstance(v, int | float) and math.isfinite(v):
+        return sci(v, 6)
     return str(v)
 
 
@@ -322,7 +323,7 @@ def fig2_rows(sim: SimulationResult) -> tuple[list[str], list[list[str]]] | None
         headers.append(s.replace(" (1 = yes)", ""))
     body = []
     for d, rec in table.iterrows():
-        cells = [f"{d:g}"]
+        cells = [sci(float(d))]
         for s in series:
             v = float(rec[s])
             if s.endswith("(1 = yes)"):
@@ -330,6 +331,6 @@ def fig2_rows(sim: SimulationResult) -> tuple[list[str], list[list[str]]] | None
             elif math.isinf(v):
                 cells.append("∞")
             else:
-                cells.append(f"{v:.4g}")
+                cells.append(sci(v))
         body.append(cells)
     return headers, body

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 
 from theorycheck.reports.markup import shipped, text
+from theorycheck.reports.numbers import sci
 
 __all__ = ["STATEMENTS", "TEMPLATES", "statement_markup"]
 
@@ -329,8 +330,15 @@ STATEMENTS: dict[str, str] = {
 
 
 def _number(pattern: str, stored: str) -> str | None:
+    """The number ``pattern`` captures in the stored statement, as the report writes numbers
+    (4 significant digits, exact zero '0': tanh's c = 2 mu2^2/nu3^2 was shown '0.000000'),
+    as typst math."""
     m = re.search(pattern, stored)
-    return m.group(1) if m else None
+    if not m:
+        return None
+    shown = sci(float(m.group(1)))
+    mantissa, _, exponent = shown.partition("e")
+    return f"{mantissa} times 10^({exponent})" if exponent else shown
 
 
 def _activation(claim: str) -> str:

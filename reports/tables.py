@@ -28,6 +28,7 @@ import pandas as pd
 from theorycheck.reports.conditions import condition_counts
 from theorycheck.reports.data import ReportData
 from theorycheck.reports.markup import Group, Table, shipped
+from theorycheck.reports.numbers import sci
 
 __all__ = [
     "PASSING",
@@ -73,7 +74,9 @@ _FIT_KEYS = ("grid", "rate_kind", "rate_tolerance")
 
 
 def fmt_num(v) -> str:
-    """A number for a table: 4 significant digits, integers above 1000, '' for NaN."""
+    """A number for a table: general format with 4 significant digits (2265, 0.5, 1.139e4,
+    1e8, 2.5e−4), exact zero '0', '' for NaN. Every numeric column uses it, so a column never
+    holds '10000' beside '1e+08'."""
     if v is None:
         return ""
     try:
@@ -84,14 +87,7 @@ def fmt_num(v) -> str:
         return ""
     if math.isinf(v):
         return "∞" if v > 0 else "−∞"
-    a = abs(v)
-    if a == 0:
-        return "0"
-    if a >= 1e6 or a < 1e-3:
-        return f"{v:.3g}".replace("-", "−")
-    if a >= 1000:
-        return f"{v:.0f}".replace("-", "−")
-    return f"{v:.4g}".replace("-", "−")
+    return sci(v)
 
 
 def fmt_p(p) -> str:
@@ -101,7 +97,7 @@ def fmt_p(p) -> str:
         return ""
     if p == 0:
         return "0"
-    return f"{p:.3f}" if p >= 1e-3 else f"{p:.1e}"
+    return f"{p:.3f}" if p >= 1e-3 else sci(p, 2)
 
 
 def verdict_counts(verdicts: pd.Series) -> dict[str, int]:
@@ -164,8 +160,8 @@ def _params(s: str) -> dict:
 def _fmt_value(v) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
-    if isinstance(v, float):
-        return f"{v:g}" if math.isfinite(v) else str(v)
+    if isinstance(v, int | float) and math.isfinite(v):
+        return sci(v, 6)  # a parameter as set: up to 6 digits, 1e8 style like every number
     if isinstance(v, list | tuple):
         return "[" + ", ".join(_fmt_value(x) for x in v) + "]"
     return str(v)

@@ -692,7 +692,7 @@ def test_width_window_page_from_the_stored_windows(tmp_path):
     (cfg_dir,) = [p for p in (root / "width-window").glob("*-s*") if p.is_dir()]
     assert "wall for the last `theorycheck run` (1 blocks computed, 0 reused" in text
     assert "Where the time went" in text and "Configurations" in text
-    assert cfg_dir.name.split("-s")[0] in text and "d_max = 1e+08" in text
+    assert cfg_dir.name.split("-s")[0] in text and "d_max = 1e8" in text
     assert (tmp_path / "export" / "figures" / "width-windows.pdf").exists()
     index = pd.read_csv(tmp_path / "export" / "figures.csv").set_index("file")
     assert "wang2022.theorem_3_1" in index.loc["figures/width-windows.pdf", "claims"]
@@ -777,3 +777,21 @@ def test_prose_sets_backtick_spans_as_code_and_keeps_other_characters(tmp_path):
     src = prose('a `x "y" \\ z` and $b$ `c`')
     (tmp_path / "p.typ").write_text(src)
     typst.compile(str(tmp_path / "p.typ"), ignore_system_fonts=True)  # raises on bad markup
+
+
+def test_numbers_follow_one_format_in_tables_parameters_and_statements():
+    """General format, 4 significant digits, powers of ten from 10^4 written 1e8 (not '1e+08'
+    beside '10000' in one column), exact zero '0' (tanh's constant was shown '0.000000')."""
+    from theorycheck.reports.conditions import _value
+    from theorycheck.reports.statements import statement_markup
+    from theorycheck.reports.tables import _fmt_value, fmt_num, fmt_p
+
+    column = [fmt_num(v) for v in (10000, 1e8, 2265.0, 11390.4, 0.0, 0.5, -3.2e-7, 9999.6)]
+    assert column == ["1e4", "1e8", "2265", "1.139e4", "0", "0.5", "−3.2e−7", "1e4"]
+    # Parameters (ints and floats alike) and the conditions' fail-at lists: the same rule.
+    assert [_fmt_value(v) for v in (10000, 1e8, 0.0272865, 3)] == ["1e4", "1e8", "0.0272865", "3"]
+    assert [_value(v) for v in (10000, 1e8, 25.0)] == ["1e4", "1e8", "25"]
+    assert fmt_p(1.1e-9) == "1.1e−9" and fmt_p(0.5) == "0.500"
+    stored = "gamma3 = 4.078264, c = 0.000000 (Marchenko-Pastur)."
+    markup = statement_markup("dohmatob2022.nt_robustness_tanh", stored)
+    assert "$gamma_3 = 4.078$" in markup and "$c = 0$" in markup and "0.000000" not in markup

@@ -1,0 +1,32 @@
+"""How the report writes a number: one rule for tables, parameters, statements and ticks.
+
+General format with a few significant digits, in powers of ten from 10^4 up and below 10^−4,
+written 1e8 and 2.5e−4 (Python's '1e+08' beside '10000' in one column was the inconsistency a
+page-by-page review of the report found); exact zero is '0'.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["sci"]
+
+
+def sci(v: float, digits: int = 4) -> str:
+    """``v`` with up to ``digits`` significant digits, in powers of ten from 10^4 up and below
+    10^−4 (whatever ``digits``, so one rule for every number: 2265, 0.5, 1e4, 1.139e4, 1e8,
+    2.5e−4), written without '+' or leading zeros and with a true minus sign; exact zero '0'."""
+    if v == 0:
+        return "0"
+    if not math.isfinite(v):
+        return "∞" if v > 0 else "−∞" if v < 0 else "nan"
+    exponent = math.floor(math.log10(abs(v)))
+    if -4 <= exponent < 4:
+        text = f"{v:.{digits}g}"
+        if "e" in text:  # rounding carried into a fifth digit: 9999.5 -> 1e+04
+            return sci(float(text), digits)
+        return text.replace("-", "−")
+    mantissa = f"{v / 10.0**exponent:.{digits}g}"
+    if abs(float(mantissa)) >= 10:  # 9.99996e7 rounds to 10e7
+        mantissa, exponent = f"{float(mantissa) / 10:.{digits}g}", exponent + 1
+    return f"{mantissa}e{exponent}".replace("-", "−")
