@@ -487,7 +487,15 @@ def _tick_label(values: np.ndarray):
     exps = np.log10(values, out=np.full(values.shape, 0.5), where=values > 0)
     if np.allclose(exps, np.round(exps)) and values.max() >= 1000:
         return lambda v, _pos: _power(round(math.log10(v))) if v > 0 else ""
-    return lambda v, _pos: fmt_num(v)
+    return lambda v, _pos: _grid_num(v)
+
+
+def _grid_num(v: float) -> str:
+    """A grid value under its tick: whole numbers below 10^6 in full (25600, not 2.56e4:
+    the ticks' neighbours are 1600 and 6400), anything else as the tables write it."""
+    if float(v).is_integer() and abs(v) < 1e6:
+        return f"{int(v)}".replace("-", "−")
+    return fmt_num(v)
 
 
 def _decades_in_view(axis) -> int:
