@@ -683,8 +683,9 @@ class _Document:
                 self.figure(
                     "width-windows",
                     panels,
-                    "*The width windows against d.* Axes show the run's grid points and where "
-                    "the window opens; the edges continue beyond them. " + _s(notes),
+                    "*The width windows against d.* Axes show the run's grid points and the "
+                    "edges near them; the edges continue beyond the axes, and where the window "
+                    "opens beyond them an arrow at the edge says so. " + _s(notes),
                     placement="none",
                 )
                 plotted = [pt.claim for p in panels for pt in p.points]
