@@ -540,13 +540,15 @@ class _LogMinor(LogLocator):
         super().__init__(subs=(2.0, 5.0))
 
     def tick_values(self, vmin, vmax):
-        ticks = super().tick_values(vmin, vmax)
         lo, hi = sorted((vmin, vmax))
-        if not (lo > 0 and math.isfinite(hi)):
-            return ticks
+        if not (lo > 0 and math.isfinite(hi)) or hi / lo >= 100:
+            return super().tick_values(vmin, vmax)  # two powers of ten in view at least
+        # Below two decades matplotlib's own minor locator falls back to linear ticks every
+        # 0.005 (0.015, 0.02, ..., 0.05), too many to label: 2x and 5x here, or a few.
+        ks = np.arange(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+        ticks = (np.array([[2.0], [5.0]]) * 10.0**ks).T.ravel()
         inside = lambda t: t[(t >= lo * (1 - 1e-9)) & (t <= hi * (1 + 1e-9))]  # noqa: E731
-        decades = 10.0 ** np.arange(math.ceil(math.log10(lo)), math.floor(math.log10(hi)) + 1)
-        if inside(ticks).size + inside(decades).size >= 2:
+        if inside(ticks).size + inside(10.0**ks).size >= 2:
             return ticks
         linear = MaxNLocator(nbins=3, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
         linear = inside(linear[linear > 0])
