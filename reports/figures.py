@@ -191,7 +191,8 @@ def uncrowded(info: FigureInfo) -> FigureInfo:
     """``info`` with no panel holding more than :data:`_MAX_SERIES` series: when one does, a
     part of the series names (the scaling of ``'d = 25, m = 1000, wang'``) moves into the panel
     titles (``'relu, wang'``), one panel per value; the rows, their values and the fits are
-    unchanged. Figures whose series names have no such part are returned as they are."""
+    unchanged. Figures whose series names have no such part are returned as they are
+    (docs/design.md "Reports": figures a reader takes in at a glance)."""
     rows = info.rows
     if not len(rows) or rows.groupby("panel")["series"].nunique().max() <= _MAX_SERIES:
         return info

@@ -15,7 +15,8 @@ __all__ = ["sci"]
 def sci(v: float, digits: int = 4) -> str:
     """``v`` with up to ``digits`` significant digits, in powers of ten from 10^4 up and below
     10^−4 (whatever ``digits``, so one rule for every number: 2265, 0.5, 1e4, 1.139e4, 1e8,
-    2.5e−4), written without '+' or leading zeros and with a true minus sign; exact zero '0'."""
+    2.5e−4), written without '+' or leading zeros and with a true minus sign; exact zero '0'
+    (the report's tables, docs/design.md "Reports")."""
     if v == 0:
         return "0"
     if not math.isfinite(v):
