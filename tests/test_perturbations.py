@@ -659,3 +659,29 @@ def test_certified_top_eigenvalue_survives_a_repeated_top_eigenvalue():
 
     G = np.diag(np.r_[np.full(2, 5.0), 5.0 - 1e-9, np.linspace(0, 4, 400)])
     assert 5.0 <= certified_top_eigenvalue(G) <= 5.0 * 1.0101
+
+
+def test_best_mu_returns_the_value_its_callers_compute_and_the_grid_minimum():
+    """best_mu's J is the objective at its mu evaluated for that one mu, bit for bit (the greedy
+    search compares it with its own one-mu value and re-solves while it is lower: a batched
+    value rounding lower looped forever on some hypothesis cases), and it is no larger than a
+    dense grid's minimum (quasi-convex J: nested grids find the minimiser)."""
+    from theorycheck.perturbations import _PatternProblem
+
+    rng = generator(0, "best-mu")
+    for _ in range(50):
+        k = int(rng.integers(1, 40))
+        prob = _PatternProblem(
+            R=float(rng.uniform(0.01, 1.0)), sm=float(rng.uniform(0.05, 1.0)),
+            a=rng.standard_normal(k), p=rng.standard_normal(k),
+            lo=-rng.uniform(0.0, 1.0, k), U=rng.standard_normal((k, 3)), q=rng.random(k),
+            GF=float(rng.standard_normal()), AF=float(rng.uniform(0.0, 2.0)),
+            vF=rng.standard_normal(3),
+        )  # fmt: skip
+        prob.lo = np.maximum(prob.lo, -prob.R)
+        active = rng.random(k) < 0.5
+        V = float(rng.uniform(0.0, 3.0))
+        mu, J = prob.best_mu(active, V)
+        assert J == float(prob.objective(active, mu, V)[0])
+        dense = prob.objective(active, np.linspace(-1.0, 1.0, 20_001), V)
+        assert J <= float(dense.min()) * (1.0 + 1e-9) + 1e-15
