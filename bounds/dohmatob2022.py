@@ -363,7 +363,7 @@ class TradeoffPoincare(Bound):
     )
     statement = (
         "Any infinite-sample fit (the L2 projection of f* on a span containing the constants), at "
-        "every finite d: S(fhat) >= Var fhat = Var f* - eps(fhat) (Gaussian Poincare inequality). "
+        "every finite d: S(fhat) >= Var fhat = Var f* - eps(fhat) (Gaussian Poincaré inequality). "
         "The lower bound on the robustness rises as the test error falls."
     )
     kind = Kind.EXPECTATION

@@ -119,7 +119,7 @@ class QuadraticTradeoff(Simulation):
         "which treats their errors as independent, is conservative. With F1 > 0 the t^2 "
         "models never fit the linear part, so their eps includes F1^2 at every width. relu NT "
         "is discontinuous: its S is the almost-everywhere value and it is left out of the "
-        "Poincare check."
+        "Poincaré check."
     )
 
     def _configs(self, profile):
@@ -236,7 +236,7 @@ class QuadraticTradeoff(Simulation):
                         {
                             "figure": "tradeoff",
                             "panel": panel,
-                            "series": "Poincare floor S = Var f* - eps",
+                            "series": "Poincaré floor S = Var f* - eps",
                             "x": e,
                             "estimate": var_star - e,
                             "ci_low": var_star - e,
@@ -251,7 +251,7 @@ class QuadraticTradeoff(Simulation):
                 "S = E||grad f||^2",
                 caption="Exact solver at finite d, mean over blocks (S: 95% t interval). "
                 "Moving along a curve towards small eps (larger psi) raises S; every "
-                "projection lies above the Poincare floor S = Var f* - eps. Lazy NT (gelu) "
+                "projection lies above the Poincaré floor S = Var f* - eps. Lazy NT (gelu) "
                 "is sign-averaged over a0.",
             ),
             FigureSpec(
@@ -260,7 +260,7 @@ class QuadraticTradeoff(Simulation):
                 "psi = m/d",
                 "S + eps",
                 logx=True,
-                caption="For projections S + eps >= Var f* = 2 (Poincare).",
+                caption="For projections S + eps >= Var f* = 2 (Poincaré).",
             ),
         ]
         return Evaluation(verdicts, pd.DataFrame(summary), figures)
