@@ -20,6 +20,7 @@ from theorycheck.quadratic import (
     online_sgd_linear,
     rf_fit,
     sample_first_layer,
+    sample_inputs,
     sample_target,
     train_quadratic_network,
 )
@@ -104,3 +105,25 @@ def test_linear_model_is_the_model_of_the_feature_map(kind):
     )
     with pytest.raises(ValueError, match="kind"):
         linear_model("nn", W, act, theta, 0.0)
+
+
+@pytest.mark.parametrize("kind", ["rf", "nt"])
+def test_least_squares_equals_a_direct_solve_on_the_same_samples(kind):
+    """The chunked normal equations (syrk-accumulated Gram, centred, minimum-norm solve) against
+    numpy's lstsq of [1, Phi] on the very samples least_squares draws (same rng state): the
+    same fit to round-off of a well-conditioned problem (n = 20 p)."""
+    d, m = 6, 5
+    rng = generator(0, "ls-direct", kind)
+    W = sample_first_layer(d, m, rng)
+    target = sample_target(d, rng, F1sq=0.5, F2sq=1.0)
+    feats = feature_map(kind, W, get_activation("gelu"))
+    p = m * (d if kind == "nt" else 1)
+    n = 20 * (p + 1) + 7  # not a multiple of the chunk
+    state = generator(1, "ls-direct", kind)
+    theta, c = least_squares(feats, target, n, state, chunk=64)
+    again = generator(1, "ls-direct", kind)
+    X = np.concatenate([sample_inputs(d, min(64, n - s), again) for s in range(0, n, 64)])
+    design = np.column_stack([np.ones(n), feats(X)])
+    coef = np.linalg.lstsq(design, target.value(X), rcond=None)[0]
+    np.testing.assert_allclose(theta, coef[1:], rtol=1e-8, atol=1e-10)
+    assert c == pytest.approx(coef[0], rel=1e-8, abs=1e-10)
