@@ -92,9 +92,13 @@ class NeuralTangent:
         return act.dsigma(U) @ self.A + ((X @ self.A.T) * act.d2sigma(U)) @ self.W
 
     def value_and_gradient(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        _, d1, d2 = self.activation.jet(X @ self.W.T)
+        act = self.activation
+        _, d1, d2 = act.jet(X @ self.W.T)
         V = X @ self.A.T
-        return self.c + np.sum(V * d1, axis=1), d1 @ self.A + (V * d2) @ self.W
+        grad = d1 @ self.A
+        if not act.piecewise_linear:  # else sigma'' = 0 (a.e.): the product would add zeros
+            grad += (V * d2) @ self.W
+        return self.c + np.sum(V * d1, axis=1), grad
 
 
 @dataclass(frozen=True)
