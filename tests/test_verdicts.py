@@ -186,3 +186,12 @@ def test_holm_keeps_what_a_simulation_added_to_a_note():
     twice = apply_holm([once])[0]
     assert once.note.endswith("exact: quantile 1.64") and twice.note == once.note
     assert "replicates" in once.note
+
+
+def test_numbers_in_verdict_notes_are_written_without_plus_signs_or_leading_zeros():
+    """An implied-constant note reads 'd=1e4' (the report writes 1e4 too), not 'd=1e+04'."""
+    from theorycheck.verdicts import _g
+
+    assert [_g(v) for v in (1e4, 2.5e-5, 123.456, 1e8, 0.0, -3e-7)] == [
+        "1e4", "2.5e-5", "123.5", "1e8", "0", "-3e-7"
+    ]  # fmt: skip

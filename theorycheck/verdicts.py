@@ -1041,4 +1041,9 @@ def _article(bias: str) -> str:
 
 
 def _g(v: float) -> str:
-    return f"{v:.4g}"
+    """4 significant digits, exponents without '+' or leading zeros (1e4, 2.5e-5: not 1e+04)."""
+    text = f"{v:.4g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}e{int(exponent)}"
+    return text
