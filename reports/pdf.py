@@ -340,6 +340,7 @@ class _Document:
         self.sections: list[Section] = []
         self.parts: list[str] = []
         self._figures: list[tuple[str, object]] = []  # (file name, FigureInfo or panels)
+        self._jobs: dict[Path, list[FigureJob]] = {}  # per build directory, see jobs()
         self.line = bottom_line(data.verdicts)
         self.anchors = self._anchors()
 
@@ -361,6 +362,7 @@ class _Document:
         ``none`` where it stands."""
         file = f"{name}.svg"
         self._figures.append((file, what))
+        self._jobs.clear()
         self.add(
             f'#figure(image("figures/{file}", width: 100%), placement: {placement}, '
             f"caption: [{caption}])\n"
@@ -370,10 +372,8 @@ class _Document:
         """The figures to draw into ``build``: the same job objects on every call (a job
         computes its fingerprint once, and a build asks for it when it looks in the cache,
         stores, exports and prunes)."""
-        key = (build, id(self._figures), len(self._figures))
-        memo = getattr(self, "_jobs", None)
-        if memo is not None and memo[0] == key and memo[1] is self._figures:
-            return memo[2]
+        if build in self._jobs:  # compose() starts them afresh
+            return self._jobs[build]
         out = []
         for file, what in self._figures:
             path = build / "figures" / file
@@ -381,7 +381,7 @@ class _Document:
                 out.append(FigureJob(path, panels=what))
             else:
                 out.append(FigureJob(path, info=what))
-        self._jobs = (key, self._figures, out)
+        self._jobs[build] = out
         return out
 
     def _anchors(self) -> dict[str, str]:
@@ -402,7 +402,7 @@ class _Document:
 
     # -- the document ----------------------------------------------------------------------
     def compose(self) -> str:
-        self.sections, self.parts, self._figures = [], [], []
+        self.sections, self.parts, self._figures, self._jobs = [], [], [], {}
         #: Every figure file with its simulation, title and the claims it bears on (the
         #: simulation's claims): ``export/figures.csv``, to find a claim's figures.
         self.figure_index: list[dict] = []
