@@ -222,11 +222,13 @@ def test_gelu_is_negative_on_the_whole_negative_axis():
     assert all(act_value(gelu.code, float(s)) < 0 for s in t)
 
 
-@given(name=st.sampled_from(list(ACTIVATIONS)), t=st.floats(-60.0, 60.0))
+@given(name=st.sampled_from([n for n, a in ACTIVATIONS.items() if a.joint is not None]),
+       t=st.floats(-60.0, 60.0))  # fmt: skip
 def test_jet_equals_the_three_functions(name, t):
     """Activation.jet's shared-work fast path (one tanh; one exp and one ndtr for gelu) against
     sigma, sigma', sigma'' computed separately: the same formulas, so equal to a few ulps of
-    the terms (gelu's Phi + t phi and phi (2 - t^2) are summed in the same order)."""
+    the terms (gelu's Phi + t phi and phi (2 - t^2) are summed in the same order). Only the
+    activations with a joint jet: for the others jet is the three functions themselves."""
     act = ACTIVATIONS[name]
     x = np.array([t])
     for got, want, floor in zip(
