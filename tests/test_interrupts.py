@@ -20,19 +20,22 @@ from pathlib import Path
 import pandas as pd
 import psutil
 import pytest
-from _tiny import ManyTinySignFlips
+from _tiny import ManyTinySignFlips, SlowTinySignFlips
 
+from theorycheck.integrity import blocks_to_compute
 from theorycheck.interrupts import MESSAGE
-from theorycheck.runner import run
+from theorycheck.runner import Task, run
+from theorycheck.store import ResultsStore
 
 TESTS = Path(__file__).resolve().parent
 ENV = {**os.environ, "PYTHONPATH": f"{TESTS.parent}{os.pathsep}{TESTS}"}
 
 
-def _start(root: Path, *extra: str) -> subprocess.Popen:
+def _start(root: Path, *extra: str, options: tuple[str, ...] = ()) -> subprocess.Popen:
+    """``theorycheck run`` of lazy-sign-flips into ``root`` (``options``: _cli_tiny's own)."""
     proc = subprocess.Popen(
-        [sys.executable, str(TESTS / "_cli_tiny.py"), "run", "lazy-sign-flips", "--out",
-         str(root), "--no-report", "--quiet", *extra],
+        [sys.executable, str(TESTS / "_cli_tiny.py"), *options, "run", "lazy-sign-flips",
+         "--out", str(root), "--no-report", "--quiet", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
         start_new_session=True,  # its own process group, which the signal is sent to
     )  # fmt: skip
@@ -139,6 +142,39 @@ def test_workers_die_with_a_killed_parent(backend, tmp_path):
     before = set(root.rglob("block-*.parquet"))
     time.sleep(1.0)
     assert set(root.rglob("block-*.parquet")) == before  # nobody writes blocks any more
+
+
+def test_a_second_ctrl_c_with_blocks_in_flight_ends_at_once_in_one_line(tmp_path):
+    """Two Ctrl-Cs with --workers 2 while blocks are in flight: the first one waits for them,
+    the second ends the process at once (os._exit) and its workers with it. Exactly one line
+    and 130: multiprocessing's resource tracker, which unlinks the semaphores the process left
+    behind, says nothing about them; the blocks stored before are intact."""
+    delay = 4.0  # seconds per block: an orderly stop would wait for the block in flight
+    root = tmp_path / "results"
+    proc = _start(root, "--workers", "2", options=("--slow", str(delay)))
+    deadline = time.monotonic() + 240
+    while not list(root.glob("lazy-sign-flips/*/block-*.parquet")):  # a block stored, others
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+        time.sleep(0.05)
+    t_stored = time.monotonic()  # each worker is now within a block (12 blocks, 4 s each)
+    os.killpg(proc.pid, signal.SIGINT)
+    assert proc.stderr.readline().rstrip("\n") == MESSAGE  # at once, not after the block
+    assert proc.poll() is None  # still waiting for the blocks in flight
+    os.killpg(proc.pid, signal.SIGINT)
+    _out, err = _communicate(proc)
+    # Within half a block of the first stored one: not the orderly stop after the blocks in
+    # flight (the other worker started its next block as the first one was stored).
+    assert time.monotonic() - t_stored < delay / 2
+    assert err == "", err  # nothing after the one line: no traceback, no leaked semaphores
+    assert proc.returncode == 130
+    stored = {p.relative_to(root) for p in root.glob("lazy-sign-flips/*/block-*.parquet")}
+    assert 1 <= len(stored) < 12
+    sim = SlowTinySignFlips(0.0)
+    tasks = [Task(sim, cfg, b, 0) for cfg in sim.configs("quick") for b in range(sim.blocks(cfg))]
+    store = ResultsStore(root)
+    todo = {store.block_path(sim.id, t.cfg_id, 0, t.block).relative_to(root)
+            for t in blocks_to_compute(store, tasks)}  # fmt: skip
+    assert len(todo) == len(tasks) - len(stored) and not todo & stored  # stored ones verify
 
 
 class _SignalsItself(ManyTinySignFlips):

@@ -13,7 +13,10 @@ Standard library only, so that the command line installs it before its first hea
   second signal ends the process at once (``os._exit(130)``): blocks are written atomically,
   local workers die with their parent, and a rerun removes the temporary files of blocks that
   were in flight. Called from Python (a notebook), a second signal raises ``KeyboardInterrupt``
-  instead, so that the interpreter survives.
+  instead, so that the interpreter survives. multiprocessing's resource tracker (a process of
+  its own, started with the first semaphore of a worker pool or a dask cluster) then unlinks the
+  semaphores the ended process held, as it should, but also warns about them on stderr, a second
+  line: :func:`install` gives it this interpreter's ``-W`` options with its UserWarnings ignored.
 * :func:`children_shielded`: SIGINT blocked while worker processes are started, so that they
   inherit a blocked SIGINT: a Ctrl-C in the terminal, sent to the whole process group, reaches
   only the parent, which stops them in order (no traceback from each worker).
@@ -62,6 +65,10 @@ _received: list[int] = []  # signals received since install() / the outermost de
 _announced: list[bool] = []  # [True] once MESSAGE was written
 _deferring = 0
 _hard_exit: list[bool] = [False]  # the CLI's handler: a repeated signal ends the process
+# A -W option: multiprocessing starts its resource tracker (and spawned workers) with this
+# interpreter's sys.warnoptions, so the tracker started after install() does not warn about the
+# semaphores it cleans up after an os._exit (module names a -W option matches exactly).
+_QUIET_TRACKER = "ignore::UserWarning:multiprocessing.resource_tracker"
 
 
 class Interrupted(KeyboardInterrupt):
@@ -99,13 +106,16 @@ def _in_main_thread() -> bool:
 
 def install(hard_exit: bool = False) -> dict:
     """Route SIGINT and SIGTERM through a fresh flag (main thread only; elsewhere a no-op).
-    ``hard_exit`` (the CLI): a repeated signal ends the process at once. Returns the handlers it
-    replaced, for :func:`restore`."""
+    ``hard_exit`` (the CLI): a repeated signal ends the process at once, and multiprocessing's
+    resource tracker, if started later, cleans up after it without a warning. Returns the
+    handlers it replaced, for :func:`restore`."""
     if not _in_main_thread():
         return {}
     _received.clear()
     _announced.clear()
     _hard_exit[0] = hard_exit
+    if hard_exit and _QUIET_TRACKER not in sys.warnoptions:
+        sys.warnoptions.append(_QUIET_TRACKER)  # before any pool starts the tracker
     previous = {sig: signal.getsignal(sig) for sig in _SIGNALS}
     for sig in _SIGNALS:
         signal.signal(sig, _handler)
