@@ -99,8 +99,7 @@ def test_interrupts_at_random_points_end_in_one_line_and_resume_identically(
         assert "Traceback" not in err and "Error" not in err, (delay, err)
         if proc.returncode != 130:
             # The run finished before the signal (which then met the default handler as the
-            # interpreter exited: -2/-15), or the signal came while a dask cluster started and
-            # SIGINT was ignored: a complete run, in silence.
+            # interpreter exited: -2/-15): a complete run, in silence.
             assert proc.returncode in (0, -signal.SIGINT, -signal.SIGTERM), (delay, err)
             assert err == "" and "blocks computed" in out, (delay, out, err)
             outcomes.append("finished")
@@ -175,6 +174,46 @@ def test_a_second_ctrl_c_with_blocks_in_flight_ends_at_once_in_one_line(tmp_path
     todo = {store.block_path(sim.id, t.cfg_id, 0, t.block).relative_to(root)
             for t in blocks_to_compute(store, tasks)}  # fmt: skip
     assert len(todo) == len(tasks) - len(stored) and not todo & stored  # stored ones verify
+
+
+def _sigint_set_up(pid: int) -> bool:
+    """Whether the process has caught or ignored SIGINT (Linux: /proc/PID/status): a Python
+    process has finished initialising its interpreter."""
+    status = dict(
+        line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    sigint = 1 << (signal.SIGINT - 1)  # the bit masks in hex, signal n at bit n - 1
+    return bool((int(status["SigCgt"], 16) | int(status["SigIgn"], 16)) & sigint)
+
+
+def test_a_ctrl_c_while_a_local_dask_cluster_starts_stops_the_run_once_it_is_up(tmp_path):
+    """Ctrl-C once the first worker of ``--scheduler local:2`` has its interpreter up (it then
+    imports dask and theorycheck, and the cluster waits for it for seconds more): remembered,
+    not lost, and acted on once the cluster is up, before any block is submitted. One line,
+    130, nothing from the workers (they got it too if they had SIGINT unblocked)."""
+    pytest.importorskip("distributed")
+    if not sys.platform.startswith("linux"):
+        pytest.skip("reads the workers' signal dispositions from /proc")
+    root = tmp_path / "results"
+    proc = _start(root, "--scheduler", "local:2")
+    parent = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 240
+
+    def workers_started() -> bool:
+        try:
+            return any("spawn_main" in " ".join(c.cmdline()) and _sigint_set_up(c.pid)
+                       for c in parent.children())  # fmt: skip
+        except (psutil.Error, OSError):  # a child gone between listing and reading: again
+            return False
+
+    while not workers_started():
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = _communicate(proc)
+    assert err.splitlines() == [MESSAGE], err  # no traceback from the parent or a worker
+    assert proc.returncode == 130, (proc.returncode, out)
+    assert not list(root.glob("lazy-sign-flips/*/block-*.parquet"))  # stopped before blocks
 
 
 class _SignalsItself(ManyTinySignFlips):

@@ -245,10 +245,10 @@ def dask_executor(
         # still heartbeating to a scheduler that is closing log "Failed to communicate with
         # scheduler" with a traceback, which is shutdown noise (a lost block is recomputed and a
         # block's own exception reaches the runner through its future).
-        # The workers start with SIGINT ignored: the terminal's Ctrl-C reaches only this process,
-        # which closes them in order (a SIGTERM during start-up waits for it: a half-started
-        # cluster fails to close).
-        with interrupts.deferred(), interrupts.children_ignore_sigint():
+        # The workers start with SIGINT blocked: the terminal's Ctrl-C reaches only this process,
+        # which remembers it and closes them in order once the cluster is up (a signal during
+        # start-up waits for it: a half-started cluster fails to close).
+        with interrupts.deferred(), interrupts.children_shielded():
             cluster = distributed.LocalCluster(
                 n_workers=where, threads_per_worker=1, processes=True,
                 dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL,

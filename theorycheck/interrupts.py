@@ -17,11 +17,10 @@ Standard library only, so that the command line installs it before its first hea
   its own, started with the first semaphore of a worker pool or a dask cluster) then unlinks the
   semaphores the ended process held, as it should, but also warns about them on stderr, a second
   line: :func:`install` gives it this interpreter's ``-W`` options with its UserWarnings ignored.
-* :func:`children_shielded`: SIGINT blocked while worker processes are started, so that they
-  inherit a blocked SIGINT: a Ctrl-C in the terminal, sent to the whole process group, reaches
-  only the parent, which stops them in order (no traceback from each worker).
-  :func:`children_ignore_sigint` does the same for a local dask cluster, whose processes are
-  started from threads with SIGINT unblocked.
+* :func:`children_shielded`: SIGINT blocked while worker processes (or a local dask cluster,
+  whose event-loop threads start them) are started, so that they inherit a blocked SIGINT: a
+  Ctrl-C in the terminal, sent to the whole process group, reaches only the parent, which
+  remembers it and stops them in order (no traceback from each worker).
 * :func:`die_with_parent` (in each local worker): ``PR_SET_PDEATHSIG`` = SIGKILL on Linux, a
   watchdog thread polling the parent elsewhere, so that a killed parent leaves no worker
   computing blocks.
@@ -47,7 +46,6 @@ __all__ = [
     "announce",
     "announced",
     "check",
-    "children_ignore_sigint",
     "children_shielded",
     "deferred",
     "deferring",
@@ -173,34 +171,26 @@ def deferring(fn):
 
 @contextlib.contextmanager
 def children_shielded() -> Iterator[None]:
-    """Block SIGINT in this thread while processes (and threads that start processes) are
-    started within: they inherit the blocked signal. A SIGINT arriving meanwhile is delivered
-    to this process when the block is lifted."""
+    """Block SIGINT in this thread while processes, and threads that start processes, are
+    started within: they inherit the blocked signal (the processes through exec; nothing in
+    Python or dask unblocks it). A SIGINT arriving meanwhile is not lost: it runs this
+    process's handler when the block is lifted, or at once if another thread has it unblocked.
+
+    multiprocessing's resource tracker is started first (unless it runs already): starting it
+    unblocks SIGINT in the thread that starts it (``ResourceTracker.ensure_running``), and a
+    dask cluster starts it from its event-loop thread, which then passed an unblocked SIGINT to
+    every worker (a KeyboardInterrupt traceback from each)."""
     if not hasattr(signal, "pthread_sigmask"):
         yield
         return
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
     old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-@contextlib.contextmanager
-def children_ignore_sigint() -> Iterator[None]:
-    """SIGINT ignored by this process while processes are started within, from threads that do
-    not inherit this thread's blocked mask (dask's event-loop thread runs with SIGINT unblocked,
-    so :func:`children_shielded` does not reach its workers): an ignored disposition survives
-    fork and exec, and Python then installs no SIGINT handler in the child. The price: a Ctrl-C
-    while a local dask cluster starts (a few seconds) is lost; SIGTERM still stops the run."""
-    if not _in_main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
 
 
 _PR_SET_PDEATHSIG = 1
