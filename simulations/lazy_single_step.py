@@ -21,7 +21,12 @@ value of a free constant (docs/theory.md, "Verdicts"):
   from 0 (``wang2022.lemma_4_2``'s scale). The families are particular points of the ball and the
   claims are over every W, so these rows can refute, never confirm;
 * where a ray never flips (t* = +inf), no C2 suffices: an exact binomial test of that rate;
-* fitted rates of the medians (stratified bootstrap) are descriptions, drawn as Figs. 2 and 3.
+* fitted rates of the medians (stratified bootstrap) are descriptions, drawn as Figs. 2 and 3;
+* Corollary 3.2 (``wang2022.corollary_3_2``) through its free radius constant: on the first
+  ``certified_per_block`` networks of a block (d <= CERT_MAX_D), a certified flip radius r of
+  x at the robustifying W (:func:`certified_flip_radius`). The corollary holds for the point
+  mass at x, so sqrt(d) sup_W r(x; W) must stay bounded at its 1 - 10 gamma quantile; the median
+  of the certified r sqrt(d) is a lower estimate of it, whose growth refutes.
 A network whose ray never flips has t* = +inf (counted in the notes); the medians stay finite as
 long as fewer than half of the replicates are infinite, and a fit is skipped otherwise.
 
@@ -45,11 +50,12 @@ import pandas as pd
 
 from theorycheck.attack import first_sign_flip
 from theorycheck.bounds import get_bound
+from theorycheck.certify import certified_radius
 from theorycheck.data import data_field
 from theorycheck.exact import sample_init_statistics
 from theorycheck.exact_span import sample_perturbed_statistics, worst_output_weights
 from theorycheck.lazy_ball import lazy_radius, perturb
-from theorycheck.network import NetworkSpec, sample_inputs, sample_network
+from theorycheck.network import Network, NetworkSpec, sample_inputs, sample_network
 from theorycheck.perturbations import robustifying
 from theorycheck.rates import fit_rate, implied_constant
 from theorycheck.seeding import generator
@@ -84,6 +90,15 @@ T_INF = 1e12
 
 #: Failure probability of the high-probability readings (Theorem 3.1's gamma).
 GAMMA = 0.1
+#: Corollary 3.2's gamma (it holds w.p. >= 1 - 10 gamma), as in lazy-robust-error.
+COROLLARY_GAMMA = 0.01
+#: Certified flip radius at the robustifying W (Corollary 3.2): routes and bisection steps on
+#: [0, t*] (t* is a flip, so the radius lies below it; 5 steps resolve t*/32). The quadratic
+#: route's d x d eigendecompositions carry the cost (measured on one core: 0.9 s per network at
+#: d = 196, 3.3 s at d = 400 and 16 s at d = 784 with 6 steps), hence the dimension cap.
+CERT_ROUTES = ("crown", "quadratic")
+CERT_BISECTIONS = 5
+CERT_MAX_D = 400
 #: Theorem 3.1's C2 drawn for orientation only in the figures (never a verdict: C2 is free).
 C2_DEFAULT = 1.25
 #: column -> (side, quantile, exponent of d the statistic is divided by, what the ratio is).
@@ -119,12 +134,16 @@ class SingleStepConfig:
     path: str = PATH
     trained_per_block: int = 0  # materialised paths: networks per block also trained
     data: str = data_field()  # the trained family's task (theorycheck.data)
+    certified_per_block: int = 0  # networks per block whose robustifying W gets a flip certificate
 
 
 class LazySingleStep(TrainedDataMixin, InitPathSimulation):
     id = "lazy-single-step"
     title = "Single-step attack in the lazy ball vs d (Wang et al. 2022, Theorem 3.1, Figs. 2-3)"
-    claims = ("wang2022.theorem_3_1", "wang2022.theorem_3_1_step", "wang2022.lemma_4_2")
+    claims = (
+        "wang2022.theorem_3_1", "wang2022.theorem_3_1_step", "wang2022.lemma_4_2",
+        "wang2022.corollary_3_2",
+    )  # fmt: skip
     limitations = (
         "t* is exact for each sampled W (breakpoints of the relu ray), but the families are "
         "particular points of the ball: Theorem 3.1 is a statement for ALL W in the ball, so "
@@ -138,19 +157,24 @@ class LazySingleStep(TrainedDataMixin, InitPathSimulation):
         if profile == "quick":
             # >= 4 dimensions at the large end and 1.5 decades: implied constants and rates.
             dims, widths = (25, 49, 100, 196, 400, 784), (1_000,)
-            per_block, trained, blocks = 50, 3, 2
+            per_block, trained, blocks, certified = 50, 3, 2, 5
             # The exact samplers are d-free: the large end reaches d = 12800 at no cost.
             sweep_m, sweep_dims = 10_000, (*dims, 1_600, 3_200, 6_400, 12_800)
         else:
-            dims, widths, per_block, trained, blocks = (
-                (25, 49, 100, 196, 400, 625, 784), (1_000, 10_000), 100, 5, 4)  # fmt: skip
+            dims, widths, per_block, trained, blocks, certified = (
+                (25, 49, 100, 196, 400, 625, 784), (1_000, 10_000), 100, 5, 4, 10)  # fmt: skip
             # Fig. 2's largest width and Fig. 3's, O(m) per network on the exact path.
             sweep_m, sweep_dims = 100_000, (*dims, 1_600, 3_200, 6_400, 12_800, 25_600)
         for m in widths:
             for d in dims:
-                # Training costs O(m d) per step: the trained family at the smallest width only.
-                k = trained if m == widths[0] else 0
-                yield SingleStepConfig(d, m, 10.0, per_block, blocks, trained_per_block=k)
+                # Training costs O(m d) per step and a certificate O(m d^2 + d^3): the trained
+                # family and the certificates at the smallest width only (certificates at d <=
+                # CERT_MAX_D: five dimensions over 1.2 decades, >= 4 for the implied constant).
+                first = m == widths[0]
+                yield SingleStepConfig(
+                    d, m, 10.0, per_block, blocks, trained_per_block=trained if first else 0,
+                    certified_per_block=certified if first and d <= CERT_MAX_D else 0,
+                )  # fmt: skip
         for C0 in C0_SWEEP:
             for d in sweep_dims:
                 yield SingleStepConfig(d, sweep_m, C0, per_block, blocks, "exact")
@@ -182,11 +206,14 @@ class LazySingleStep(TrainedDataMixin, InitPathSimulation):
                 test_error["trained"] = res.test_error
             for family, (W, x_attack) in points.items():
                 ss = first_sign_flip(net.with_weights(W), x_attack, path=config.path)
+                cert = np.nan
+                if family == "robustifying" and rep < config.certified_per_block:
+                    cert = certified_flip_radius(net.with_weights(W), x_attack, ss.t_star[0])
                 rows.append({
                     "replicate": rep, "family": family, "f": float(ss.f[0]),
                     "grad_norm": float(ss.grad_norm[0]), "t_star": float(ss.t_star[0]),
                     "eta_star": float(ss.eta_star[0]), "zero_output": bool(ss.zero_output[0]),
-                    "test_error": test_error.get(family, np.nan),
+                    "test_error": test_error.get(family, np.nan), "certified_radius": cert,
                 })  # fmt: skip
         return pd.DataFrame(rows)
 
@@ -218,6 +245,10 @@ class LazySingleStep(TrainedDataMixin, InitPathSimulation):
             if len(dims) < 2:
                 continue
             n_inf = {d: int(np.isinf(groups[d]["t_star"]).sum()) for d in dims}
+            if family == "robustifying":
+                rows, points = self._certified(m, C0, groups)
+                verdicts.extend(rows)
+                summary.extend(points)
             for col, claim_id, statistic, exponent, kind, figure in RATES:
                 claim = get_bound(claim_id)
                 exponent = claim.exponents["d"] if exponent is None else exponent
@@ -297,6 +328,44 @@ class LazySingleStep(TrainedDataMixin, InitPathSimulation):
             note=f"{int(never.sum())}/{never.size} rays never flip",
         )]  # fmt: skip
 
+    def _certified(self, m: int, C0: float, groups: dict) -> tuple[list, list]:
+        """Corollary 3.2 through its radius constant, on the certified flip radius r at the
+        robustifying W (a W chosen for this x after W0 is drawn).
+
+        The corollary holds for ANY distribution on the sphere, the point mass at x included:
+        then L_R(W) = 1 unless x is robust at R, so it says that w.p. >= 1 - 10 gamma over W0 no
+        W of the ball has x robust at R = C_R/sqrt(d) (the paper, Sec. 3: "for any x a
+        perturbation of size O(1/sqrt(d)) can flip the sign"). With the constant free, the
+        implied constant is the (1 - 10 gamma) quantile of sqrt(d) sup_W r(x; W); the certified
+        r at one W is a lower estimate of that sup, and its median a lower estimate of that
+        quantile. So its growth over the large end of the d grid refutes (VIOLATED), while a
+        bounded median confirms nothing (docs/theory.md, "Verdicts": free constants)."""
+        col = "certified_radius"  # absent on the exact path (no materialised W to certify)
+        dims = [d for d in sorted(groups) if col in groups[d] and groups[d][col].notna().any()]
+        if len(dims) < 2:
+            return [], []
+        samples = [groups[d][col].dropna().to_numpy() for d in dims]
+        tail = max(4, math.ceil(len(dims) / 2))
+        x = np.asarray(dims[-tail:], dtype=float)
+        rng = generator(0, "implied", self.id, m, f"{C0:g}", "robustifying", "certified")
+        fit = implied_constant(x, samples[-tail:], x**-0.5, rng, n_boot=N_BOOT, statistic=0.5)
+        row = implied_constant_verdict(
+            "wang2022.corollary_3_2", self.id,
+            {"m": m, "C0": C0, "W": "robustifying", "gamma": COROLLARY_GAMMA,
+             "D": "point mass at x"},
+            "r sqrt(d): median certified flip radius at the robustifying W", fit, side="upper",
+            variable="d", quantifier=Quantifier.EVERY, evidence=Evidence.CERTIFIED, bias="lower",
+            note="R = O~(1/sqrt(d)) read as C_R/sqrt(d) with C_R free; a polylog factor in d "
+            "cannot be excluded on a finite grid",
+        )  # fmt: skip
+        rng = generator(0, "bootstrap", self.id, m, f"{C0:g}", "robustifying", "certified")
+        radius = fit_rate(dims, samples, rng, n_boot=N_BOOT, statistic="median")
+        base = {"figure": "perturbation", "panel": f"m = {m}",
+                "series": "robustifying: certified radius"}  # fmt: skip
+        points = [{**r, "bound": _paper_curve("t_star", r["x"], C2_DEFAULT)}
+                  for r in radius.summary_rows(base)]  # fmt: skip
+        return [row], points if C0 == C0_SWEEP[0] else []
+
     def _implied(self, claim_id, col, params, dims, samples, family, statistic) -> list:
         """The implied constant of an O / Omega reading over the large end of the d grid
         (docs/theory.md "Verdicts": free constants): t* sqrt(d), eta* d and t* ||grad f|| (C2)
@@ -316,6 +385,17 @@ class LazySingleStep(TrainedDataMixin, InitPathSimulation):
             quantifier=Quantifier.PARTICULAR, evidence=Evidence.EXACT,
             bias="lower" if side == "upper" else "upper",
         )]  # fmt: skip
+
+
+def certified_flip_radius(net: Network, x: np.ndarray, t_star: float) -> float:
+    """A certified lower bound on the l2 distance from x (one input, shape (1, d)) to the nearest
+    sign change of f(.; W) (:func:`theorycheck.certify.certified_radius`, routes
+    :data:`CERT_ROUTES`), bisected on [0, t*]: the single step's flip at distance t* bounds the
+    radius from above (4 ||x|| when the ray never flips). Wang et al. (2022), Corollary 3.2."""
+    cap = 4.0 * float(np.linalg.norm(x))
+    r_max = min(t_star, cap) if math.isfinite(t_star) else cap
+    cert = certified_radius(net, x, routes=CERT_ROUTES, r_max=r_max, bisections=CERT_BISECTIONS)
+    return float(cert.radius[0])
 
 
 def _column(df: pd.DataFrame, col: str) -> np.ndarray:

@@ -16,7 +16,12 @@ import pandas as pd
 import pytest
 
 import theorycheck.simulations.lazy_output as lazy_output_module
+from theorycheck.attack import first_sign_flip
 from theorycheck.bounds import get_bound
+from theorycheck.lazy_ball import lazy_radius
+from theorycheck.network import NetworkSpec, sample_inputs, sample_network
+from theorycheck.perturbations import robustifying
+from theorycheck.pgd import pgd_attack
 from theorycheck.seeding import generator
 from theorycheck.simulation import measure_blocks
 from theorycheck.simulations import REGISTRY
@@ -28,7 +33,11 @@ from theorycheck.simulations.lazy_output import (
     OutputConfig,
     worst_output_moments,
 )
-from theorycheck.simulations.lazy_single_step import LazySingleStep, SingleStepConfig
+from theorycheck.simulations.lazy_single_step import (
+    LazySingleStep,
+    SingleStepConfig,
+    certified_flip_radius,
+)
 from theorycheck.verdicts import Verdict, VerdictRow, apply_holm
 
 VALID = {v.value for v in Verdict}
@@ -54,7 +63,9 @@ class TinySingleStep(LazySingleStep):
         # The grid reaches d >> C0^2, where the implied constants have levelled off (at d <= 64,
         # t* sqrt(d) of worst-output W still rises towards its limit C0/sqrt 2).
         for d in (36, 100, 256, 625):
-            yield SingleStepConfig(d, 60, 10.0, 40, 2, trained_per_block=2)
+            # Certificates (d x d eigendecompositions) on a few networks at the small end.
+            yield SingleStepConfig(d, 60, 10.0, 40, 2, trained_per_block=2,
+                                   certified_per_block=2 if d <= 100 else 0)  # fmt: skip
 
 
 class TinySweep(LazySingleStep):
@@ -77,13 +88,13 @@ def run_blocks(sim, path=None):
     return {cfg: measure_blocks(sim, cfg) for cfg in sim.configs("quick", path)}
 
 
-def check_evaluation(sim, data):
+def check_evaluation(sim, data, absent=()):
+    """``absent``: claims the data cannot speak to (e.g. no certificate on the exact path)."""
     ev = sim.evaluate(data)
     assert ev.verdicts and all(isinstance(v, VerdictRow) for v in ev.verdicts)
     assert {v.verdict for v in ev.verdicts} <= VALID
     assert all(v.simulation == sim.id for v in ev.verdicts)
-    for claim in sim.claims:
-        assert claim in {v.claim for v in ev.verdicts}
+    assert {v.claim for v in ev.verdicts} == set(sim.claims) - set(absent)
     for col in ("figure", "x", "estimate", "ci_low", "ci_high", "series", "panel"):
         assert col in ev.summary.columns
     assert {f.name for f in ev.figures} <= set(ev.summary["figure"])
@@ -347,6 +358,29 @@ def test_lazy_single_step_columns_and_invariants(single_step_data):
         others = absf.drop(columns=["worst-output", "trained"]).to_numpy()
         assert np.all(others <= absf["worst-output"].to_numpy()[:, None] * (1 + 1e-9) + 1e-12)
         assert (df["t_star"] > 0).all()
+        # Certified flip radii: on the first certified_per_block robustifying W of each block,
+        # a lower bound on the flip distance, so never above the single step's flip t*.
+        cert = df[df["certified_radius"].notna()]
+        assert len(cert) == cfg.certified_per_block * cfg.n_blocks
+        assert set(cert["family"]) <= {"robustifying"}
+        assert ((cert["certified_radius"] >= 0) & (cert["certified_radius"] < cert["t_star"])).all()
+
+
+def test_certified_flip_radius_is_sound_and_not_trivial():
+    """No flip inside the certified radius, on the single step's ray and on PGD's best
+    attempt (a flip there would prove the certificate wrong), and the radius is a useful
+    fraction of t* (not 0, which would be sound and useless)."""
+    spec = NetworkSpec(d=49, m=200)
+    rng = np.random.default_rng(11)
+    for _ in range(3):
+        net = sample_network(spec, rng)
+        x = sample_inputs(spec, 1, rng)
+        nw = net.with_weights(robustifying(net, x[0], lazy_radius(spec, 10.0), path="reference"))
+        t = float(first_sign_flip(nw, x, path="reference").t_star[0])
+        r = certified_flip_radius(nw, x, t)
+        assert 0.3 * t < r < t
+        res = pgd_attack(nw, x, r, steps=100, path="reference", restarts=3, rng=rng)
+        assert not res.success.any()
 
 
 def test_lazy_single_step_verdicts(single_step_data):
@@ -361,7 +395,13 @@ def test_lazy_single_step_verdicts(single_step_data):
     # No row decides at an arbitrary value of the free constant C2.
     assert not [v for v in ev.verdicts if "C2" in v.params()]
     # The families are particular W of the ball and the claims are over every W: no HOLDS.
-    assert implied and all(v.quantifier == "particular W" for v in implied)
+    # Corollary 3.2's row speaks about every W of the ball through a certified lower estimate
+    # of sup_W r(x; W) (2 certified dimensions here: too few for a trend, so descriptive).
+    assert implied and all(v.quantifier == "particular W" for v in implied
+                           if v.claim != "wang2022.corollary_3_2")  # fmt: skip
+    (cor,) = [v for v in implied if v.claim == "wang2022.corollary_3_2"]
+    assert (cor.quantifier, cor.evidence, cor.bias) == ("every W in the ball", "certified", "lower")
+    assert cor.verdict == "DESCRIPTIVE" and cor.params()["grid"] == [36.0, 100.0]
     assert all(v.verdict != "HOLDS" for v in ev.verdicts)
     assert "trained" in {v.params()["W"] for v in rates}
     assert {"perturbation", "gradient", "step", "c2"} == {f.name for f in ev.figures}
@@ -390,8 +430,11 @@ def test_lazy_single_step_refutes_planted_errors_and_not_the_truth(single_step_d
     sim, alpha = TinySingleStep(), 1e-6
     truth = apply_holm(sim.evaluate(single_step_data).verdicts, alpha)
     assert not [v for v in truth if v.verdict == "VIOLATED"]
-    # t* sqrt(d) growing like d^0.8 over d = 36..625 (the constant would need to grow): refuted.
-    grown = _planted(single_step_data, "W0", lambda d: d**0.8)
+    # t* sqrt(d) growing like d^2 over d = 36..625 (the constant would need to grow): refuted.
+    # The trend test also needs the last local slope (256 -> 625, 80 networks, 0.9 quantile) to
+    # exceed 0.1: its bootstrap se is ~0.25 here, so a planted d^0.8 gives z ~ 3 (p ~ 1e-3, not
+    # below Holm's 1e-6 / 20) while d^2 gives z ~ 7.5 (p at the 1e-12 floor).
+    grown = _planted(single_step_data, "W0", lambda d: d**2)
     grown = apply_holm(sim.evaluate(grown).verdicts, alpha)
     bad = [v for v in grown if v.verdict == "VIOLATED"]
     assert bad and {v.params()["W"] for v in bad} == {"W0"}
@@ -404,10 +447,45 @@ def test_lazy_single_step_refutes_planted_errors_and_not_the_truth(single_step_d
     assert rows and all(v.verdict == "VIOLATED" for v in rows)
 
 
+def _planted_radius(data, growth, rng):
+    """Every robustifying row certified at r = 3 d^(growth - 1/2) times uniform noise in
+    [0.8, 1.2]: r sqrt(d) grows like d^growth."""
+    out = {}
+    for cfg, df in data.items():
+        df = df.copy()
+        rows = df["family"] == "robustifying"
+        noise = rng.uniform(0.8, 1.2, int(rows.sum()))
+        df.loc[rows, "certified_radius"] = 3.0 * cfg.d ** (growth - 0.5) * noise
+        out[cfg] = df
+    return out
+
+
+def test_corollary_3_2_certified_radius_refutes_growth_and_never_confirms(single_step_data):
+    """Corollary 3.2 through its free radius constant: a certified flip radius whose r sqrt(d)
+    grows like d^0.5 is refuted; a bounded one is not, and (a lower estimate of sup_W r) it
+    cannot HOLD either. Dropping the certified row's bias would let the bounded one HOLD.
+    Arithmetic: 80 networks per d with +-20% noise put the median's log within ~0.03 (se), so
+    a planted slope of 0.5 over d = 36..625 (local slopes 0.5, se ~0.05) rejects growth <= 0.1 at
+    z ~ 8 (p at the 1e-12 floor); a flat constant has slope 0 +- 0.02 and a growth p-value
+    near 1."""
+    sim, rng = TinySingleStep(), np.random.default_rng(5)
+
+    def cor(data):
+        rows = apply_holm(sim.evaluate(data).verdicts, 1e-6)
+        (row,) = [v for v in rows if v.claim == "wang2022.corollary_3_2"]
+        assert row.params()["grid"] == [36.0, 100.0, 256.0, 625.0]
+        return row
+
+    assert cor(_planted_radius(single_step_data, 0.5, rng)).verdict == "VIOLATED"
+    flat = cor(_planted_radius(single_step_data, 0.0, rng))
+    assert flat.verdict == "INCONCLUSIVE" and "cannot show the claim" in flat.note
+
+
 def test_lazy_single_step_c0_sweep_is_drawn_as_fig_3():
     """Rates per (m, C0, family); C0 = 10 in the Fig. 2 figures, every C0 in the Fig. 3 ones."""
     data = run_blocks(TinySweep())
-    ev = check_evaluation(TinySweep(), data)
+    # The exact samplers materialise no W: no certificate, no Corollary 3.2 row.
+    ev = check_evaluation(TinySweep(), data, absent=("wang2022.corollary_3_2",))
     rates = [v for v in ev.verdicts if v.test == "rate fit (bootstrap)"]
     assert {(v.params()["C0"], v.params()["W"]) for v in rates} == {
         (C0, W) for C0 in (10.0, 40.0) for W in ("W0", "worst-output", "robustifying")
@@ -442,7 +520,7 @@ def test_lazy_single_step_on_the_exact_path():
         # |f| is larger than W0's (C0 = 10 moves |f| by ~C0/2 on average).
         med = df.assign(af=df["f"].abs()).groupby("family")["af"].median()
         assert med["worst-output"] > med["W0"]
-    ev = check_evaluation(TinySingleStep(), data)
+    ev = check_evaluation(TinySingleStep(), data, absent=("wang2022.corollary_3_2",))
     assert {v.params()["W"] for v in ev.verdicts if v.test == "rate fit (bootstrap)"} == {
         "W0", "worst-output", "robustifying"}  # fmt: skip
 
