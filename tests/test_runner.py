@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from _tiny import TinySignFlips
 
+from theorycheck import runner
 from theorycheck.errors import UserInputError
-from theorycheck.runner import run
+from theorycheck.runner import AUTO_MIN_BLOCKS, auto_workers, run
 from theorycheck.simulation import config_dict, config_id
 from theorycheck.store import ResultsStore
 
@@ -64,6 +67,35 @@ def test_run_records_block_times_config_ids_and_its_wall_time(tmp_path):
     inv = store.read_meta("verdicts")["invocation"]
     assert inv["computed_blocks"] == 0 and inv["reused_blocks"] == 6
     assert store.read_meta("lazy-sign-flips/summary-quick-s3")["configs"] == configs
+
+
+def test_the_default_workers_are_one_process_per_core_for_runs_that_pay_for_them():
+    """A run of AUTO_MIN_BLOCKS or more blocks gets a process per core; a smaller one (the
+    6-block run above: its backend is 'inline (1 process)') computes in this process."""
+    assert auto_workers(AUTO_MIN_BLOCKS, cpus=2) == 2
+    assert auto_workers(AUTO_MIN_BLOCKS - 1, cpus=2) == 1
+    assert auto_workers(1000, cpus=1) == 1
+    assert auto_workers(691, cpus=8) == 8
+
+
+def test_a_run_with_enough_blocks_starts_one_worker_per_core_by_default(tmp_path, monkeypatch):
+    """The default reaches the executor: with the threshold at the run's 6 blocks, run() asks
+    for os.cpu_count() workers and records them (threads stand in for the processes here)."""
+    asked = []
+
+    def executor(n):
+        asked.append(n)
+        return ThreadPoolExecutor(n)
+
+    monkeypatch.setattr(runner, "AUTO_MIN_BLOCKS", 6)
+    monkeypatch.setattr(runner, "local_executor", executor)
+    run([TinySignFlips()], seed=3, out=tmp_path, progress=False)
+    cpus = os.cpu_count() or 1
+    inv = ResultsStore(tmp_path).read_meta("verdicts")["invocation"]
+    if cpus > 1:
+        assert asked == [cpus] and inv["backend"] == f"{cpus} local worker processes"
+    else:
+        assert asked == [] and inv["backend"] == "inline (1 process)"
 
 
 def test_an_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path):

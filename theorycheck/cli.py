@@ -93,7 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--out", default=DEFAULT_OUT, help=f"results directory (default {DEFAULT_OUT})"
     )
-    run.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    run.add_argument("--workers", type=int, default=None,
+                     help="local worker processes (default: one per core for a run of 16 or "
+                     "more blocks, else 1, computing in this process)")  # fmt: skip
     run.add_argument(
         "--scheduler", metavar="ADDRESS", default=None,
         help="run on a dask cluster: tcp://HOST:8786, or local:N for N local dask workers "

@@ -27,7 +27,7 @@ def run(
     profile: str = "quick",
     seed: int = 0,
     out: str | os.PathLike = DEFAULT_OUT,
-    workers: int = 1,
+    workers: int | None = None,
     scheduler: str | None = None,
     path: str | None = None,
     claims=None,
@@ -45,7 +45,8 @@ def run(
     profile : ``quick`` or ``full``.
     seed : the run's seed; the same seed gives the same bits on every backend.
     out : the results directory (reused: stored blocks that verify are not recomputed).
-    workers : local worker processes (1: inline).
+    workers : local worker processes (1: inline; None: one per core for a run of at least
+        :data:`theorycheck.runner.AUTO_MIN_BLOCKS` blocks, else inline).
     scheduler : a dask.distributed address, or ``local:N`` (needs the ``distributed`` extra).
     path : computation path in the simulations that offer it (exact, numba, reference,
         streaming); default: each simulation's own.
@@ -100,7 +101,7 @@ def run(
         )
     backend = contextlib.nullcontext(None)
     if scheduler is not None:
-        if workers != 1:
+        if workers not in (None, 1):
             raise UserInputError(
                 "--scheduler and --workers cannot be combined: the cluster's workers compute "
                 "the blocks (use --scheduler local:N for N local dask workers)"

@@ -24,11 +24,14 @@ def max_workers() -> int:
     return 4 * (os.cpu_count() or 1)
 
 
-def check_run_arguments(simulations, *, seed, workers, alpha, path, out) -> tuple[int, int, float]:
+def check_run_arguments(
+    simulations, *, seed, workers, alpha, path, out
+) -> tuple[int, int | None, float]:
     """Return ``(seed, workers, alpha)`` checked, or raise a :class:`UserInputError` naming the
     bad argument (seed, workers, alpha, path or out)."""
     seed = check_int("seed", seed, minimum=0, maximum=MAX_SEED)
-    workers = check_int("workers", workers, maximum=max_workers())
+    if workers is not None:  # None: one per core for runs that pay for processes (runner)
+        workers = check_int("workers", workers, maximum=max_workers())
     alpha = check_real("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
     if path is not None and not any(path in sim.paths for sim in simulations):
         offered = sorted({p for sim in simulations for p in sim.paths})

@@ -102,7 +102,7 @@ def run(
     profile: str = "quick",
     seed: int = 0,
     out: str = "theorycheck-results",
-    workers: int = 1,
+    workers: int | None = None,
     executor: Executor | None = None,
     progress: bool = True,
     alpha: float = DEFAULT_ALPHA,
@@ -113,7 +113,9 @@ def run(
     """Run ``simulations`` at ``profile``: compute missing blocks, evaluate, store verdicts.
 
     ``workers=1`` computes inline; ``workers=N`` uses N local processes, each with
-    cpu_count // N numba threads; ``executor`` may be any concurrent.futures-like executor.
+    cpu_count // N numba threads; ``None`` (the default) one process per core when the run has
+    at least :data:`AUTO_MIN_BLOCKS` blocks, else inline (:func:`auto_workers`); ``executor`` may
+    be any concurrent.futures-like executor.
     ``path`` selects the computation path in the simulations that offer it (their ``paths``);
     the others compute as they always do. ``conditions(claim, parameters)`` says whether a
     claim's conditions hold at a grid point (True/False, None: not applicable); each verdict
@@ -140,6 +142,8 @@ def run(
         for sim in simulations
         for cfg in _configs(sim, profile, path, source)
     }
+    if workers is None:
+        workers = auto_workers(sum(blocks.values()))
     if executor is None and workers > 1:
         executor = local_executor(workers)
         owned = True
@@ -308,6 +312,18 @@ def _measured_seconds(store: ResultsStore, sim_id: str, cfg_id: str) -> float | 
             return None
         return float(seconds) if seconds is not None else None
     return None
+
+
+#: Fewest blocks for which the default runs one process per core: a spawned worker costs
+#: ~2-4 s of imports and kernel loading, more than a handful of small blocks.
+AUTO_MIN_BLOCKS = 16
+
+
+def auto_workers(n_blocks: int, cpus: int | None = None) -> int:
+    """The default number of local processes: one per core for a run of at least
+    :data:`AUTO_MIN_BLOCKS` blocks, else 1 (inline, with the cores as numba threads)."""
+    cpus = cpus if cpus is not None else os.cpu_count() or 1
+    return cpus if n_blocks >= AUTO_MIN_BLOCKS else 1
 
 
 def local_executor(workers: int) -> ProcessPoolExecutor:
