@@ -22,6 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import theorycheck.certify as certify_module
 from theorycheck.attack import first_sign_flip
 from theorycheck.certify import (
     DEFAULT_ROUTES,
@@ -322,6 +323,27 @@ def test_routes_are_individually_sound_and_certified_at_agrees_with_the_radius()
         for i in range(5):
             if r[i] > 0.0:
                 assert _no_flip_inside(net, X[i], float(r[i]), rng)
+
+
+def test_quadratic_early_stop_gives_the_same_decisions(monkeypatch):
+    """Stopping the majorant sequence once every input is certified (the fast path) decides as
+    the full sequence does, at radii on both sides of each input's certified radius and on a
+    robustifying W; one input per call (as the bisection calls it) and batched."""
+    net, rng = _net(20, 120, 5)
+    X = sample_inputs(net.spec, 4, rng)
+    W = robustifying(net, X[0], lazy_radius(net.spec, 10.0), path="reference")
+    for nw in (net, net.with_weights(W)):
+        q = certified_radius(nw, X, routes=("quadratic",)).radius
+        radii = np.concatenate([q * f for f in (0.3, 0.7, 0.95, 0.999, 1.001, 1.05, 1.5)])
+        Xs = np.tile(X, (7, 1))
+        fast = [certified_at(nw, Xs[i : i + 1], radii[i], "quadratic")[0] for i in range(28)]
+        batched = certified_at(nw, Xs, radii, "quadratic")
+        monkeypatch.setattr(certify_module, "QUADRATIC_EARLY_STOP", False)
+        full = certified_at(nw, Xs, radii, "quadratic")
+        monkeypatch.setattr(certify_module, "QUADRATIC_EARLY_STOP", True)
+        assert full.any() and not full.all()  # both sides of the radius are exercised
+        np.testing.assert_array_equal(fast, full)
+        np.testing.assert_array_equal(batched, full)
 
 
 def test_zero_output_has_radius_zero_and_bad_input_is_refused():

@@ -58,6 +58,8 @@ QUADRATIC_KAPPAS = (0.1, 0.15)
 #: Damped majorant updates of the quadratic route after the kappa grid, and their damping.
 QUADRATIC_STEPS = 4
 QUADRATIC_DAMPING = 0.2
+#: Stop the majorant sequence once it certifies every input of the call (same decisions).
+QUADRATIC_EARLY_STOP = True
 #: ``quadratic-opt``: L-BFGS-B iterations per radius, bisection steps above the ``quadratic``
 #: radius, and the bracket's top as a multiple of that radius.
 OPT_ITERATIONS = 100
@@ -392,18 +394,31 @@ def _quadratic_upper(net: Network, loc: _Local, r: np.ndarray, H: np.ndarray, k:
     return upper, gap
 
 
-def _quadratic_heuristic(net: Network, loc: _Local, r: np.ndarray, H: np.ndarray):
-    """The smallest majorant bound over the kappa grid and the damped steps, and its k."""
+def _quadratic_heuristic(
+    net: Network, loc: _Local, r: np.ndarray, H: np.ndarray, stop_when_certified: bool = False
+):
+    """The smallest majorant bound over the kappa grid and the damped steps, and its k.
+
+    ``stop_when_certified``: return as soon as the best bound certifies every input (the
+    remaining majorants could only lower it further, so the decision of :func:`_quadratic_ok`
+    is the same; each majorant costs a d x d eigendecomposition per input).
+    """
     tau = np.abs(loc.t)
     V = r[:, None] * loc.wn
     best = np.full(len(r), np.inf)
     best_k = np.ones_like(tau)
     best_gap = np.ones_like(tau)
+
+    def done() -> bool:
+        return stop_when_certified and bool(np.all(_quadratic_certifies(loc, r, best)))
+
     for kappa in QUADRATIC_KAPPAS:
         k = np.maximum(np.maximum(tau, kappa * V), 1e-300)
         upper, gap = _quadratic_upper(net, loc, r, H, k)
         better = upper < best
         best[better], best_k[better], best_gap[better] = upper[better], k[better], gap[better]
+        if done():
+            return best, best_k
     k, gap = best_k, best_gap
     for _ in range(QUADRATIC_STEPS):
         k = k ** (1.0 - QUADRATIC_DAMPING) * np.maximum(gap, 0.05 * V) ** QUADRATIC_DAMPING
@@ -411,11 +426,18 @@ def _quadratic_heuristic(net: Network, loc: _Local, r: np.ndarray, H: np.ndarray
         upper, gap = _quadratic_upper(net, loc, r, H, k)
         better = upper < best
         best[better], best_k[better] = upper[better], k[better]
+        if done():
+            break
     return best, best_k
 
 
 def _quadratic_margin(loc: _Local, r: np.ndarray, upper: np.ndarray) -> np.ndarray:
     return CERT_MARGIN * (loc.scale + r * (loc.wn @ loc.beta) + upper)
+
+
+def _quadratic_certifies(loc: _Local, r: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """y f(x + delta) >= |f| - upper > 0 on the ball, with the rounding margin."""
+    return upper + _quadratic_margin(loc, r, upper) < np.abs(loc.f)
 
 
 def _quadratic_ok(net: Network, loc: _Local, r: np.ndarray) -> np.ndarray:
@@ -431,8 +453,8 @@ def _quadratic_ok(net: Network, loc: _Local, r: np.ndarray) -> np.ndarray:
     Every k gives a valid bound; the smallest is used.
     """
     H = _harmful(loc, net, r)
-    best, _ = _quadratic_heuristic(net, loc, r, H)
-    return best + _quadratic_margin(loc, r, best) < np.abs(loc.f)
+    best, _ = _quadratic_heuristic(net, loc, r, H, stop_when_certified=QUADRATIC_EARLY_STOP)
+    return _quadratic_certifies(loc, r, best)
 
 
 def _quadratic_opt_ok(net: Network, loc: _Local, r: np.ndarray) -> np.ndarray:
@@ -447,7 +469,7 @@ def _quadratic_opt_ok(net: Network, loc: _Local, r: np.ndarray) -> np.ndarray:
 
     H = _harmful(loc, net, r)
     best, best_k = _quadratic_heuristic(net, loc, r, H)
-    ok = best + _quadratic_margin(loc, r, best) < np.abs(loc.f)
+    ok = _quadratic_certifies(loc, r, best)
     for i in np.flatnonzero(~ok & (loc.f != 0.0)):
         one, ri, Hi = loc.take([i]), r[i : i + 1], H[i : i + 1]
         idx = np.flatnonzero(Hi[0])
