@@ -8,6 +8,7 @@ Exact laws (:class:`ExactLaw`) add ``cdf``, ``mean`` and ``var``.
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 from enum import StrEnum
@@ -98,7 +99,9 @@ class Bound:
     derived: bool = False
 
     # -- public behaviour, written once ------------------------------------------------------
-    def _bind(self, kwargs: dict) -> dict[str, np.ndarray]:
+    def _bind(self, kwargs: dict, optional: frozenset[str] = frozenset()) -> dict[str, np.ndarray]:
+        """Validated, broadcast parameters and constants; ``optional`` parameters may be
+        absent (they are then left out)."""
         names = {p.name for p in self.params}
         const_names = {c.name for c in self.constants}
         unknown = set(kwargs) - names - const_names
@@ -107,10 +110,10 @@ class Bound:
                 f"{self.id}: unknown parameter(s) {', '.join(sorted(unknown))}; "
                 f"expected {', '.join(sorted(names | const_names))}"
             )
-        missing = names - set(kwargs)
+        missing = names - set(kwargs) - optional
         if missing:
             raise UserInputError(f"{self.id}: missing parameter(s) {', '.join(sorted(missing))}")
-        values = {p.name: p.validate(kwargs[p.name]) for p in self.params}
+        values = {p.name: p.validate(kwargs[p.name]) for p in self.params if p.name in kwargs}
         for c in self.constants:
             values[c.name] = c.validate(kwargs.get(c.name, c.default), self.id)
         arrays = np.broadcast_arrays(*values.values())
@@ -122,9 +125,19 @@ class Bound:
         out = np.asarray(self._value(**bound), dtype=float)
         return float(out) if out.ndim == 0 else out
 
+    def condition_parameters(self) -> frozenset[str]:
+        """The parameters the statement's conditions depend on (those ``_conditions`` names);
+        :meth:`conditions` needs only these (e.g. a width window does not depend on the
+        attack radius)."""
+        signature = inspect.signature(self._conditions).parameters.values()
+        named = {a.name for a in signature if a.kind is not inspect.Parameter.VAR_KEYWORD}
+        return frozenset(p.name for p in self.params if p.name in named)
+
     def conditions(self, **kwargs) -> np.ndarray | bool:
-        """Whether the statement's conditions hold at the given parameters (broadcast)."""
-        bound = self._bind(kwargs)
+        """Whether the statement's conditions hold at the given parameters (broadcast); the
+        parameters outside :meth:`condition_parameters` may be left out."""
+        optional = frozenset(p.name for p in self.params) - self.condition_parameters()
+        bound = self._bind(kwargs, optional)
         shape = np.broadcast(*bound.values()).shape
         out = np.broadcast_to(np.asarray(self._conditions(**bound), dtype=bool), shape)
         return bool(out) if out.ndim == 0 else out.copy()

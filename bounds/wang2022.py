@@ -183,9 +183,9 @@ class Corollary32(_Theorem31Window, Bound):
     def _value(self, d, m, C0, gamma, R, C2, C3, C4, C_R):
         return np.full(np.shape(d), 0.9)
 
-    def _conditions(self, d, m, C0, gamma, R, C2, C3, C4, C_R):
-        """max{d^2.4, C3 log(1/gamma)} <= m <= C4 exp(d^0.24) and R >= C_R/sqrt(d)"""
-        return _in_theorem_window(m, d, gamma, C3, C4) & (R >= C_R / np.sqrt(d))
+    # The conditions are Theorem 3.1's width window (_Theorem31Window). R = O~(1/sqrt(d)) is the
+    # statement's radius, not a condition: rows decide at R >= C_R/sqrt(d) only, or on the
+    # implied radius constant when C_R is left free.
 
     @staticmethod
     def failure_probability(gamma):

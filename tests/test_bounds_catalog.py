@@ -36,6 +36,7 @@ from theorycheck.cli import main
 from theorycheck.errors import UserInputError
 from theorycheck.forward import gradient_difference, output_and_gradient
 from theorycheck.network import NetworkSpec, sample_inputs, sample_network
+from theorycheck.pipeline import claim_conditions
 from theorycheck.seeding import generator
 from theorycheck.stats import binomial_total_test, ks_test, mean_z_test
 
@@ -207,12 +208,20 @@ def test_theorem_3_1_default_step_constant_gives_the_papers_5_over_sqrt_d(d):
     assert theorem(d=d, m=1, C0=10.0, gamma=0.1) == pytest.approx(5 / math.sqrt(d))
 
 
-def test_corollary_3_2_value_failure_probability_and_radius_condition():
+def test_corollary_3_2_value_failure_probability_and_window_condition():
     kw = {"d": 4 * 10**6, "m": 2 * 10**16, "C0": 1.0, "gamma": 0.05}
     assert corollary(**kw, R=1.0) == 0.9
     assert float(corollary.failure_probability(0.05)) == pytest.approx(0.5)
-    assert corollary.conditions(**kw, R=5 / 2000)
-    assert not corollary.conditions(**kw, R=4.9 / 2000)
+    # The conditions are Theorem 3.1's width window; the radius R is the statement's variable
+    # (a row with the radius constant left free gives no R), not a condition.
+    assert corollary.condition_parameters() == {"d", "m", "C0", "gamma"}
+    assert corollary.conditions(**kw) and corollary.conditions(**kw, R=4.9 / 2000)
+    assert not corollary.conditions(**{**kw, "m": 10**15})  # below d^2.4 = 6.9e15
+    with pytest.raises(UserInputError, match="missing parameter"):
+        corollary.conditions(d=4 * 10**6, C0=1.0, gamma=0.05)
+    # A row over a grid of d without R: outside at every d of lazy-single-step's grid at m = 1000.
+    row = {"m": 1000, "C0": 10.0, "gamma": 0.01, "over": "d", "grid": [49.0, 100.0, 400.0]}
+    assert claim_conditions("wang2022.corollary_3_2", row) is False
     with pytest.raises(UserInputError, match="gamma"):
         corollary(**{**kw, "gamma": 0.1}, R=1.0)
 

@@ -135,7 +135,8 @@ def claim_conditions(claim: str, parameters: dict) -> bool | None:
     """Whether the registered claim's conditions hold at a verdict row's grid point.
 
     None (unknown) when the claim is not a registered bound, has no conditions beyond its
-    parameter domains, or the row's parameters do not give every parameter of the bound. A row
+    parameter domains, or the row's parameters do not give every parameter its conditions
+    depend on (:meth:`theorycheck.bounds.Bound.condition_parameters`). A row
     over a grid (``over`` and ``grid`` in its parameters, e.g. an implied constant over d) is
     inside when the conditions hold at every grid value, outside when they hold at none, and
     unknown when they hold at some. Constants the row records (e.g. C2) are used.
@@ -156,7 +157,7 @@ def claim_conditions(claim: str, parameters: dict) -> bool | None:
 
 def _conditions_at(bound, parameters: dict) -> bool | None:
     names = [p.name for p in bound.params] + [c.name for c in bound.constants]
-    if any(p.name not in parameters for p in bound.params):
+    if any(name not in parameters for name in bound.condition_parameters()):
         return None
     try:
         holds = bound.conditions(**{k: parameters[k] for k in names if k in parameters})
