@@ -286,7 +286,9 @@ class LazySingleStep(TrainedDataMixin, InitPathSimulation):
             FigureSpec("perturbation", "Median minimal perturbation t* vs d (C0 = 10)",
                        "input dimension d", "t* = ||delta*||", logx=True, logy=True,
                        caption="Markers: median with stratified-bootstrap 95% CI per family of "
-                       "W; dotted: Theorem 3.1's 4 C2/sqrt(d) (C2 = 5/4)."),
+                       "W; 'robustifying: certified radius': a certified lower bound on the "
+                       "distance to a sign change in any direction at the robustifying W (d <= "
+                       "400 quick; Corollary 3.2); dotted: Theorem 3.1's 4 C2/sqrt(d) (C2 = 5/4)."),
             FigureSpec("gradient", "Median ||grad f(x; W)|| vs d (C0 = 10)", "input dimension d",
                        "||grad f||", logx=True, logy=True,
                        caption="Dotted: Lemma 4.2's sqrt(d)/4."),
