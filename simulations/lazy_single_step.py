@@ -150,7 +150,10 @@ class LazySingleStep(TrainedDataMixin, InitPathSimulation):
         "agreement here is necessary, not sufficient. Rates are fitted over a few dimensions "
         "(medians, stratified bootstrap), all far outside the theorem's width window; the data "
         "are synthetic (uniform on the sphere; the trained family's task: two separated "
-        "classes), not MNIST, unless --data gives the trained family real digits or a file."
+        "classes), not MNIST, unless --data gives the trained family real digits or a file. "
+        "Corollary 3.2's row rests on a certified flip radius at one W of the ball (the "
+        "robustifying point, on 10 networks per d in the quick profile): a lower estimate of the "
+        "radius the corollary must cover, so it can refute, never confirm."
     )
 
     def _configs(self, profile):
