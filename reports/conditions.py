@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from theorycheck.numbers import sci
 from theorycheck.reports.data import ClaimText, ReportData, SimulationResult
-from theorycheck.reports.numbers import sci
 
 __all__ = [
     "NO_CONDITIONS",

@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from theorycheck.numbers import sci
 from theorycheck.reports.markup import shipped, text
-from theorycheck.reports.numbers import sci
 
 __all__ = ["STATEMENTS", "TEMPLATES", "statement_markup"]
 

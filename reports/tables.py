@@ -25,10 +25,10 @@ from collections import Counter
 
 import pandas as pd
 
+from theorycheck.numbers import sci
 from theorycheck.reports.conditions import condition_counts
 from theorycheck.reports.data import ReportData
 from theorycheck.reports.markup import Group, Table, shipped
-from theorycheck.reports.numbers import sci
 
 __all__ = [
     "PASSING",

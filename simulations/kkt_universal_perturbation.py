@@ -46,6 +46,7 @@ from scipy import optimize, special
 from threadpoolctl import threadpool_limits
 
 from theorycheck.bounds import get_bound
+from theorycheck.numbers import num
 from theorycheck.rates import implied_constant
 from theorycheck.seeding import generator
 from theorycheck.simulation import Evaluation, FigureSpec, Simulation
@@ -656,8 +657,8 @@ class KKTUniversalPerturbation(Simulation):
 
     def _point_summary(self, cfg, df):
         x = cfg.d if cfg.series == "over-d" else cfg.n
-        panel = {"over-d": f"n = {cfg.n}, over d", "over-n": f"d = {cfg.d:g}, over n",
-                 "beyond": f"d = {cfg.d:g}, n beyond the condition"}[cfg.series]  # fmt: skip
+        panel = {"over-d": f"n = {cfg.n}, over d", "over-n": f"d = {num(cfg.d)}, over n",
+                 "beyond": f"d = {num(cfg.d)}, n beyond the condition"}[cfg.series]  # fmt: skip
         panel += f", {cfg.loss} loss"
         c = float(df["c"].min())
         df = _reached(df)
@@ -761,7 +762,7 @@ class KKTUniversalPerturbation(Simulation):
             quantifier=Quantifier.PARTICULAR, bias="lower",
             note="attack along the segments to the 4 nearest points of the other class: flip "
             "distance / sqrt(d) " + ", ".join(
-                f"d={c.d:g}: {np.mean(group[c]['robust_attack']) / math.sqrt(c.d):.3f}"
+                f"d={num(c.d)}: {np.mean(group[c]['robust_attack']) / math.sqrt(c.d):.3f}"
                 for c in cfgs),
         )  # fmt: skip
         summary = []

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from theorycheck.bounds import get_bound
+from theorycheck.numbers import num
 from theorycheck.quadratic import nn_eckart_young, sample_target, train_quadratic_network
 from theorycheck.quadratic.frobenius import nn_sign_constrained
 from theorycheck.simulation import Evaluation, FigureSpec, Simulation
@@ -196,7 +197,7 @@ class QuadraticNN(Simulation):
                 for psi, sub in at_d.groupby("psi", sort=True):
                     for q in ("eps", "S"):
                         base = {"figure": q, "panel": panel, "x": psi,
-                                "series": f"Eckart-Young optimum (d = {d:g})"}  # fmt: skip
+                                "series": f"Eckart-Young optimum (d = {num(d)})"}  # fmt: skip
                         summary.append(solver_summary(sub[q].to_numpy(), base))
             if cfg.structure == "goe" and not sphere:
                 verdicts += _convergence(self.id, cfg, df, eps_b, S_b)

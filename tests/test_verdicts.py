@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
+from theorycheck.rates import implied_constant
 from theorycheck.seeding import generator
 from theorycheck.stats import (
     binomial_total_test,
@@ -19,7 +20,13 @@ from theorycheck.stats import (
     quantile_ci,
     replicates_needed,
 )
-from theorycheck.verdicts import Verdict, apply_holm, bound_verdict, law_verdict
+from theorycheck.verdicts import (
+    Verdict,
+    apply_holm,
+    bound_verdict,
+    implied_constant_verdict,
+    law_verdict,
+)
 
 N = 20_000
 GAMMA = 0.05
@@ -190,8 +197,9 @@ def test_holm_keeps_what_a_simulation_added_to_a_note():
 
 def test_numbers_in_verdict_notes_are_written_without_plus_signs_or_leading_zeros():
     """An implied-constant note reads 'd=1e4' (the report writes 1e4 too), not 'd=1e+04'."""
-    from theorycheck.verdicts import _g
-
-    assert [_g(v) for v in (1e4, 2.5e-5, 123.456, 1e8, 0.0, -3e-7)] == [
-        "1e4", "2.5e-5", "123.5", "1e8", "0", "-3e-7"
-    ]  # fmt: skip
+    fit = implied_constant(
+        [1e4, 1e5, 1e6, 1e8], [np.full(5, 2.0)] * 4, [1.0] * 4, np.random.default_rng(0), n_boot=50
+    )
+    row = implied_constant_verdict("c", "s", {}, "x", fit, side="upper", variable="d")
+    assert "d=1e4: 2 [2, 2], d=1e5: 2 [2, 2], d=1e6: 2 [2, 2], d=1e8: 2 [2, 2]" in row.note
+    assert "e+" not in row.note

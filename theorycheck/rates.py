@@ -37,6 +37,7 @@ import pandas as pd
 from scipy import stats
 
 from theorycheck.errors import UserInputError, check_int, check_real
+from theorycheck.numbers import num
 
 __all__ = [
     "RATE_KINDS",
@@ -193,7 +194,7 @@ class RateFit:
     def describe(self, variable: str = "x") -> str:
         """One line: exponent with CI, constant, local slopes (for verdict notes)."""
         local = ", ".join(
-            f"{_g(s.x_low)}-{_g(s.x_high)}: {s.estimate:.3f} [{s.ci_low:.3f}, {s.ci_high:.3f}]"
+            f"{num(s.x_low)}-{num(s.x_high)}: {s.estimate:.3f} [{s.ci_low:.3f}, {s.ci_high:.3f}]"
             for s in self.local_slopes
         )
         text = (
@@ -213,10 +214,6 @@ def check_kind(kind: str) -> str:
     if kind not in RATE_KINDS:
         raise UserInputError(f"kind must be one of {', '.join(RATE_KINDS)}; got {kind!r}")
     return kind
-
-
-def _g(v: float) -> str:
-    return f"{v:g}"
 
 
 def _parse_statistic(statistic) -> tuple[str, float | None]:

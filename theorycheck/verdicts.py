@@ -55,6 +55,7 @@ import pandas as pd
 from scipy import stats
 
 from theorycheck.errors import UserInputError, check_choice, check_real
+from theorycheck.numbers import num
 from theorycheck.power import (
     binomial_power,
     ks_detectable,
@@ -422,7 +423,7 @@ def implied_constant_verdict(
     se = float(fit.se)
     slope = float(fit.exponent)
     constants = ", ".join(
-        f"{variable}={_g(x)}: {_g(v)} [{_g(lo)}, {_g(hi)}]"
+        f"{variable}={num(x)}: {num(v)} [{num(lo)}, {num(hi)}]"
         for x, v, lo, hi in zip(fit.x, fit.values, fit.values_low, fit.values_high, strict=True)
     )
     text = f"implied constant ({fit.statistic}) {constants}; slope {slope:+.3f}"
@@ -599,10 +600,10 @@ def convergence_verdict(
     shrinks = overall_fast and last_fast
     significant_last = not inside_last
     p = p_grow if significant_last else 1.0
-    gaps = ", ".join(f"{variable}={_g(a)}: {g:+.3g}" for a, g in zip(d, gap, strict=True))
+    gaps = ", ".join(f"{variable}={num(a)}: {g:+.3g}" for a, g in zip(d, gap, strict=True))
     text = f"gap {gaps}; log|gap| slope {slope:+.2f} (se {slope_se:.2f}), last step {last:+.2f}"
     if inside_last and se[-1] > 0:
-        text += f"; at {variable}={_g(d[-1])} a gap beyond {z95 * se[-1]:.3g} would have shown"
+        text += f"; at {variable}={num(d[-1])} a gap beyond {z95 * se[-1]:.3g} would have shown"
     row = VerdictRow(
         claim, simulation, _params_json({**parameters, "over": variable}), statistic,
         "convergence of the gap", d.size, float(ref[-1]), math.nan, float(est[-1]),
@@ -659,7 +660,7 @@ def monotone_verdict(
     p = max(p, P_FLOOR) if np.all(step_se > 0) else p
     worst = int(np.argmin(diff))
     text = (
-        f"largest step against the claim: {variable} {_g(x[worst])} -> {_g(x[worst + 1])}, "
+        f"largest step against the claim: {variable} {num(x[worst])} -> {num(x[worst + 1])}, "
         f"{-diff[worst]:+.3g} (se {step_se[worst]:.2g}); {steps} steps, Bonferroni"
     )
     row = VerdictRow(
@@ -1038,12 +1039,3 @@ def _check_alpha(alpha) -> float:
 
 def _article(bias: str) -> str:
     return {"upper": "an upper", "lower": "a lower"}.get(bias, "an")
-
-
-def _g(v: float) -> str:
-    """4 significant digits, exponents without '+' or leading zeros (1e4, 2.5e-5: not 1e+04)."""
-    text = f"{v:.4g}"
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        text = f"{mantissa}e{int(exponent)}"
-    return text
