@@ -21,7 +21,7 @@ def test_bench_runs_every_path_and_agrees_with_the_reference(warm_numba):
                    torch_walk=False, progress=None)  # fmt: skip
     paths = set(df["path"])
     assert {"reference", "numba", "numba fused", "numba streaming", "exact", "draw W",
-            "rng floor"} <= paths  # fmt: skip
+            "rng floor", "blas floor"} <= paths  # fmt: skip
     assert np.all(df["median_s"] > 0)
     same = df[df["path"].isin(["numba", "numba fused"])]
     assert np.all(same["max_dt_star"] <= 1e-9)
