@@ -226,11 +226,15 @@ def test_corollary_3_2_value_failure_probability_and_window_condition():
         corollary(**{**kw, "gamma": 0.1}, R=1.0)
 
 
-def test_lemma_4_4_radius_and_window_conditions():
+def test_lemma_4_4_window_conditions():
+    # ||delta|| <= O(1/sqrt(d)) leaves its constant free: rho is not a condition, the window is.
     kw = {"d": 4 * 10**6, "C0": 1.0, "gamma": 0.05}
-    assert lemma44.conditions(**kw, m=2 * 10**16, rho=5 / 2000)
-    assert not lemma44.conditions(**kw, m=2 * 10**16, rho=6 / 2000)
+    assert lemma44.condition_parameters() == {"d", "m"}
+    assert lemma44.conditions(**kw, m=2 * 10**16, rho=6 / 2000)
+    assert lemma44.conditions(d=4 * 10**6, m=2 * 10**16)
     assert not lemma44.conditions(**kw, m=10**15, rho=0.0)  # below d^2.4 = 6.9e15
+    row = {"m": 1000, "C0": 10.0, "gamma": 0.1, "over": "d", "grid": [49.0, 100.0, 400.0]}
+    assert claim_conditions("wang2022.lemma_4_4", row) is False
     assert lemma44.order == "o" and lemma44.exponents == {"d": 0.5}
 
 
