@@ -28,6 +28,7 @@ bundled fonts and matplotlib's DejaVu files, and the figure files carry no date.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -35,7 +36,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
@@ -145,30 +146,31 @@ def build_report(results: str | Path, out: str | Path | None = None) -> Path:
         # this process writes the source; with a cache, first learn what is left to draw.
         cold = not (cache.is_dir() and any(cache.iterdir()))
         n_figures = sum(len(s.figures) for s in data.simulations) + 1
-        with _figure_pool(n_figures if cold else 0) as pool:
+        with contextlib.ExitStack() as stack:
+            pool = stack.enter_context(_figure_pool(n_figures if cold else 0))
             warm = [pool.submit(_warm) for _ in range(FIGURE_WORKERS)] if pool else []
             doc = _Document(data)
             source = doc.compose()
             for w in warm:
                 w.result()
             missing = _from_cache(doc.jobs(build), cache)
-            if pool is not None or len(missing) < 8:
-                _draw_figures(missing, pool)
-        if pool is None and len(missing) >= 8:
-            with _figure_pool(len(missing)) as late:
-                _draw_figures(missing, late)
-        _to_cache(missing, cache)
-        (build / "report.typ").write_text(source, encoding="utf-8")
+            if pool is None:
+                pool = stack.enter_context(_figure_pool(len(missing)))
+            _draw_figures(missing, pool)
+            _to_cache(missing, cache)
+            (build / "report.typ").write_text(source, encoding="utf-8")
+            # The workers set the exported figure PDFs while this process sets the report.
+            exports = _FigureExports(doc, build, cache, pool)
 
-        def write(target: str) -> None:
-            # No tagged PDF: typst-pdf 0.15.1 stops with an internal error ("parent group",
-            # tags/tree/build.rs) on this document's tag tree.
-            pdf = _compiler(build).compile(str(build / "report.typ"), pdf_tags=False)
-            Path(target).write_bytes(pdf)
+            def write(target: str) -> None:
+                # No tagged PDF: typst-pdf 0.15.1 stops with an internal error ("parent
+                # group", tags/tree/build.rs) on this document's tag tree.
+                pdf = _compiler(build).compile(str(build / "report.typ"), pdf_tags=False)
+                Path(target).write_bytes(pdf)
 
-        atomic_write(path, write, kept=kept, kind="report")
-        used = _write_exports(data, doc, build, path.parent / "export", cache)
-        _prune(cache, used | {job.fingerprint() for job in doc.jobs(build)})
+            atomic_write(path, write, kept=kept, kind="report")
+            _write_exports(data, doc, path.parent / "export", exports)
+        _prune(cache, exports.used | {job.fingerprint() for job in doc.jobs(build)})
     return path
 
 
@@ -220,10 +222,14 @@ def _prune(cache: Path, used: set[str]) -> None:
                 entry.unlink()
 
 
+#: Fewer figures than this to draw are drawn in this process: starting a worker costs about as
+#: much as drawing a few figures.
+MIN_POOL_FIGURES = 8
+
+
 @contextlib.contextmanager
 def _figure_pool(n_figures: int) -> Iterator[ProcessPoolExecutor | None]:
-    # Starting a worker costs about as much as drawing a few figures.
-    if FIGURE_WORKERS < 2 or n_figures < 8:
+    if FIGURE_WORKERS < 2 or n_figures < MIN_POOL_FIGURES:
         yield None
         return
     # Fresh interpreters: a fork of a process whose libraries run threads is not safe.
@@ -246,10 +252,84 @@ def _draw_figures(jobs: list[FigureJob], pool: ProcessPoolExecutor | None) -> No
         list(pool.map(render, jobs))
 
 
-def _write_exports(
-    data: ReportData, doc: _Document, build: Path, export: Path, cache: Path
-) -> set[str]:
-    """Write the exports; return the names of the cache entries they used."""
+class _FigureExports:
+    """The figure PDFs of the exports: each figure on a page of its own, and per claim a page
+    per figure of the simulations that check it (in report order), set by typst with the same
+    fonts as in the report. A PDF is taken from the cache when it holds it, else set: in the
+    pool's workers when there is one (they start at once, while this process sets the
+    report), else here when it is written."""
+
+    _WRAPPER = (
+        "#set document(date: none)\n#set page(width: auto, height: auto, margin: 0pt)\n"
+        '#for f in sys.inputs.files.split(",") [#pagebreak(weak: true)#image("figures/" + f)]\n'
+    )
+
+    def __init__(
+        self, doc: _Document, build: Path, cache: Path, pool: ProcessPoolExecutor | None
+    ) -> None:
+        self.build, self.cache = build, cache
+        (build / "figure.typ").write_text(self._WRAPPER, encoding="utf-8")
+        jobs = {job.path.name: job for job in doc.jobs(build)}
+        #: (file name under export/figures, the figure files on its pages, cache key)
+        self.plan: list[tuple[str, list[str], str]] = []
+        for name, job in jobs.items():
+            self.plan.append((Path(name).with_suffix(".pdf").name, [name], job.fingerprint()))
+        by_claim: dict[str, list[str]] = {}
+        for entry in doc.figure_index:
+            name = Path(entry["file"]).with_suffix(".svg").name
+            for claim in filter(None, entry["claims"].split("; ")):
+                if name in jobs:
+                    by_claim.setdefault(claim, []).append(name)
+        for claim, names in by_claim.items():
+            if len(names) == 1:  # the figure's own PDF
+                key = jobs[names[0]].fingerprint()
+            else:
+                prints = "/".join(jobs[n].fingerprint() for n in names)
+                key = hashlib.sha256(prints.encode()).hexdigest()[:32]
+            self.plan.append((f"{claim}.pdf", names, key))
+        #: The cache entries the exports use (the rest is pruned).
+        self.used = {key for _, _, key in self.plan}
+        self._set: dict[str, Future] = {}
+        if pool is not None:
+            for _, names, key in self.plan:
+                if key not in self._set and not (cache / f"{key}.pdf").is_file():
+                    self._set[key] = pool.submit(_figure_pdf, str(build), ",".join(names))
+        self._compiler: typst.Compiler | None = None
+
+    def write(self, target: Path, names: list[str], key: str) -> None:
+        """Write the PDF of the figure files ``names`` to ``target`` and keep it in the cache."""
+        kept = self.cache / f"{key}.pdf"
+        if key in self._set:
+            target.write_bytes(self._set.pop(key).result())
+        elif kept.is_file():
+            shutil.copyfile(kept, target)
+            return
+        else:
+            self._compiler = self._compiler or _compiler(self.build)
+            target.write_bytes(
+                self._compiler.compile(
+                    str(self.build / "figure.typ"), sys_inputs={"files": ",".join(names)}
+                )
+            )
+        with contextlib.suppress(OSError):  # a cache that cannot be written costs time only
+            shutil.copyfile(target, kept)
+
+
+def _figure_pdf(build: str, files: str) -> bytes:
+    """The PDF of the figure files ``files`` (comma-separated), a page each (in a worker)."""
+    return _worker_compiler(build).compile(
+        str(Path(build) / "figure.typ"), sys_inputs={"files": files}
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _worker_compiler(build: str) -> typst.Compiler:
+    """A worker's compiler for the figure PDFs of one build (made once per build)."""
+    return _compiler(Path(build))
+
+
+def _write_exports(data: ReportData, doc: _Document, export: Path, figs: _FigureExports) -> None:
+    """Write the exports beside the PDF (:mod:`theorycheck.reports.exports`)."""
     if export.exists() and not export.is_dir():
         raise UserInputError(f"{export} is a file; the report's exports go to that directory")
     export.mkdir(parents=True, exist_ok=True)
@@ -268,47 +348,8 @@ def _write_exports(
     if figures.exists():
         shutil.rmtree(figures)
     figures.mkdir()
-    # Each figure as a PDF of its own, set by typst with the same fonts as in the report.
-    wrapper = build / "figure.typ"
-    wrapper.write_text(
-        "#set document(date: none)\n#set page(width: auto, height: auto, margin: 0pt)\n"
-        '#for f in sys.inputs.files.split(",") [#pagebreak(weak: true)#image("figures/" + f)]\n',
-        encoding="utf-8",
-    )
-    jobs = {job.path.name: job for job in doc.jobs(build)}
-    compiler = None
-    used: set[str] = set()
-
-    def export(target: Path, names: list[str]) -> None:
-        nonlocal compiler
-        prints = [jobs[n].fingerprint() for n in names]
-        if len(prints) == 1:
-            key = prints[0]
-        else:
-            key = hashlib.sha256("/".join(prints).encode()).hexdigest()[:32]
-        used.add(key)
-        kept = cache / f"{key}.pdf"
-        if kept.is_file():
-            shutil.copyfile(kept, target)
-            return
-        compiler = compiler or _compiler(build)
-        target.write_bytes(compiler.compile(str(wrapper), sys_inputs={"files": ",".join(names)}))
-        with contextlib.suppress(OSError):  # a cache that cannot be written costs time only
-            shutil.copyfile(target, kept)
-
-    for name in jobs:
-        export(figures / Path(name).with_suffix(".pdf").name, [name])
-    # Per claim, one PDF with a page per figure of the simulations that check it (in report
-    # order): what a paper's appendix needs for that claim.
-    by_claim: dict[str, list[str]] = {}
-    for entry in doc.figure_index:
-        name = Path(entry["file"]).with_suffix(".svg").name
-        for claim in filter(None, entry["claims"].split("; ")):
-            if name in jobs:
-                by_claim.setdefault(claim, []).append(name)
-    for claim, names in by_claim.items():
-        export(figures / f"{claim}.pdf", names)
-    return used
+    for file, names, key in figs.plan:
+        figs.write(figures / file, names, key)
 
 
 def _compiler(build: Path) -> typst.Compiler:

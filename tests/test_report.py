@@ -376,6 +376,39 @@ def test_a_rebuild_draws_only_the_figures_whose_inputs_changed(tmp_path, monkeyp
     assert len(list((out.parent / pdf_module.CACHE_DIR).iterdir())) == 2 * 3 + 1
 
 
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def test_figure_pdfs_set_by_the_workers_equal_those_set_in_this_process(tmp_path, monkeypatch):
+    """With a pool, the workers set the exported figure PDFs while this process sets the report
+    (the fast path); without one, this process sets them one by one after the report (the
+    reference path). Same report, exports and cache, byte for byte."""
+    import theorycheck.reports.pdf as pdf_module
+
+    root = make_store(tmp_path / "results")
+    monkeypatch.setattr(pdf_module, "FIGURE_WORKERS", 1)
+    serial = build_report(root, tmp_path / "serial" / "r.pdf")
+    pending = []
+    init = pdf_module._FigureExports.__init__
+
+    def recording(self, doc, build, cache, pool):
+        init(self, doc, build, cache, pool)
+        pending.append((pool is not None, len(self._set)))
+
+    monkeypatch.setattr(pdf_module._FigureExports, "__init__", recording)
+    monkeypatch.setattr(pdf_module, "FIGURE_WORKERS", 2)
+    monkeypatch.setattr(pdf_module, "MIN_POOL_FIGURES", 1)
+    pooled = build_report(root, tmp_path / "pooled" / "r.pdf")
+    # The pool set every distinct figure PDF: one per figure, and toy.prop_2's two-page one.
+    assert pending == [(True, 3 + 1)]
+    assert pooled.read_bytes() == serial.read_bytes()
+    for part in ("export", pdf_module.CACHE_DIR):
+        assert _files(pooled.parent / part) == _files(serial.parent / part)
+
+
 def _booktabs(tex: str) -> list[list[str]]:
     """The cells of a booktabs tabular; fails unless it has that shape."""
     lines = [ln for ln in tex.splitlines() if ln and not ln.startswith("%")]
