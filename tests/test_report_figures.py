@@ -72,6 +72,31 @@ def test_a_build_asks_the_same_jobs_for_their_fingerprints(tmp_path):
     assert doc.jobs(tmp_path / "build") is not jobs
 
 
+def test_figures_from_numpy_columns_are_those_from_the_stored_columns(tmp_path, monkeypatch):
+    """A figure is drawn from NumPy copies of its rows' string columns (the fast path); drawn
+    from the stored Arrow-backed columns (the reference path), every figure of a build is the
+    same SVG, byte for byte. A string column with a missing value is kept as stored."""
+    from test_report import make_store
+
+    import theorycheck.reports.figures as figures
+    from theorycheck.reports.data import load_results
+    from theorycheck.reports.pdf import _Document
+
+    doc = _Document(load_results(make_store(tmp_path / "results")))
+    doc.compose()
+    jobs = [j for j in doc.jobs(tmp_path / "fast") if j.info is not None]
+    assert jobs and all(isinstance(j.info.rows["series"].dtype, pd.StringDtype) for j in jobs)
+    assert all(figures.numpy_columns(j.info.rows)["series"].dtype == object for j in jobs)
+    gap = pd.DataFrame({"a": ["x", None], "b": ["x", "y"]}).astype("str")
+    kept = figures.numpy_columns(gap)
+    assert kept["a"].dtype == gap["a"].dtype and kept["b"].dtype == object
+    assert kept["b"].tolist() == ["x", "y"]
+    fast = [figures.render(j).read_bytes() for j in jobs]
+    monkeypatch.setattr(figures, "numpy_columns", lambda rows: rows)
+    slow = [figures.render(j).read_bytes() for j in doc.jobs(tmp_path / "slow") if j.info]
+    assert fast == slow
+
+
 def _drawn(info: FigureInfo):
     """``info`` drawn as the report draws it: laid out, colliding tick labels thinned."""
     from theorycheck.reports.figures import _thin_colliding_labels, stored_figure
