@@ -105,7 +105,8 @@ PROVENANCE = "Provenance"
 USER_SECTION = "Your claims"
 #: Up to this many configurations are listed in the provenance; more go to the export only.
 MAX_CONFIG_ROWS = 40
-#: Processes that draw the figures (the report's one slow step); 1 draws them in this process.
+#: Processes that draw the figures (the report's one slow step): this one, which would only
+#: wait for them, and ``FIGURE_WORKERS - 1`` workers; 1 draws them all in this process.
 FIGURE_WORKERS = min(2, os.cpu_count() or 1)
 
 
@@ -148,7 +149,7 @@ def build_report(results: str | Path, out: str | Path | None = None) -> Path:
         n_figures = sum(len(s.figures) for s in data.simulations) + 1
         with contextlib.ExitStack() as stack:
             pool = stack.enter_context(_figure_pool(n_figures if cold else 0))
-            warm = [pool.submit(_warm) for _ in range(FIGURE_WORKERS)] if pool else []
+            warm = [pool.submit(_warm) for _ in range(FIGURE_WORKERS - 1)] if pool else []
             doc = _Document(data)
             source = doc.compose()
             for w in warm:
@@ -233,7 +234,7 @@ def _figure_pool(n_figures: int) -> Iterator[ProcessPoolExecutor | None]:
         yield None
         return
     # Fresh interpreters: a fork of a process whose libraries run threads is not safe.
-    with ProcessPoolExecutor(FIGURE_WORKERS, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(FIGURE_WORKERS - 1, mp_context=get_context("spawn")) as pool:
         yield pool
 
 
@@ -243,13 +244,21 @@ def _warm() -> None:
 
 
 def _draw_figures(jobs: list[FigureJob], pool: ProcessPoolExecutor | None) -> None:
-    # Largest first, one at a time: the two workers finish together.
+    # Largest first, one at a time: the processes finish together.
     jobs = sorted(jobs, key=lambda j: -j.cost)
     if pool is None:
         for job in jobs:
             render(job)
-    else:
-        list(pool.map(render, jobs))
+        return
+    # This process draws too (a worker fewer to start: each imports matplotlib, pandas and
+    # seaborn): it takes, in the same order, every job no worker has taken yet.
+    futures = [pool.submit(render, job) for job in jobs]
+    for job, future in zip(jobs, futures, strict=True):
+        if future.cancel():
+            render(job)
+    for future in futures:
+        if not future.cancelled():
+            future.result()
 
 
 class _FigureExports:
