@@ -267,21 +267,24 @@ def _fits(
         return {}
     linked = rows[rows["rate_claim"].notna()]
     out: dict[tuple[str, str], FitLabel] = {}
+    # The first verdict row of each (claim, statistic, parameters): one pass over the table
+    # instead of a filter of it per fitted series.
+    first: dict[tuple, int] = {}
+    for i, identity in enumerate(
+        zip(verdicts["claim"], verdicts["statistic"], verdicts["parameters"], strict=True)
+    ):
+        first.setdefault(identity, i)
     for (panel, series, *key), _ in linked.groupby(
         ["panel", "series", *_RATE_KEY], sort=False, dropna=True
     ):
-        match = verdicts[
-            (verdicts["claim"] == key[0])
-            & (verdicts["statistic"] == key[1])
-            & (verdicts["parameters"] == key[2])
-        ]
-        if match.empty:
+        at = first.get(tuple(key))
+        if at is None:
             warnings.append(
                 f"figure {figure}: no stored verdict for the fit of {series} ({key[0]}); "
                 "its slope is not shown"
             )
             continue
-        row = match.iloc[0]
+        row = verdicts.iloc[at]
         params = _json(row["parameters"])
         out.setdefault(
             (str(panel), str(series)),

@@ -637,6 +637,44 @@ def test_fitted_slope_and_claim_label_the_log_log_figure(store, report):
     )
 
 
+def _fits_by_filtering(rows, verdicts):
+    """The reference for ``_fits``: per fitted (panel, series), the first verdict row whose
+    claim, statistic and parameters equal its stored identity, found by filtering the table."""
+    out = {}
+    linked = rows[rows["rate_claim"].notna()]
+    keys = ["panel", "series", "rate_claim", "rate_statistic", "rate_parameters"]
+    for (panel, series, claim, statistic, parameters), _ in linked.groupby(keys, sort=False):
+        match = verdicts[
+            (verdicts["claim"] == claim)
+            & (verdicts["statistic"] == statistic)
+            & (verdicts["parameters"] == parameters)
+        ]
+        if not match.empty:
+            out.setdefault((panel, series), float(match.iloc[0]["estimate"]))
+    return out
+
+
+def test_fits_are_the_first_verdict_row_of_their_stored_identity(store):
+    """Fits are matched through an index of the verdict table (the fast path): the same rows
+    as filtering the table per fitted series, a duplicate identity giving its first row, an
+    unknown identity no fit and a warning."""
+    from theorycheck.reports.data import _fits
+
+    sim = next(s for s in load_results(store).simulations if s.id == "toy-law")
+    info = next(f for f in sim.figures if f.name == "rate")
+    v = sim.verdicts
+    rate = v[v["statistic"] == info.rows["rate_statistic"].iloc[0]]
+    duplicate = rate.assign(estimate=rate["estimate"] + 1.0)  # same identity, later rows
+    verdicts = pd.concat([v, duplicate], ignore_index=True)
+    rows = pd.concat([info.rows, info.rows.assign(series="other", rate_claim="toy.none")])
+    warnings = []
+    fits = _fits(rows, verdicts, "rate", warnings)
+    expected = _fits_by_filtering(rows, verdicts)
+    assert {k: f.exponent for k, f in fits.items()} == expected
+    assert len(expected) == 1 and len(warnings) == 1 and "toy.none" in warnings[0]
+    assert next(iter(expected.values())) == float(rate["estimate"].iloc[0])
+
+
 def test_with_conditions_records_hold_fail_and_not_applicable():
     rows = _bound_rows(3)
     answers = {10: True, 20: False, 40: None}
