@@ -63,7 +63,7 @@ def _blocks(root: Path) -> dict[str, pd.DataFrame]:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("reference")
-    run([ManyTinySignFlips()], seed=0, out=root, progress=False)
+    run([ManyTinySignFlips()], seed=0, out=root, progress=False, workers=1)
     return root
 
 
@@ -237,16 +237,17 @@ def test_from_python_a_signal_stops_run_after_the_block_and_restores_the_handler
     before = signal.getsignal(signal.SIGINT)
     sim = _SignalsItself(at=3)
     with pytest.raises(Interrupted):
-        run([sim], seed=0, out=tmp_path, progress=False)
+        run([sim], seed=0, out=tmp_path, progress=False, workers=1)  # inline: it signals itself
     assert sim.measured == 3  # the block in progress finished, no other started
     assert len(list(tmp_path.glob("lazy-sign-flips/*/block-*.parquet"))) == 3
     assert signal.getsignal(signal.SIGINT) is before
     # A second signal from Python raises KeyboardInterrupt at once (here in the middle of the
     # block) instead of ending the interpreter as the CLI does.
     with pytest.raises(KeyboardInterrupt) as info:
-        run([_SignalsItself(at=1, signals=2)], seed=0, out=tmp_path / "two", progress=False)
+        run([_SignalsItself(at=1, signals=2)], seed=0, out=tmp_path / "two", progress=False,
+            workers=1)  # fmt: skip
     assert not isinstance(info.value, Interrupted)
     assert not list((tmp_path / "two").glob("lazy-sign-flips/*/block-*.parquet"))
     assert signal.getsignal(signal.SIGINT) is before
-    resumed = run([ManyTinySignFlips()], seed=0, out=tmp_path, progress=False)
+    resumed = run([ManyTinySignFlips()], seed=0, out=tmp_path, progress=False, workers=1)
     assert resumed.reused_blocks == 3
