@@ -251,3 +251,23 @@ def test_from_python_a_signal_stops_run_after_the_block_and_restores_the_handler
     assert signal.getsignal(signal.SIGINT) is before
     resumed = run([ManyTinySignFlips()], seed=0, out=tmp_path, progress=False, workers=1)
     assert resumed.reused_blocks == 3
+
+
+def test_a_signal_after_the_last_check_still_exits_130_in_one_line(monkeypatch, capfd):
+    """A Ctrl-C that lands after the runner's last check (e.g. while a dask cluster closes, with
+    the results already printed) writes the one line from the handler; the exit code must say
+    the same (it was 0: the flaky dask case of the random-interrupt test above)."""
+    from theorycheck import cli, interrupts
+
+    def late_signal(args):
+        with interrupts.deferred():  # as the runner's deferred section
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the handler runs in the main thread at the next bytecode
+        print("results")
+
+    monkeypatch.setattr(cli, "_cmd_list", late_signal)
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["list"])
+    assert exc.value.code == interrupts.EXIT_CODE
+    out, err = capfd.readouterr()
+    assert out == "results\n" and err.splitlines() == [MESSAGE]

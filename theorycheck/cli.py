@@ -335,6 +335,11 @@ def _main(argv: list[str] | None) -> int:
             print(f"theorycheck: error: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
         raise
+    if interrupts.received() is not None:
+        # The signal came after the last check (e.g. while a dask cluster closed): its line is
+        # on stderr, so the exit code says it too.
+        interrupts.announce()
+        raise SystemExit(interrupts.EXIT_CODE)
     return 0
 
 
