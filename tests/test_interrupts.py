@@ -70,7 +70,10 @@ def reference(tmp_path_factory) -> Path:
 BACKENDS = {
     # name: (extra CLI arguments, delays as fractions of an uninterrupted run's duration)
     # inline: start-up imports, numba blocks, evaluation; 8 runs of a few seconds.
-    "inline": ((), (0.0, 0.01, *(random.Random(130).uniform(0.05, 0.8) for _ in range(6)))),
+    "inline": (
+        ("--workers", "1"),
+        (0.0, 0.01, *(random.Random(130).uniform(0.05, 0.8) for _ in range(6))),
+    ),
     # workers and dask clusters take ~10 s to start on 2 busy cores: fewer, longer runs.
     "workers 2": (("--workers", "2"), (0.05, random.Random(131).uniform(0.2, 0.8))),
     "dask local:2": (("--scheduler", "local:2"), (random.Random(132).uniform(0.65, 0.85),)),
