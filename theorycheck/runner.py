@@ -19,6 +19,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from theorycheck import _worker, interrupts
+from theorycheck.costs import estimated_seconds
 from theorycheck.integrity import blocks_to_compute
 from theorycheck.progress import Progress, describe_config
 from theorycheck.provenance import provenance
@@ -189,7 +190,7 @@ def run(
             computed += len(todo)
             reused += len(tasks) - len(todo) if look == 0 else 0
             label = f"theorycheck run ({profile})" + (f", look {look}" if look else "")
-            cost = estimated_seconds(store, todo)
+            cost = estimated_seconds(store, [(t.simulation.id, t.cfg_id) for t in todo])
             bar = Progress(len(todo), label=label, enabled=progress, weight=sum(cost))
             _compute(todo, cost, root, executor, bar, pending, evaluate)
             # The next look: the grown simulations in the run's order, whichever finished first.
@@ -277,41 +278,6 @@ def _compute(
         bar.advance(fut.result(), cost[i])
         interrupts.check()
         done(todo[i].simulation.id)
-
-
-def estimated_seconds(store: ResultsStore, tasks: list[Task]) -> list[float]:
-    """Each task's expected measurement time, for the progress bar's ETA: its config's measured
-    block time in the store (any seed), else the mean over the simulation's measured blocks,
-    else the mean of all that is known; 1 for every task when nothing is known."""
-    per_config: dict[tuple[str, str], float | None] = {}
-    for t in tasks:
-        key = (t.simulation.id, t.cfg_id)
-        if key not in per_config:
-            per_config[key] = _measured_seconds(store, *key)
-    known = {k: v for k, v in per_config.items() if v is not None}
-    by_sim: dict[str, list[float]] = {}
-    for (sim_id, _), v in known.items():
-        by_sim.setdefault(sim_id, []).append(v)
-    overall = sum(known.values()) / len(known) if known else 1.0
-    out = []
-    for t in tasks:
-        v = per_config[t.simulation.id, t.cfg_id]
-        if v is None:
-            seen = by_sim.get(t.simulation.id)
-            v = sum(seen) / len(seen) if seen else overall
-        out.append(max(float(v), 1e-3))
-    return out
-
-
-def _measured_seconds(store: ResultsStore, sim_id: str, cfg_id: str) -> float | None:
-    """The stored measurement time of one block of this config (any seed), if any."""
-    for path in sorted((store.root / sim_id).glob(f"{cfg_id}-s*/block-*.parquet"))[:1]:
-        try:
-            seconds = store.read_meta(path).get("seconds")
-        except Exception:  # an unreadable block is the integrity check's business, not ours
-            return None
-        return float(seconds) if seconds is not None else None
-    return None
 
 
 #: Fewest blocks for which the default runs one process per core: a spawned worker costs
