@@ -643,8 +643,10 @@ class _Document:
             self.heading("Implied constants", 2, label("implied", sim.id), numbered=False)
             self.add(
                 "#note[A free constant is never decided at a chosen value: the constant each "
-                "grid point implies must stay bounded over the large end of the grid (estimate "
-                "at the largest grid value, trend verdict over the large end).]\n\n",
+                "grid point implies must stay bounded over the large end of the grid. The table "
+                "gives the constant at the largest grid value and the slope of its logarithm "
+                "against the grid's (0 for a constant that stays put), ranged over the settings; "
+                "the verdict tests the slope.]\n\n",
                 render_table(implied, size="8pt"),
                 "\n",
             )

@@ -23,6 +23,7 @@ import json
 import math
 from collections import Counter
 
+import numpy as np
 import pandas as pd
 
 from theorycheck.numbers import sci
@@ -273,28 +274,36 @@ def claim_export(verdicts: pd.DataFrame) -> pd.DataFrame:
 
 def implied_constants_table(verdicts: pd.DataFrame) -> Table:
     """The implied constants (rows of kind 'implied constant'), one row per (claim, constant):
-    the settings it was estimated at, the range of its estimates at the large end of the grid
-    and the trend verdicts (a free constant must stay bounded there)."""
+    the settings it was estimated at, the range over them of the constant at the grid's largest
+    value and of its log-log slope over the large end, and the trend verdicts (a free constant
+    must stay bounded there)."""
     rows = verdicts[verdicts["kind"] == "implied constant"] if "kind" in verdicts else verdicts[:0]
     t = Table(
-        ["claim", "implied constant", "settings", "estimates", "verdicts"],
-        align="llrrl",
-        widths=["auto", "2fr", "auto", "auto", "1fr"],
-    )
+        ["claim", "implied constant", "settings", "at the largest grid value", "slope",
+         "verdicts"],
+        align="llrrrl",
+        widths=["auto", "2fr", "auto", "auto", "auto", "1fr"],
+    )  # fmt: skip
     t.ids = {0}
     for (claim, statistic), sub in rows.groupby(["claim", "statistic"], sort=False):
-        est = sub["estimate"].astype(float)
-        est = est[est.notna()]
-        span = "" if est.empty else (
-            fmt_num(est.min()) if est.min() == est.max()
-            else f"{fmt_num(est.min())} to {fmt_num(est.max())}"
-        )  # fmt: skip
+        constant = sub["constant"] if "constant" in sub else sub["estimate"][:0]
         i = len(t.rows)
-        t.rows.append([str(claim), shipped(statistic), str(len(sub)), span,
+        slope = _span(sub["estimate"], signed=True)
+        t.rows.append([str(claim), shipped(statistic), str(len(sub)), _span(constant), slope,
                        _counts_cell(sub["verdict"])])  # fmt: skip
         if sub["verdict"].isin(REFUTING).any():
-            t.bold.add((i, 4))
+            t.bold.add((i, 5))
     return t
+
+
+def _span(values: pd.Series, signed: bool = False) -> str:
+    """'a to b' over the finite values ('a' when they agree, '' when there are none)."""
+    v = values.astype(float)
+    v = v[np.isfinite(v)]
+    if v.empty:
+        return ""
+    lo, hi = (fmt_num(x) if not signed or x < 0 else "+" + fmt_num(x) for x in (v.min(), v.max()))
+    return lo if lo == hi else f"{lo} to {hi}"
 
 
 def detail_table(verdicts) -> Table:

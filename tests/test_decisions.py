@@ -175,6 +175,23 @@ def test_a_bounded_constant_holds_and_one_growing_like_x_to_the_0_2_is_violated(
     )
 
 
+def test_an_implied_constant_row_carries_the_constant_at_the_largest_grid_value():
+    """The row's estimate is the slope the verdict tests; its ``constant`` is the implied
+    constant at x = 3200, and the report's table shows both under their own headers."""
+    from theorycheck.reports.tables import fmt_num, implied_constants_table
+
+    row = implied_constant_verdict("c", "s", {}, "C", _constant_fit("grow", 0.2), side="upper")
+    # Exact 0.9 quantile of 3200^0.2 lognormal(0, 0.3). The empirical quantile of n = 4000 has a
+    # log-scale sd of 0.3 sqrt(0.09 / 4000) / phi(1.2816) = 0.0081; 6% is > 7 sd (P < 1e-12).
+    exact = 3200**0.2 * math.exp(0.3 * stats.norm.ppf(0.9))
+    assert abs(row.constant / exact - 1) < 0.06
+    assert abs(row.estimate - 0.2) < 0.05  # the slope: se ~0.006 (see the test above)
+    table = implied_constants_table(verdict_frame([row]))
+    cells = dict(zip(table.headers, table.rows[0], strict=True))
+    assert cells["at the largest grid value"] == fmt_num(row.constant)
+    assert cells["slope"] == "+" + fmt_num(row.estimate)
+
+
 def test_a_saturating_constant_is_not_violated():
     # C = 1 + 3 (1 - 100/x): it rises from 1 to 4 and levels off. Over the grid its overall slope
     # is ~0.3, but the last local slope (1600 -> 3200) is ~0.03 < FLAT_TOLERANCE: the

@@ -199,6 +199,9 @@ class VerdictRow:
     #: Looks of a sequential design (:mod:`theorycheck.sequential`): the row's p-value carries
     #: this Bonferroni factor and its Clopper-Pearson limit is at confidence 1 - 0.05 / looks.
     looks: int = 1
+    #: Implied-constant rows: the constant at the grid's largest value (``estimate`` holds the
+    #: slope the verdict tests); NaN for every other kind.
+    constant: float = math.nan
 
     def params(self) -> dict:
         return json.loads(self.parameters)
@@ -437,7 +440,7 @@ def implied_constant_verdict(
             math.nan, math.nan, math.nan, -1, math.nan, math.nan, math.nan,
             str(Verdict.DESCRIPTIVE), "; ".join(filter(None, (f"no verdict: {why}", text, note))),
             quantifier=str(quantifier), evidence=str(evidence), kind=IMPLIED, family="descriptive",
-            side=side, se=se, bias=bias,
+            side=side, se=se, bias=bias, constant=float(fit.values[-1]),
         )  # fmt: skip
         return row
     if side in ("upper", "lower"):
@@ -457,6 +460,7 @@ def implied_constant_verdict(
         slope - z * se, slope + z * se, math.nan, -1, math.nan, p, p, "",
         "; ".join(filter(None, (text, note))), quantifier=str(quantifier),
         evidence=str(evidence), kind=IMPLIED, side=side, se=se, level=alpha, bias=bias,
+        constant=float(fit.values[-1]),
     )  # fmt: skip
     return _decide(row, alpha)
 
