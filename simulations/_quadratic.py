@@ -36,6 +36,7 @@ from theorycheck.verdicts import (
     Evidence,
     comparison_verdict,
     convergence_verdict,
+    description,
     law_verdict,
     monotone_verdict,
     statement_verdict,
@@ -499,6 +500,9 @@ def tradeoff_statement(
                         f"{S[i]:.4g}->{S[i + 1]:.4g}"
                     )
                     worst = max(worst, drop / S[i])
+    if pairs == 0:  # eps never improves along psi: the claim says nothing here
+        row = statement_verdict(claim, sim_id, params, statistic, True, bound=0.0, n=0)
+        return description(row, "no eps-improving step along psi: nothing to check")
     if bad:
         note = (
             f"{len(bad)} of {pairs} eps-improving steps lower S (largest relative drop "

@@ -248,6 +248,14 @@ def test_monotonicity_is_a_statistical_test():
     deep[3] = 1.0  # a dip of 0.2 = 14 se of the step
     row = monotone_verdict("c", "s", {}, "S", x, deep, 0.01, direction=1)
     assert row.verdict == Verdict.VIOLATED and "power" in row.power
+    # The note says which way the worst step went, in words (no sign convention to decode).
+    assert "x 2 -> 3, the value falls by 0.2 " in row.note
+    rising = monotone_verdict("c", "s", {}, "S", x, x, 0.01, direction=1)
+    assert "every step goes the claimed way; the smallest: x 0 -> 1, the value rises by 1" in (
+        rising.note
+    )
+    falling = monotone_verdict("c", "s", {}, "S", x, -x, 0.01, direction=-1)
+    assert falling.verdict == "HOLDS" and "the value falls by 1" in falling.note
 
 
 def test_law_rows_state_their_power_and_floor_normal_p_values():

@@ -478,3 +478,24 @@ def test_a_gap_settling_at_five_percent_is_not_read_as_converging():
     row = formula_convergence("dohmatob2022.quad_rf_error", "quadratic-rf", {"psi": 1.0},
                               "eps: planted", by_d, ref)  # fmt: skip
     assert apply_holm([row])[0].verdict != "CONVERGES", row.note
+
+
+def test_tradeoff_statement_needs_an_eps_improving_step_to_decide():
+    """Deterministic: a drop of S along an eps-improving step refutes, none holds, and a grid
+    where eps never improves decides nothing (no HOLDS from no data)."""
+    from theorycheck.simulations._quadratic import tradeoff_statement
+
+    psi = [0.5, 1.0, 2.0]
+
+    def frame(eps, S):
+        return pd.DataFrame({"block": 0, "psi": psi, "eps": eps, "S": S})
+
+    def verdict(eps, S):
+        return tradeoff_statement("c", "s", {}, "S", frame(eps, S), "eps", "S")
+
+    assert verdict([0.3, 0.2, 0.1], [1.0, 1.1, 1.2]).verdict == Verdict.HOLDS
+    dropped = verdict([0.3, 0.2, 0.1], [1.0, 1.1, 1.05])
+    assert dropped.verdict == Verdict.VIOLATED and "1 of 2 eps-improving steps" in dropped.note
+    none = verdict([0.1, 0.2, 0.3], [1.0, 0.9, 0.8])  # S falls, but eps never improves
+    assert none.verdict == Verdict.DESCRIPTIVE and none.n == 0
+    assert none.family == "descriptive"

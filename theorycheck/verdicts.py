@@ -663,10 +663,13 @@ def monotone_verdict(
     p = float(min(1.0, steps * max(float(p_steps.min()), 0.0)))
     p = max(p, P_FLOOR) if np.all(step_se > 0) else p
     worst = int(np.argmin(diff))
-    text = (
-        f"largest step against the claim: {variable} {num(x[worst])} -> {num(x[worst + 1])}, "
-        f"{-diff[worst]:+.3g} (se {step_se[worst]:.2g}); {steps} steps, Bonferroni"
-    )
+    step = f"{variable} {num(x[worst])} -> {num(x[worst + 1])}"
+    claimed, against = ("rises", "falls") if direction == 1 else ("falls", "rises")
+    if diff[worst] < 0:
+        text = f"largest step against the claim: {step}, the value {against} by "
+    else:
+        text = f"every step goes the claimed way; the smallest: {step}, the value {claimed} by "
+    text += f"{num(abs(diff[worst]))} (se {num(step_se[worst])}); {steps} steps, Bonferroni"
     row = VerdictRow(
         claim, simulation, _params_json({**parameters, "over": variable}), statistic,
         "monotone steps (z, Bonferroni)", x.size, 0.0, math.nan, float(-diff[worst]),
