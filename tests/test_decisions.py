@@ -76,6 +76,11 @@ def test_the_exceedance_test_is_p_of_k_or_more_and_a_value_at_the_bound_is_no_ex
     assert row.verdict == Verdict.VIOLATED
     one_less = bound_verdict("c", "s", {}, "X", np.r_[x[1:], 1.0], 1.0, gamma)
     assert one_less.verdict == Verdict.INCONCLUSIVE
+    assert row.note.startswith(f"{k}/{n} exceed the bound")
+    # X >= B mirrored: the same k points below the bound break it, and the note says so.
+    lower = bound_verdict("c", "s", {}, "X", -x, -1.0, gamma, side="lower")
+    assert lower.verdict == Verdict.VIOLATED
+    assert lower.note.startswith(f"{k}/{n} fall below the bound")
 
 
 def test_directional_estimates_decide_only_their_direction():

@@ -789,7 +789,8 @@ def powered(row: VerdictRow, n: int, needed: int) -> VerdictRow:
 # -- the decision -------------------------------------------------------------------------------
 
 _ENGINE_NOTE = re.compile(
-    r"^(\d+/\d+ exceed the bound|about \d+ (certified )?replicates in all would settle it"
+    r"^(\d+/\d+ (exceed|fall below) the bound"
+    r"|about \d+ (certified )?replicates in all would settle it"
     r"|the exceedance rate is at gamma; more replicates will not settle it"
     r"|no counterexample found[^;]*|an? (lower|upper) estimate cannot [^;]*)(; )?"
 )
@@ -861,7 +862,8 @@ def _decide_bound(row: VerdictRow, alpha: float, level: float, kind: str) -> Ver
     else:
         can_hold, can_violate = _can(row.side or "upper", row.bias)
     if can_violate and row.p_adjusted < alpha:
-        verdict, text = Verdict.VIOLATED, f"{row.exceedances}/{row.n} exceed the bound"
+        broken = "fall below" if row.side == "lower" else "exceed"  # X >= B / X <= B
+        verdict, text = Verdict.VIOLATED, f"{row.exceedances}/{row.n} {broken} the bound"
     elif can_hold and row.exceed_ci_high <= gamma:
         verdict, text = Verdict.HOLDS, ""
     else:
