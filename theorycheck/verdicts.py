@@ -910,7 +910,7 @@ def _decide_implied(row: VerdictRow, alpha: float, level: float) -> VerdictRow:
     z = stats.norm.ppf(ROW_CONFIDENCE)
     hi, lo = row.estimate + z * row.se, row.estimate - z * row.se
     can_hold, can_violate = _can("upper" if row.side == "vanish" else row.side, row.bias)
-    note = row.note
+    note = re.sub(r"^undecided: [^;]*(; )?", "", row.note)  # an earlier decision's reason
     if row.side in ("upper", "lower") and can_violate and row.p_adjusted < alpha:
         verdict = Verdict.VIOLATED
     elif can_hold and (
@@ -924,9 +924,30 @@ def _decide_implied(row: VerdictRow, alpha: float, level: float) -> VerdictRow:
         if not can_hold and "no counterexample" not in note:
             why = f"{_article(row.bias)} estimate cannot show the claim"
             note = f"no counterexample found: {why}; {note}"
+        elif can_hold and can_violate:
+            note = "; ".join(filter(None, (_undecided_slope(row, hi, lo), note)))
     what = {"upper": "growth", "lower": "decay", "vanish": "decay"}[row.side]
     power = f"power: a {what} like x^{slope_detectable(row.se, level):.2g} of the constant (0.9)"
     return replace(row, verdict=str(verdict), power=power, note=note)
+
+
+def _undecided_slope(row: VerdictRow, hi: float, lo: float) -> str:
+    """Why an implied constant that could go either way is INCONCLUSIVE, in words."""
+    if row.side == "vanish":
+        return f"undecided: the slope's 95% upper limit {hi:+.2f} is not below 0"
+    sign = 1 if row.side == "upper" else -1
+    trend = {1: "grows", -1: "falls"}[sign]
+    if sign * row.estimate > FLAT_TOLERANCE:
+        return (
+            f"undecided: the constant {trend} (slope {row.estimate:+.2f}), but not significantly "
+            f"faster than x^{sign * FLAT_TOLERANCE:+.1f} both overall and at the last step "
+            "(it may be levelling off, a longer grid would settle it)"
+        )
+    limit = hi if sign == 1 else lo
+    return (
+        f"undecided: the slope's 95% limit {limit:+.2f} is beyond {sign * FLAT_TOLERANCE:+.1f} "
+        "(more replicates or grid points would settle it)"
+    )
 
 
 # -- the family ----------------------------------------------------------------------------------
