@@ -628,7 +628,7 @@ class _Document:
                 cond = ""  # the sentence says it; the stored "None beyond ..." would repeat it
             self.add(  # sticky: the conditions line stays on the page of the table after it
                 "#block(sticky: true)[*Conditions.* "
-                + (_s(cond[0].upper() + cond[1:] + ". ") if cond else "")
+                + (_s(cond + ". ") if cond else "")  # as stated: "m >= ...", never "M >= ..."
                 + _s(sentence)
                 + "]\n\n"
             )

@@ -59,7 +59,7 @@ STATEMENTS: dict[str, str] = {
     "wang2022.lemma_4_2": (
         r"(Informal) For any $x$, with probability at least $1 - gamma$, for all "
         + _BALL
-        + r": $ norm(nabla f(x; a, W)) >= 1\/4 sqrt(d), $ provided "
+        + r": $ norm(nabla f(x; a, W)) >= sqrt(d) \/ 4, $ provided "
         r"$m >= Omega(log(1\/gamma))$ and $d >= Omega(log(m\/gamma)\/m)$."
     ),
     "wang2022.lemma_4_3": (

@@ -168,6 +168,16 @@ def _fmt_value(v) -> str:
     return str(v)
 
 
+def _grid_label(params: dict) -> str:
+    """The grid point of a row that varies nothing in its group: the grid a fit or trend row
+    spans ("d = 49 to 400, 4 points"), else "(single point)"."""
+    grid = params.get("grid")
+    if isinstance(grid, list) and len(grid) > 1:
+        over = params.get("over", "x")
+        return f"{over} = {_fmt_value(grid[0])} to {_fmt_value(grid[-1])}, {len(grid)} points"
+    return "(single point)"
+
+
 def _sort_key(v):
     if isinstance(v, bool):
         return (1, 0.0, str(v))
@@ -345,7 +355,7 @@ def detail_table(verdicts) -> Table:
             t.rows.append(
                 [
                     ", ".join(f"{n} = {_fmt_value(dicts[i].get(n))}" for n in varying)
-                    or "(single point)",
+                    or _grid_label(_params(r["parameters"])),
                     str(int(r["n"])) if float(r["n"]) >= 0 else "",
                     fmt_num(r["estimate"]),
                     fmt_num(r["bound"]),

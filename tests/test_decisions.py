@@ -183,7 +183,7 @@ def test_a_bounded_constant_holds_and_one_growing_like_x_to_the_0_2_is_violated(
 def test_an_implied_constant_row_carries_the_constant_at_the_largest_grid_value():
     """The row's estimate is the slope the verdict tests; its ``constant`` is the implied
     constant at x = 3200, and the report's table shows both under their own headers."""
-    from theorycheck.reports.tables import fmt_num, implied_constants_table
+    from theorycheck.reports.tables import detail_table, fmt_num, implied_constants_table
 
     row = implied_constant_verdict("c", "s", {}, "C", _constant_fit("grow", 0.2), side="upper")
     # Exact 0.9 quantile of 3200^0.2 lognormal(0, 0.3). The empirical quantile of n = 4000 has a
@@ -195,6 +195,9 @@ def test_an_implied_constant_row_carries_the_constant_at_the_largest_grid_value(
     cells = dict(zip(table.headers, table.rows[0], strict=True))
     assert cells["at the largest grid value"] == fmt_num(row.constant)
     assert cells["slope"] == "+" + fmt_num(row.estimate)
+    # The appendix names the grid the row spans, not "(single point)".
+    detail = detail_table(verdict_frame([row]))
+    assert detail.rows[1][0] == "x = 100 to 3200, 6 points"
 
 
 def test_a_saturating_constant_is_not_violated():
