@@ -110,6 +110,8 @@ class FigureInfo:
     logy: bool
     caption: str
     rows: pd.DataFrame
+    reference_label: str = "exact value"
+    bound_label: str = "paper's bound"
     # {(panel, series): the rate verdict of the series' fit}, for series with a ``fitted`` column
     fits: dict[tuple[str, str], FitLabel] = field(default_factory=dict)
 
@@ -249,6 +251,8 @@ def _figures(
                 logy=bool(spec.get("logy", False)),
                 caption=str(spec.get("caption") or ""),
                 rows=rows,
+                reference_label=str(spec.get("reference_label") or "exact value"),
+                bound_label=str(spec.get("bound_label") or "paper's bound"),
                 fits=_fits(rows, verdicts, name, warnings),
             )
         )

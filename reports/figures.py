@@ -245,7 +245,8 @@ def _legend_entries(info: FigureInfo) -> list[tuple[str, Line2D]]:
         entries.append(
             (label, Line2D([], [], color=st.color, marker=st.marker, markerfacecolor=st.facecolor))
         )
-    for column, label, ls in (("reference", "exact value", "--"), ("bound", "paper's bound", ":")):
+    for column, label, ls in (("reference", info.reference_label, "--"),
+                              ("bound", info.bound_label, ":")):  # fmt: skip
         if column in info.rows and info.rows[column].notna().any():
             if not _shared(info.rows, column):
                 label += " (in its series' colour)"
@@ -984,6 +985,7 @@ class FigureJob:
         if self.info is not None:
             i = self.info
             h.update(repr((i.name, i.title, i.xlabel, i.ylabel, i.logx, i.logy, i.caption,
+                           i.reference_label, i.bound_label,
                            sorted(i.fits.items()))).encode())  # fmt: skip
             h.update(i.rows.to_csv(index=False).encode())
         for p in self.panels:

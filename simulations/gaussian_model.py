@@ -418,6 +418,8 @@ class GaussianModel(Simulation):
                 caption="Dotted: the bound at its default constant "
                 "(c2 eps^2 sqrt(d); c eps^2 sqrt(d)/log d); dashed (upper): the "
                 "large-d limit (2/pi) c1^2 eps^2 sqrt(d).",
+                reference_label="large-d limit",
+                bound_label="bound at its default constant",
             ),
             FigureSpec(
                 "implied-constant",

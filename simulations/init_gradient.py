@@ -163,7 +163,8 @@ class InitGradient(StreamingPathMixin, InitPathSimulation):
                        "width; relu, no biases."),
             FigureSpec("bubeck-slopes", "Local log-log slopes of E||grad f|| (bubeck scaling; "
                        "Theta(1): slope 0)", "grid midpoint (d or m)", "local slope", logx=True,
-                       caption="Stratified-bootstrap 95% CIs; dashed: 0."),
+                       caption="Stratified-bootstrap 95% CIs; dashed: 0.",
+                       reference_label="claimed exponent"),
         ]  # fmt: skip
         summary += rate_summary
         return Evaluation(verdicts + rate_rows, pd.DataFrame(summary), figures)

@@ -322,7 +322,8 @@ class InitGradientStability(InitPathSimulation):
                                "~ (rho / (pi sqrt(d)))^(1/2) / ||grad f|| for relu."),
             FigureSpec("rate-slopes", "Local log-log slopes of the relative gradient change "
                        "(o(1): slope below 0)", "grid midpoint d", "local slope", logx=True,
-                       caption="Stratified-bootstrap 95% CIs; dashed: 0."),
+                       caption="Stratified-bootstrap 95% CIs; dashed: 0.",
+                       reference_label="claimed exponent"),
             FigureSpec("exact-ray-stability", f"{1 - STABILITY_GAMMA:g} quantile of ||grad "
                        "f(x + delta) - grad f(x)|| / ||grad f(x)|| along the attack ray at "
                        f"||delta|| = {RATE_RHO:g} (bubeck units), exact sampler (relu)",

@@ -238,7 +238,8 @@ class InitOutput(StreamingPathMixin, InitPathSimulation):
             FigureSpec("rate-slopes", "Local log-log slopes of E|f| (Theta(1): slope 0)",
                        "grid midpoint (d or m)", "local slope", logx=True,
                        caption="Slope between neighbouring grid points with a stratified "
-                               "bootstrap 95% CI; dashed: the claimed exponent 0."),
+                               "bootstrap 95% CI; dashed: the claimed exponent 0.",
+                       reference_label="claimed exponent"),
             FigureSpec("implied-constant", f"Implied constants of |f| in Theta(1): the "
                        f"{1 - ORDER_GAMMA:g} and {ORDER_GAMMA:g} quantiles of |f| at each grid "
                        "point", "d or m", "|f| quantile", logx=True, logy=True,

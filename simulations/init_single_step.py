@@ -392,25 +392,30 @@ class InitSingleStep(InitPathSimulation):
                        "input dimension d", "median t*/s_lin", logx=True,
                        caption="Median with its order-statistic 95% CI; dashed: the Monte Carlo "
                                "table F4 of docs/derivations/single_step_laws.md at (d, m) where "
-                               "it has an entry. Series: activation, width, scaling."),
+                               "it has an entry. Series: activation, width, scaling.",
+                       reference_label="Monte Carlo table F4"),
             FigureSpec("ratio-excess", "Median t*/s_lin - 1 vs d: does the ratio tend to 1?",
                        "input dimension d", "median t*/s_lin - 1", logx=True, logy=True,
                        caption="Median with stratified-bootstrap 95% CI; dashed: F4's rough "
-                               "description 0.2/sqrt(d) (relu)."),
+                               "description 0.2/sqrt(d) (relu).",
+                       reference_label="F4's rough description"),
             FigureSpec("flip-eta", "End-point flip rate at step multiplier eta (bubeck units, "
                        "delta = eta grad f)", "eta", "P(sign f(x + delta) != sign f(x))",
                        caption="Clopper-Pearson 95% CIs; dashed: the d -> infinity limit "
-                               "2 Phi(eta e/sqrt(v)) - 1 (relu: 2 Phi(eta/sqrt 2) - 1)."),
+                               "2 Phi(eta e/sqrt(v)) - 1 (relu: 2 Phi(eta/sqrt 2) - 1).",
+                       reference_label="d -> infinity limit"),
             FigureSpec("flip-s", "End-point flip rate at ||delta|| = s along the gradient "
                        "(bubeck units)", "||delta|| = s", "P(sign flips)",
                        caption="Clopper-Pearson 95% CIs; dashed: the linear prediction's exact "
                                "flip rate I_{s^2/d}(1/2, (d-1)/2) (relu, F3) or its "
-                               "d -> infinity limit (gelu)."),
+                               "d -> infinity limit (gelu).",
+                       reference_label="linear prediction (exact for relu)"),
             FigureSpec("flip-c", "End-point flip rate at the prescribed step eta ||grad f||^2 = "
                        "c (= C3 sqrt(log(1/gamma)))", "c", "P(sign f(x + delta) != sign f(x))",
                        caption="Clopper-Pearson 95% CIs; dashed: P(t* ||grad f|| <= c), the "
                                "first-flip reading of the implied constants. An end point can "
-                               "flip back after t*, so the end-point rate may fall short of it."),
+                               "flip back after t*, so the end-point rate may fall short of it.",
+                       reference_label="P(t* ||grad f|| <= c), first flip"),
             FigureSpec("perturbation", "1 - gamma quantile (gamma = 0.1) of the flipping "
                        "perturbation t* = ||eta* grad f|| vs d", "input dimension d",
                        "t* quantile", logx=True, logy=True,
@@ -428,14 +433,16 @@ class InitSingleStep(InitPathSimulation):
             FigureSpec("rate-slopes", "Local log-log slopes of the rate statistics",
                        "grid midpoint d", "local slope", logx=True,
                        caption="Slope between neighbouring grid points (stratified bootstrap "
-                               "95% CI); dashed: the claimed exponent."),
+                               "95% CI); dashed: the claimed exponent.",
+                       reference_label="claimed exponent"),
             FigureSpec("eta-search", "Bubeck et al.'s experiment: fraction of (network, input) "
                        "pairs whose smallest flipping grid eta is <= eta", "eta (bubeck units)",
                        "fraction flipped by eta", logx=True,
                        caption="Grid search over eta in (0, 20] (step 0.05), flips evaluated at "
                                "the end point; Clopper-Pearson 95% CIs (pairs treated as "
                                "independent); dashed: the d -> infinity limit of the linear "
-                               "prediction."),
+                               "prediction.",
+                       reference_label="d -> infinity limit"),
             FigureSpec("implied-c3", "Implied constant C3 of the prescribed step: 1 - gamma "
                        "quantile of eta* ||grad f||^2 / sqrt(log(1/gamma))", "gamma",
                        "implied C3", logx=True,

@@ -279,3 +279,24 @@ def test_width_window_axes_frame_the_grid_points_and_mark_the_far_threshold():
     assert not [ln for ln in ax.get_lines() if list(ln.get_xdata()) == [2972163.0] * 2]
     notes = [t.get_text() for t in ax.texts]
     assert notes == ["window opens at d = 2,972,163 →"]
+
+
+def test_the_legend_names_reference_and_bound_lines_as_the_figure_spec_says():
+    """A large-d limit is no 'exact value' and a bound at a chosen free constant is not the
+    'paper's bound': the spec's labels reach the legend (and the figure cache's key)."""
+    from dataclasses import replace
+
+    from theorycheck.reports.figures import FigureJob, _legend_entries
+
+    rows = _rows(["a"], ["s1"], [10, 100], lambda p, k, x: 1.0)
+    for r in rows:
+        r["reference"], r["bound"] = 1.1, 2.0
+    info = _info(rows)
+    labels = [label for label, _ in _legend_entries(info)]
+    assert "exact value" in labels and "paper's bound" in labels
+    named = replace(info, reference_label="large-d limit", bound_label="C2 = 5/4 (free)")
+    labels = [label for label, _ in _legend_entries(named)]
+    assert "large-d limit" in labels and "C2 = 5/4 (free)" in labels
+    assert "exact value" not in labels and "paper's bound" not in labels
+    job = FigureJob(path=Path("f.svg"), info=info)
+    assert job.fingerprint() != replace(job, info=named).fingerprint()

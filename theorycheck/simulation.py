@@ -80,6 +80,11 @@ class FigureSpec:
     logx: bool = False
     logy: bool = False
     caption: str = ""
+    #: Legend labels of the ``reference`` and ``bound`` columns' lines, where the generic ones
+    #: are not true (a large-d limit is no exact value; a bound at a chosen free constant is not
+    #: the paper's bound).
+    reference_label: str = "exact value"
+    bound_label: str = "paper's bound"
 
 
 @dataclass(frozen=True)
