@@ -112,6 +112,8 @@ class FigureInfo:
     rows: pd.DataFrame
     reference_label: str = "exact value"
     bound_label: str = "paper's bound"
+    #: The simulation's series names in one order, so a name has one style in all its figures.
+    series_order: tuple[str, ...] = ()
     # {(panel, series): the rate verdict of the series' fit}, for series with a ``fitted`` column
     fits: dict[tuple[str, str], FitLabel] = field(default_factory=dict)
 
@@ -237,6 +239,9 @@ def _figures(
     summary: pd.DataFrame, specs: list[dict], verdicts: pd.DataFrame, warnings: list[str]
 ) -> list[FigureInfo]:
     out = []
+    # Every series name of the simulation, in order of appearance: a series keeps its style in
+    # every figure of the simulation (robustifying W is the same colour and marker throughout).
+    order = tuple(str(s) for s in dict.fromkeys(summary["series"])) if "series" in summary else ()
     for spec in specs:
         name = str(spec.get("name", ""))
         rows = summary[summary["figure"] == name] if "figure" in summary else summary.iloc[:0]
@@ -253,6 +258,7 @@ def _figures(
                 rows=rows,
                 reference_label=str(spec.get("reference_label") or "exact value"),
                 bound_label=str(spec.get("bound_label") or "paper's bound"),
+                series_order=order,
                 fits=_fits(rows, verdicts, name, warnings),
             )
         )

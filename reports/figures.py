@@ -240,7 +240,7 @@ def _legend_entries(info: FigureInfo) -> list[tuple[str, Line2D]]:
     slopes, fit_line = _fit_labels(info)
     entries = []
     names = _series(info.rows)
-    for name, st in zip(names, series_styles(names), strict=True):
+    for name, st in zip(names, series_styles(names, info.series_order), strict=True):
         label = f"{name}: {slopes[name]}" if name in slopes else name
         entries.append(
             (label, Line2D([], [], color=st.color, marker=st.marker, markerfacecolor=st.facecolor))
@@ -621,7 +621,7 @@ def _draw_panel(ax, rows: pd.DataFrame, series: list[str], info: FigureInfo) -> 
 
     shared = {c: _shared(rows, c) for c in ("reference", "bound")}
     drawn_shared: set[str] = set()
-    for name, st in zip(series, series_styles(series), strict=True):
+    for name, st in zip(series, series_styles(series, info.series_order), strict=True):
         sub = rows[rows["series"].astype(str) == name].sort_values("x", kind="stable")
         if sub.empty:
             continue
@@ -985,7 +985,7 @@ class FigureJob:
         if self.info is not None:
             i = self.info
             h.update(repr((i.name, i.title, i.xlabel, i.ylabel, i.logx, i.logy, i.caption,
-                           i.reference_label, i.bound_label,
+                           i.reference_label, i.bound_label, i.series_order,
                            sorted(i.fits.items()))).encode())  # fmt: skip
             h.update(i.rows.to_csv(index=False).encode())
         for p in self.panels:

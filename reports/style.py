@@ -86,12 +86,18 @@ def c0_color(C0: float) -> str:
     return mpl.colors.to_hex(mpl.colormaps["viridis"](0.85 - 0.85 * t))
 
 
-def series_styles(names: list[str]) -> list[SeriesStyle]:
+def series_styles(names: list[str], order: tuple[str, ...] = ()) -> list[SeriesStyle]:
     """The styles of a figure's series ``names``: when every name carries ``C0 = v``, the colour
     encodes C0 (:func:`c0_color`) and the marker what else the name says (a family); otherwise
-    :func:`series_style` by position."""
+    :func:`series_style` by the name's position in ``order`` (the simulation's series, so a name
+    looks the same in all its figures), or by position in ``names`` where that would give two
+    of them one style."""
     values = [_C0_LABEL.search(n) for n in names]
     if not names or not all(values):
+        if all(n in order for n in names):
+            styles = [series_style(order.index(n)) for n in names]
+            if len(set(styles)) == len(styles):
+                return styles
         return [series_style(i) for i in range(len(names))]
     rest = [_C0_LABEL.sub("", n).strip(" ,") for n in names]
     kinds = list(dict.fromkeys(rest))

@@ -300,3 +300,24 @@ def test_the_legend_names_reference_and_bound_lines_as_the_figure_spec_says():
     assert "exact value" not in labels and "paper's bound" not in labels
     job = FigureJob(path=Path("f.svg"), info=info)
     assert job.fingerprint() != replace(job, info=named).fingerprint()
+
+
+def test_a_series_keeps_its_style_in_every_figure_of_a_simulation(monkeypatch):
+    """Figures of one simulation show different subsets of its series (W families, solvers):
+    each name keeps the style its position in the simulation's order gives it, unless two
+    names of one figure would then share a style."""
+    from theorycheck.reports.style import series_style, series_styles
+
+    order = ("W0", "random", "robustifying", "trained", "worst-output")
+    first = series_styles(["W0", "robustifying", "trained"], order)
+    second = series_styles(["robustifying", "trained", "worst-output"], order)
+    assert first[1:] == second[:2]  # robustifying, trained: one look in both figures
+    assert second[2] == series_style(4)
+    assert series_styles(["robustifying", "trained"]) == [series_style(0), series_style(1)]
+    # Were the style cycle short enough for positions 0 and 2 of the order to share a style,
+    # a figure with both falls back to its own positions.
+    import theorycheck.reports.style as style
+
+    cycle = [series_style(0), series_style(1)]
+    monkeypatch.setattr(style, "series_style", lambda i: cycle[i % 2])
+    assert style.series_styles(["W0", "robustifying"], order) == cycle
