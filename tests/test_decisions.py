@@ -371,6 +371,9 @@ def test_the_bottom_line_never_counts_outside_rows_as_refutations():
     detail = bottom_line(table).set_index("claim").loc["exact.k", "detail"]
     assert detail == "2 rows, all descriptive: attack cannot decide"
     assert line["wang2022.g"] == "undecided"
+    # ... and the line says it passed, so its count does not seem to vanish.
+    detail = bottom_line(table).set_index("claim").loc["wang2022.g", "detail"]
+    assert detail.startswith("no decided test inside its conditions (and 1 exact check passes)")
     assert line["exact.h"] == "holds at every decided point inside its conditions"
     # Findings first.
     assert line.index[0] == "wang2022.b"

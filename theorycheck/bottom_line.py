@@ -85,6 +85,10 @@ def bottom_line(verdicts: pd.DataFrame) -> pd.DataFrame:
             inside["verdict"].isin(_SUPPORTING) & (only_exact | (fam_in != "deterministic"))
         ]
         undecided = inside[inside["verdict"] == "INCONCLUSIVE"]
+        exact = int((inside["verdict"].isin(_SUPPORTING) & ~only_exact
+                     & (fam_in == "deterministic")).sum())  # fmt: skip
+        besides = (f" (and {exact} exact check{'s pass' if exact > 1 else ' passes'})"
+                   if exact else "")  # fmt: skip
         if len(refuted):
             status = STATUSES[0]
             detail = _where(refuted, sub) + _listing(refuted) + _why(refuted)
@@ -100,17 +104,24 @@ def bottom_line(verdicts: pd.DataFrame) -> pd.DataFrame:
         elif len(supporting) and not len(undecided):
             conv = (supporting["verdict"] == "CONVERGES").all()
             status = STATUSES[4] if conv else STATUSES[3]
-            detail = f"{len(supporting)} rows"
+            detail = f"{len(supporting)} rows{besides}"
         elif len(undecided) or len(supporting) == 0:
             status = STATUSES[5]
             if len(undecided):
-                detail = f"{len(undecided)} undecided, {len(supporting)} supporting rows inside"
+                detail = (
+                    f"{len(undecided)} undecided, {len(supporting)} supporting rows inside"
+                    + besides
+                )
             else:
                 seen = outside["verdict"].value_counts().to_dict()
-                detail = "no decided test inside its conditions" + (
-                    "; outside: " + ", ".join(f"{v} {k}" for k, v in sorted(seen.items()))
-                    if seen
-                    else ""
+                detail = (
+                    "no decided test inside its conditions"
+                    + besides
+                    + (
+                        "; outside: " + ", ".join(f"{v} {k}" for k, v in sorted(seen.items()))
+                        if seen
+                        else ""
+                    )
                 )
             hint = _settle(undecided)
             if hint:
