@@ -250,9 +250,11 @@ class QuadraticTradeoff(Simulation):
                 "test error eps",
                 "S = E||grad f||^2",
                 caption="Exact solver at finite d, mean over blocks (S: 95% t interval). "
-                "Moving along a curve towards small eps (larger psi) raises S; every "
-                "projection lies above the Poincaré floor S = Var f* - eps. Lazy NT (gelu) "
-                "is sign-averaged over a0.",
+                "The claim: moving along a curve towards small eps (larger psi) raises S; "
+                "where a curve turns down instead, its rows read VIOLATED. A projection lies "
+                "above the Poincaré floor S = Var f* - eps; NT relu's a.e. S (the gradient "
+                "without its singular part) is no projection's and may lie below it. Lazy NT "
+                "(gelu) is sign-averaged over a0.",
             ),
             FigureSpec(
                 "sum",
@@ -260,7 +262,8 @@ class QuadraticTradeoff(Simulation):
                 "psi = m/d",
                 "S + eps",
                 logx=True,
-                caption="For projections S + eps >= Var f* = 2 (Poincaré).",
+                caption="For projections S + eps >= Var f* = 2 (Poincaré); NT relu's a.e. S "
+                "is not a projection's and may fall below.",
             ),
         ]
         return Evaluation(verdicts, pd.DataFrame(summary), figures)
