@@ -252,9 +252,10 @@ class QuadraticTradeoff(Simulation):
                 caption="Exact solver at finite d, mean over blocks (S: 95% t interval). "
                 "The claim: moving along a curve towards small eps (larger psi) raises S; "
                 "where a curve turns down instead, its rows read VIOLATED. A projection lies "
-                "above the Poincaré floor S = Var f* - eps; NT relu's a.e. S (the gradient "
-                "without its singular part) is no projection's and may lie below it. Lazy NT "
-                "(gelu) is sign-averaged over a0.",
+                "above the Poincaré floor S = Var f* - eps when it is smooth; NT relu's fit "
+                "jumps (its features x 1[w.x > 0] are discontinuous), so its a.e. S, which "
+                "misses the jumps, is not bound by the floor. Lazy NT (gelu) is sign-averaged "
+                "over a0.",
             ),
             FigureSpec(
                 "sum",
@@ -262,8 +263,8 @@ class QuadraticTradeoff(Simulation):
                 "psi = m/d",
                 "S + eps",
                 logx=True,
-                caption="For projections S + eps >= Var f* = 2 (Poincaré); NT relu's a.e. S "
-                "is not a projection's and may fall below.",
+                caption="For smooth projections S + eps >= Var f* = 2 (Poincaré); NT relu's "
+                "a.e. S misses its fit's jumps and may fall below.",
             ),
         ]
         return Evaluation(verdicts, pd.DataFrame(summary), figures)
