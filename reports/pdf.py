@@ -516,7 +516,8 @@ class _Document:
             f"*Refutations* (VIOLATED, DISAGREES, DOES NOT CONVERGE) control the family-wise "
             f"error at α = {_s(alpha)} over {_s(size)}; each HOLDS, AGREES or CONVERGES is a "
             "per-row 95% statement. Rows outside a claim's own conditions never count as "
-            "refutations; descriptive rows are outside the family."
+            "refutations; descriptive rows, exact computations (deterministic, no error to "
+            "control) and rows about where conditions hold are outside the family."
         ]
         sim = width_window(d)
         if sim is not None and (d_star := window_threshold(sim)) is not None:
