@@ -843,7 +843,7 @@ class _Document:
 
 
 #: The verdict columns the report reads (a stored table has dozens more, one per parameter).
-_READ = (*VERDICT_COLUMNS, "conditions", "kind", "family", "evidence", "vacuous")
+_READ = (*VERDICT_COLUMNS, "conditions", "kind", "family", "evidence", "vacuous", "constant")
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:

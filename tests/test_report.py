@@ -866,3 +866,29 @@ def test_numbers_follow_one_format_in_tables_parameters_and_statements():
     stored = "gamma3 = 4.078264, c = 0.000000 (Marchenko-Pastur)."
     markup = statement_markup("dohmatob2022.nt_robustness_tanh", stored)
     assert "$gamma_3 = 4.078$" in markup and "$c = 0$" in markup and "0.000000" not in markup
+
+
+def test_the_implied_constants_table_shows_the_constant_and_its_slope(tmp_path):
+    """The table beside a simulation's claims prints the implied constant at the largest grid
+    value and the slope the verdict tests, each under its own header, from the stored rows
+    (the report reads only some columns of the verdict table: this one must be among them)."""
+    from theorycheck.rates import implied_constant
+    from theorycheck.reports.tables import fmt_num
+    from theorycheck.verdicts import implied_constant_verdict
+
+    root = make_store(tmp_path / "r")
+    store = ResultsStore(root)
+    dims = np.array([10.0, 40.0, 160.0, 640.0])
+    rng = generator(SEED, "toy-law", "implied")
+    samples = [3.0 * d**0.3 * rng.exponential(size=200) for d in dims]
+    fit = implied_constant(dims, samples, np.ones(dims.size), rng, n_boot=100, statistic=0.9)
+    row = implied_constant_verdict("toy.prop_2", "toy-law", {}, "X (its 0.9 quantile)", fit,
+                                   side="upper", variable="d")  # fmt: skip
+    verdicts = pd.concat([store.read_table("verdicts"), verdict_frame([row])], ignore_index=True)
+    store.write_table("verdicts", verdicts, store.read_meta("verdicts"))
+    text = _flat(_pdftotext(build_report(root)))
+    assert row.constant > 0 and row.estimate > 0  # planted: 3 d^0.3 times noise
+    table = text[text.index("Implied constants") :]
+    # The text layer reads the header row, then the cells: settings, constant, slope.
+    cells = f"1 {fmt_num(row.constant)} +{fmt_num(row.estimate)} "
+    assert "at the largest grid value slope verdicts " + cells in table, table[:600]
