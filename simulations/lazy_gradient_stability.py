@@ -155,8 +155,9 @@ class LazyGradientStability(Simulation):
                         "certified sup D / sqrt(d) (quantile 1 - gamma)", implied, side="vanish",
                         variable="d", quantifier=Quantifier.PARTICULAR,
                         evidence=Evidence.CERTIFIED, bias="lower",
-                        note=f"the certificate bounds sup D from above at each {family} W; the "
-                        "lemma is over every W of the ball, for which it is a lower estimate",
+                        note=f"the certificate bounds sup D from above at each W of the {family} "
+                        "family; the lemma is over every W of the ball, for which it is a lower "
+                        "estimate",
                     ))  # fmt: skip
                 verdicts.append(rate_verdict(
                     lemma.id, self.id, {"m": m, "C0": 10.0, "W": family, "estimate": what},
