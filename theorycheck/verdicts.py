@@ -792,8 +792,17 @@ _ENGINE_NOTE = re.compile(
     r"^(\d+/\d+ (exceed|fall below) the bound"
     r"|about \d+ (certified )?replicates in all would settle it"
     r"|the exceedance rate is at gamma; more replicates will not settle it"
-    r"|no counterexample found[^;]*|an? (lower|upper) estimate cannot [^;]*)(; )?"
+    r"|no counterexample found[^;]*|an? (lower|upper) estimate cannot [^;]*|undecided: [^;]*)"
+    r"(; )?"
 )
+
+
+def _without_engine_notes(note: str) -> str:
+    """``note`` without the sentences an earlier decision wrote (Holm re-decides every row)."""
+    previous = None
+    while note != previous:
+        previous, note = note, _ENGINE_NOTE.sub("", note)
+    return note
 
 
 def _kind(row: VerdictRow) -> str:
@@ -884,9 +893,7 @@ def _decide_bound(row: VerdictRow, alpha: float, level: float, kind: str) -> Ver
             text = _settle_text(row, alpha)
     confidence = 1 - (1 - ROW_CONFIDENCE) / row.looks
     power = binomial_power(row.n, gamma, level, confidence).text(can_hold, can_violate)
-    detail, previous = row.note, None
-    while detail != previous:  # strip every sentence an earlier decision wrote
-        previous, detail = detail, _ENGINE_NOTE.sub("", detail)
+    detail = _without_engine_notes(row.note)
     evidence = row.evidence
     if kind == UNIVERSAL:  # what decided it: a verified witness, a certificate, or the search
         evidence = (
@@ -910,7 +917,7 @@ def _decide_implied(row: VerdictRow, alpha: float, level: float) -> VerdictRow:
     z = stats.norm.ppf(ROW_CONFIDENCE)
     hi, lo = row.estimate + z * row.se, row.estimate - z * row.se
     can_hold, can_violate = _can("upper" if row.side == "vanish" else row.side, row.bias)
-    note = re.sub(r"^undecided: [^;]*(; )?", "", row.note)  # an earlier decision's reason
+    note = _without_engine_notes(row.note)
     if row.side in ("upper", "lower") and can_violate and row.p_adjusted < alpha:
         verdict = Verdict.VIOLATED
     elif can_hold and (
@@ -921,7 +928,7 @@ def _decide_implied(row: VerdictRow, alpha: float, level: float) -> VerdictRow:
         verdict = Verdict.HOLDS
     else:
         verdict = Verdict.INCONCLUSIVE
-        if not can_hold and "no counterexample" not in note:
+        if not can_hold:
             why = f"{_article(row.bias)} estimate cannot show the claim"
             note = f"no counterexample found: {why}; {note}"
         elif can_hold and can_violate:
